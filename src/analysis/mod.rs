@@ -1,0 +1,347 @@
+//! The verdict engine: pure functions from a series of `(elapsed seconds, value)` to a
+//! verdict with its evidence. Nothing here does I/O, so `soak analyze`, a live run and
+//! the in-process API all decide the same way.
+//!
+//! The method (see DESIGN.md and the README's "What the verdict means"):
+//! 1. drop the warm-up; 2. reduce samples to robust points ([`points`]);
+//! 3. Theil–Sen slope with Sen's interval, widened for autocorrelation ([`trend`]);
+//! 4. a three-way call against the limit, refined by a tail test on the last third and a
+//!    warm-up-plus-line model ([`verdict`]); 5. total growth and peak;
+//! 6. the smallest rate the run could have detected.
+
+pub mod points;
+pub mod trend;
+pub mod verdict;
+
+use points::{Point, PointMethod};
+use serde::Serialize;
+use trend::{SlopeFit, WarmupModel};
+pub use verdict::{Check, Reason, Verdict};
+
+/// The unit a metric's values are in, so figures are displayed sensibly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Bytes (shown in decimal MB).
+    Bytes,
+    /// A count (threads, descriptors, processes).
+    Count,
+    /// Seconds (CPU time).
+    Seconds,
+}
+
+impl Unit {
+    /// The unit a metric column is in, from its name.
+    pub fn of_column(column: &str) -> Unit {
+        if column.ends_with("_bytes") || matches!(column, "rss" | "anon" | "heap" | "pss") {
+            Unit::Bytes
+        } else if column.ends_with("_s") {
+            Unit::Seconds
+        } else {
+            Unit::Count
+        }
+    }
+}
+
+/// Limits and settings for analysing one series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesOptions {
+    /// Warm-up to drop, seconds from the first sample; `None` = max(30 s, 10% of the run).
+    pub warmup_s: Option<f64>,
+    /// Growth-rate limit in the metric's unit per hour.
+    pub max_rate_per_hour: Option<f64>,
+    /// Total-growth limit in the metric's unit.
+    pub max_total_growth: Option<f64>,
+}
+
+/// The tail test's fit over the last third of the analysed span.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TailFit {
+    /// Where the tail starts, seconds.
+    pub from_s: f64,
+    /// Theil–Sen slope per hour over the tail.
+    pub slope_per_hour: f64,
+    /// Lower end of its 90% interval, per hour.
+    pub low_per_hour: f64,
+    /// Upper end of its 90% interval, per hour.
+    pub high_per_hour: f64,
+}
+
+/// Everything the engine found about one series; the report renders this.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SeriesAnalysis {
+    /// Column analysed (e.g. `rss_bytes`).
+    pub metric: String,
+    /// Unit of the values.
+    pub unit: Unit,
+    /// Samples with a value.
+    pub samples: usize,
+    /// Samples after the warm-up.
+    pub samples_after_warmup: usize,
+    /// Warm-up dropped, seconds.
+    pub warmup_s: f64,
+    /// Seconds between the first and last sample.
+    pub span_s: f64,
+    /// How the robust points were formed.
+    pub point_method: Option<PointMethod>,
+    /// The robust points the trend was fitted to.
+    pub points: Vec<Point>,
+    /// Theil–Sen slope per hour (the robust figure).
+    pub slope_per_hour: Option<f64>,
+    /// Its 90% interval (one-sided 5% each side), per hour.
+    pub slope_low_per_hour: Option<f64>,
+    /// Upper end of the interval, per hour.
+    pub slope_high_per_hour: Option<f64>,
+    /// Lag-1 correlation of the residual ranks.
+    pub lag1_rank_correlation: Option<f64>,
+    /// Variance inflation applied for autocorrelation (1 = none).
+    pub variance_inflation: Option<f64>,
+    /// Intercept of the robust line (value at t = 0).
+    pub intercept: Option<f64>,
+    /// Ordinary least-squares slope per hour over all raw samples (not used to decide).
+    pub ols_slope_per_hour: Option<f64>,
+    /// The tail test's fit.
+    pub tail: Option<TailFit>,
+    /// Warm-up-plus-line model: its linear rate per hour and whether it was preferred.
+    pub warmup_model: Option<WarmupModel>,
+    /// Level just after the warm-up (median of the first tenth of points).
+    pub start_level: Option<f64>,
+    /// Level at the end (median of the last tenth of points).
+    pub end_level: Option<f64>,
+    /// `end_level - start_level`.
+    pub total_growth: Option<f64>,
+    /// Highest raw sample, warm-up included.
+    pub peak: Option<f64>,
+    /// Lowest raw sample, warm-up included.
+    pub minimum: Option<f64>,
+    /// Last raw sample.
+    pub last: Option<f64>,
+    /// Growth rate (per hour) this run would have detected as growth with ~95%
+    /// probability: twice the interval's half-width.
+    pub min_detectable_rate_per_hour: Option<f64>,
+    /// For an undecided rate: how long a run (seconds, in total) would likely decide it,
+    /// assuming the same slope and white-noise scaling (half-width ∝ span^-1.5).
+    pub decide_after_s: Option<f64>,
+    /// The growth-rate check, when a rate limit was given.
+    pub rate_check: Option<Check>,
+    /// The total-growth check, when a total limit was given.
+    pub total_check: Option<Check>,
+}
+
+impl SeriesAnalysis {
+    /// The checks this series produced (rate, total), in that order.
+    pub fn checks(&self) -> impl Iterator<Item = &Check> {
+        self.rate_check.iter().chain(self.total_check.iter())
+    }
+}
+
+/// Default warm-up: max(30 s, 10% of the run).
+pub fn default_warmup_s(span_s: f64) -> f64 {
+    (0.1 * span_s).max(30.0)
+}
+
+/// Analyses one series. `t` and `y` are parallel; non-finite values are skipped, and
+/// times must be non-decreasing (readers sort or reject unsorted input first).
+pub fn analyze_series(metric: &str, t: &[f64], y: &[f64], opts: &SeriesOptions) -> SeriesAnalysis {
+    let unit = Unit::of_column(metric);
+    let (t, y): (Vec<f64>, Vec<f64>) = t
+        .iter()
+        .zip(y)
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .map(|(a, b)| (*a, *b))
+        .unzip();
+    let n = t.len();
+    let span_s = if n > 0 { t[n - 1] - t[0] } else { 0.0 };
+    let warmup_s = opts.warmup_s.unwrap_or_else(|| default_warmup_s(span_s)).max(0.0);
+    let mut out = SeriesAnalysis {
+        metric: metric.to_string(),
+        unit,
+        samples: n,
+        samples_after_warmup: 0,
+        warmup_s,
+        span_s,
+        point_method: None,
+        points: Vec::new(),
+        slope_per_hour: None,
+        slope_low_per_hour: None,
+        slope_high_per_hour: None,
+        lag1_rank_correlation: None,
+        variance_inflation: None,
+        intercept: None,
+        ols_slope_per_hour: None,
+        tail: None,
+        warmup_model: None,
+        start_level: None,
+        end_level: None,
+        total_growth: None,
+        peak: y.iter().cloned().reduce(f64::max),
+        minimum: y.iter().cloned().reduce(f64::min),
+        last: y.last().copied(),
+        min_detectable_rate_per_hour: None,
+        decide_after_s: None,
+        rate_check: None,
+        total_check: None,
+    };
+    if n == 0 {
+        out.finish_checks(opts, None);
+        return out;
+    }
+    let cut = t[0] + warmup_s;
+    let start = t.partition_point(|&x| x < cut);
+    let (tw, yw) = (&t[start..], &y[start..]);
+    out.samples_after_warmup = tw.len();
+    out.ols_slope_per_hour = trend::ols_slope(tw, yw).map(|s| s * 3600.0);
+
+    let (pts, method) = points::robust_points(tw, yw);
+    out.point_method = (!pts.is_empty()).then_some(method);
+    let fit = if pts.len() >= verdict::MIN_POINTS {
+        trend::theil_sen(&pts)
+    } else {
+        None
+    };
+    if let Some(f) = &fit {
+        out.slope_per_hour = Some(f.slope * 3600.0);
+        out.slope_low_per_hour = Some(f.low * 3600.0);
+        out.slope_high_per_hour = Some(f.high * 3600.0);
+        out.lag1_rank_correlation = Some(f.lag1_rank_correlation);
+        out.variance_inflation = Some(f.variance_inflation);
+        out.intercept = Some(f.intercept);
+        let hw = f.half_width() * 3600.0;
+        out.min_detectable_rate_per_hour = hw.is_finite().then_some(2.0 * hw);
+        out.warmup_model = trend::warmup_model(&pts, f.variance_inflation).map(|m| WarmupModel {
+            rate: m.rate * 3600.0,
+            low: m.low * 3600.0,
+            high: m.high * 3600.0,
+            ..m
+        });
+        out.tail = tail_fit(tw, yw);
+    }
+    if !pts.is_empty() {
+        let k = (pts.len() / 10).max(1);
+        let mut first: Vec<f64> = pts[..k].iter().map(|p| p.y).collect();
+        let mut last: Vec<f64> = pts[pts.len() - k..].iter().map(|p| p.y).collect();
+        let (s, e) = (points::median(&mut first), points::median(&mut last));
+        out.start_level = Some(s);
+        out.end_level = Some(e);
+        out.total_growth = Some(e - s);
+    }
+    out.points = pts;
+    out.finish_checks(opts, fit.as_ref());
+    out
+}
+
+/// The last third of the analysed span, reduced and fitted on its own.
+fn tail_fit(t: &[f64], y: &[f64]) -> Option<TailFit> {
+    let n = t.len();
+    if n < 2 {
+        return None;
+    }
+    let from_s = t[0] + (t[n - 1] - t[0]) * 2.0 / 3.0;
+    let i = t.partition_point(|&x| x < from_s);
+    let (pts, _) = points::robust_points(&t[i..], &y[i..]);
+    if pts.len() < verdict::MIN_POINTS {
+        return None;
+    }
+    let f = trend::theil_sen(&pts)?;
+    Some(TailFit {
+        from_s,
+        slope_per_hour: f.slope * 3600.0,
+        low_per_hour: f.low * 3600.0,
+        high_per_hour: f.high * 3600.0,
+    })
+}
+
+impl SeriesAnalysis {
+    fn finish_checks(&mut self, opts: &SeriesOptions, fit: Option<&SlopeFit>) {
+        if let Some(limit) = opts.max_rate_per_hour {
+            let check = verdict::rate_check(self, fit, limit);
+            if check.verdict == Verdict::Inconclusive {
+                self.decide_after_s = self.estimate_decide_after(limit);
+            }
+            self.rate_check = Some(check);
+        }
+        if let Some(limit) = opts.max_total_growth {
+            self.total_check = Some(verdict::total_check(self, limit));
+        }
+    }
+
+    fn estimate_decide_after(&self, limit: f64) -> Option<f64> {
+        let (s, lo, hi) = (
+            self.slope_per_hour?,
+            self.slope_low_per_hour?,
+            self.slope_high_per_hour?,
+        );
+        let hw = (hi - lo) / 2.0;
+        let gap = (s - limit).abs();
+        let analysed = self.span_s - self.warmup_s;
+        if !(hw.is_finite() && gap > 0.0 && analysed > 0.0) {
+            return None;
+        }
+        let needed_analysed = analysed * (hw / gap).powf(2.0 / 3.0);
+        let total = needed_analysed * self.span_s / analysed;
+        (total.is_finite() && total < 1e9).then_some(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noisy(n: usize, slope_per_s: f64, seed: u64) -> (Vec<f64>, Vec<f64>) {
+        let mut s = seed;
+        let t: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let y = t
+            .iter()
+            .map(|x| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+                200e6 + slope_per_s * x + (u - 0.5) * 4e6
+            })
+            .collect();
+        (t, y)
+    }
+
+    fn opts(limit_mb_h: f64) -> SeriesOptions {
+        SeriesOptions {
+            warmup_s: Some(60.0),
+            max_rate_per_hour: Some(limit_mb_h * 1e6),
+            max_total_growth: None,
+        }
+    }
+
+    #[test]
+    fn flat_passes_and_leak_fails() {
+        let (t, y) = noisy(600, 0.0, 1);
+        let a = analyze_series("rss_bytes", &t, &y, &opts(60.0));
+        assert_eq!(a.rate_check.as_ref().unwrap().verdict, Verdict::Pass, "{a:?}");
+        let (t, y) = noisy(600, 180e6 / 3600.0, 2);
+        let a = analyze_series("rss_bytes", &t, &y, &opts(60.0));
+        let c = a.rate_check.as_ref().unwrap();
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.explanation);
+        assert!((a.slope_per_hour.unwrap() / 180e6 - 1.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn degenerate_inputs_do_not_panic() {
+        for (t, y) in [
+            (vec![], vec![]),
+            (vec![0.0], vec![1.0]),
+            (vec![0.0, 0.0, 0.0], vec![1.0, 2.0, 3.0]),
+            (vec![0.0, 1.0, f64::NAN], vec![f64::NAN, 2.0, 3.0]),
+            ((0..100).map(f64::from).collect(), vec![5.0; 100]),
+        ] {
+            let a = analyze_series("rss_bytes", &t, &y, &opts(1.0));
+            assert!(a.rate_check.is_some());
+        }
+        let a = analyze_series("rss_bytes", &[0.0], &[1.0], &opts(1.0));
+        assert_eq!(a.rate_check.unwrap().reason, Reason::RunTooShort);
+    }
+
+    #[test]
+    fn constant_series_passes() {
+        let t: Vec<f64> = (0..600).map(f64::from).collect();
+        let a = analyze_series("rss_bytes", &t, &vec![5e6; 600], &opts(1.0));
+        assert_eq!(a.rate_check.unwrap().verdict, Verdict::Pass);
+    }
+}

@@ -1,0 +1,392 @@
+//! Trend estimators over robust points: Theil–Sen with Sen's interval (widened for
+//! autocorrelation), the plain OLS slope users know, and the warm-up-plus-line model.
+//!
+//! All slopes here are in the metric's unit per second; callers convert to per hour.
+
+use super::points::Point;
+use serde::Serialize;
+
+/// One-sided 5% on each side: the interval is a 90% two-sided one.
+pub const Z_ONE_SIDED_5: f64 = 1.6448536269514722;
+
+/// A robust slope with its distribution-free interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SlopeFit {
+    /// Theil–Sen slope (median of pairwise slopes), unit per second.
+    pub slope: f64,
+    /// Lower end of Sen's interval, unit per second.
+    pub low: f64,
+    /// Upper end of Sen's interval, unit per second.
+    pub high: f64,
+    /// Intercept at t = 0 (median of `y - slope * t`).
+    pub intercept: f64,
+    /// Lag-1 correlation of the residual ranks.
+    pub lag1_rank_correlation: f64,
+    /// Factor the variance of Kendall's S was multiplied by (1 = no autocorrelation).
+    pub variance_inflation: f64,
+    /// Points the fit used.
+    pub points: usize,
+}
+
+impl SlopeFit {
+    /// Half the interval's width, unit per second.
+    pub fn half_width(&self) -> f64 {
+        (self.high - self.low) / 2.0
+    }
+}
+
+/// Theil–Sen slope with Sen's interval at one-sided 5% per side, widened by the
+/// Hamed–Rao factor (AR(1) form from the lag-1 correlation of the residual ranks) when
+/// that correlation is significantly positive. `None` for fewer than 3 distinct times.
+pub fn theil_sen(points: &[Point]) -> Option<SlopeFit> {
+    let pts: Vec<Point> = points
+        .iter()
+        .copied()
+        .filter(|p| p.t.is_finite() && p.y.is_finite())
+        .collect();
+    let n = pts.len();
+    if n < 3 {
+        return None;
+    }
+    let mut slopes = Vec::with_capacity(n * (n - 1) / 2);
+    for i in 0..n {
+        for j in (i + 1)..n {
+            let dt = pts[j].t - pts[i].t;
+            if dt.abs() > 0.0 {
+                slopes.push((pts[j].y - pts[i].y) / dt);
+            }
+        }
+    }
+    if slopes.len() < 3 {
+        return None;
+    }
+    slopes.sort_by(f64::total_cmp);
+    let big_n = slopes.len();
+    let slope = if big_n % 2 == 1 {
+        slopes[big_n / 2]
+    } else {
+        (slopes[big_n / 2 - 1] + slopes[big_n / 2]) / 2.0
+    };
+    let mut offsets: Vec<f64> = pts.iter().map(|p| p.y - slope * p.t).collect();
+    let intercept = super::points::median(&mut offsets);
+
+    let residuals: Vec<f64> = pts.iter().map(|p| p.y - (intercept + slope * p.t)).collect();
+    let rho = lag1_rank_correlation(&residuals);
+    let nf = n as f64;
+    let inflation = if rho > Z_ONE_SIDED_5 / nf.sqrt() {
+        hamed_rao_ar1(n, rho)
+    } else {
+        1.0
+    };
+    let var_s = nf * (nf - 1.0) * (2.0 * nf + 5.0) / 18.0 * inflation;
+    let c = Z_ONE_SIDED_5 * var_s.sqrt();
+    let m1 = (big_n as f64 - c) / 2.0;
+    let m2 = (big_n as f64 + c) / 2.0;
+    // Sen: the lower limit is the M1-th smallest slope, the upper the (M2+1)-th (1-based).
+    let lo_idx = (m1.floor() as isize - 1).clamp(0, big_n as isize - 1) as usize;
+    let hi_idx = (m2.ceil() as isize).clamp(0, big_n as isize - 1) as usize;
+    // An interval that runs off the ends of the slope list is unbounded on that side.
+    let low = if m1 < 1.0 {
+        f64::NEG_INFINITY
+    } else {
+        slopes[lo_idx]
+    };
+    let high = if m2 + 1.0 > big_n as f64 {
+        f64::INFINITY
+    } else {
+        slopes[hi_idx]
+    };
+    Some(SlopeFit {
+        slope,
+        low: low.min(slope),
+        high: high.max(slope),
+        intercept,
+        lag1_rank_correlation: rho,
+        variance_inflation: inflation,
+        points: n,
+    })
+}
+
+/// Lag-1 autocorrelation of the ranks of `x` (in time order).
+pub fn lag1_rank_correlation(x: &[f64]) -> f64 {
+    let n = x.len();
+    if n < 4 {
+        return 0.0;
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut ranks = vec![0.0; n];
+    for (r, &i) in idx.iter().enumerate() {
+        ranks[i] = r as f64;
+    }
+    let mean = (n as f64 - 1.0) / 2.0;
+    let den: f64 = ranks.iter().map(|r| (r - mean).powi(2)).sum();
+    if den <= 0.0 {
+        return 0.0;
+    }
+    let num: f64 = ranks
+        .windows(2)
+        .map(|w| (w[0] - mean) * (w[1] - mean))
+        .sum();
+    num / den
+}
+
+/// Hamed & Rao (1998) variance correction with ρ_k = ρ^k (an AR(1) model of the ranks).
+fn hamed_rao_ar1(n: usize, rho: f64) -> f64 {
+    let nf = n as f64;
+    let mut sum = 0.0;
+    let mut rk = 1.0;
+    for k in 1..n {
+        rk *= rho;
+        if rk.abs() < 1e-6 {
+            break;
+        }
+        let kf = k as f64;
+        sum += (nf - kf) * (nf - kf - 1.0) * (nf - kf - 2.0) * rk;
+    }
+    (1.0 + 2.0 / (nf * (nf - 1.0) * (nf - 2.0)) * sum).max(1.0)
+}
+
+/// The ordinary least-squares slope (unit per second) over raw samples, through the
+/// `linreg` crate: shown beside the robust figure because users know it, never used to
+/// decide.
+pub fn ols_slope(t: &[f64], y: &[f64]) -> Option<f64> {
+    if t.len() < 2 || t.len() != y.len() {
+        return None;
+    }
+    let (slope, _): (f64, f64) = linreg::linear_regression(t, y).ok()?;
+    slope.is_finite().then_some(slope)
+}
+
+/// The linear part of a warm-up-plus-line model `y = a + b·e^(−(t−t0)/τ) + c·(t−t0)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WarmupModel {
+    /// Linear rate `c`, unit per second.
+    pub rate: f64,
+    /// Lower end of its 90% interval.
+    pub low: f64,
+    /// Upper end of its 90% interval.
+    pub high: f64,
+    /// The fitted time constant τ, seconds.
+    pub tau_s: f64,
+    /// Amplitude `b` (negative: the level rises towards a plateau).
+    pub amplitude: f64,
+    /// Whether the model beats a plain line by BIC by a clear margin (ΔBIC ≥ 6).
+    pub preferred: bool,
+}
+
+/// Fits the warm-up-plus-line model over a grid of τ and compares it with a line.
+pub fn warmup_model(points: &[Point], variance_inflation: f64) -> Option<WarmupModel> {
+    let n = points.len();
+    if n < 8 {
+        return None;
+    }
+    let t0 = points[0].t;
+    let span = points[n - 1].t - t0;
+    if span <= 0.0 {
+        return None;
+    }
+    let line = least_squares(points, |p| [1.0, p.t - t0, 0.0], 2)?;
+    let mut best: Option<(f64, LsFit)> = None;
+    for k in 0..24 {
+        let tau = span * 0.02 * (1.25f64).powi(k);
+        let fit = least_squares(points, |p| [1.0, p.t - t0, (-(p.t - t0) / tau).exp()], 3);
+        if let Some(fit) = fit {
+            if best.as_ref().map(|(_, b)| fit.rss < b.rss).unwrap_or(true) {
+                best = Some((tau, fit));
+            }
+        }
+    }
+    let (coarse, _) = best.as_ref()?;
+    let coarse = *coarse;
+    // Refine τ between the coarse grid's neighbours.
+    for k in -10..=10 {
+        let tau = coarse * (1.25f64).powf(k as f64 / 10.0);
+        let fit = least_squares(points, |p| [1.0, p.t - t0, (-(p.t - t0) / tau).exp()], 3);
+        if let Some(fit) = fit {
+            if best.as_ref().map(|(_, b)| fit.rss < b.rss).unwrap_or(true) {
+                best = Some((tau, fit));
+            }
+        }
+    }
+    let (tau, fit) = best?;
+    let nf = n as f64;
+    let bic = |rss: f64, k: f64| nf * (rss.max(1e-300) / nf).ln() + k * nf.ln();
+    let preferred = bic(fit.rss, 4.0) + 6.0 <= bic(line.rss, 2.0);
+    let se = fit.se[1] * variance_inflation.sqrt();
+    let t = student_t_95(n.saturating_sub(4).max(1));
+    Some(WarmupModel {
+        rate: fit.coef[1],
+        low: fit.coef[1] - t * se,
+        high: fit.coef[1] + t * se,
+        tau_s: tau,
+        amplitude: fit.coef[2],
+        preferred,
+    })
+}
+
+struct LsFit {
+    coef: [f64; 3],
+    se: [f64; 3],
+    rss: f64,
+}
+
+/// Least squares with up to three regressors by the normal equations (points are few
+/// and well-scaled after centring on t0, so this is stable enough).
+fn least_squares(points: &[Point], row: impl Fn(&Point) -> [f64; 3], k: usize) -> Option<LsFit> {
+    let mut xtx = [[0.0f64; 3]; 3];
+    let mut xty = [0.0f64; 3];
+    for p in points {
+        let x = row(p);
+        for i in 0..k {
+            xty[i] += x[i] * p.y;
+            for j in 0..k {
+                xtx[i][j] += x[i] * x[j];
+            }
+        }
+    }
+    let inv = invert(&xtx, k)?;
+    let mut coef = [0.0; 3];
+    for i in 0..k {
+        coef[i] = (0..k).map(|j| inv[i][j] * xty[j]).sum();
+    }
+    let rss: f64 = points
+        .iter()
+        .map(|p| {
+            let x = row(p);
+            let fit: f64 = (0..k).map(|i| coef[i] * x[i]).sum();
+            (p.y - fit).powi(2)
+        })
+        .sum();
+    let dof = points.len().saturating_sub(k).max(1) as f64;
+    let s2 = rss / dof;
+    let mut se = [0.0; 3];
+    for i in 0..k {
+        se[i] = (s2 * inv[i][i]).max(0.0).sqrt();
+    }
+    Some(LsFit { coef, se, rss })
+}
+
+fn invert(m: &[[f64; 3]; 3], k: usize) -> Option<[[f64; 3]; 3]> {
+    // Gauss–Jordan on a k×k leading block.
+    let mut a = *m;
+    let mut inv = [[0.0; 3]; 3];
+    for (i, row) in inv.iter_mut().enumerate().take(k) {
+        row[i] = 1.0;
+    }
+    for col in 0..k {
+        let pivot = (col..k).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 * (1.0 + a[col][col].abs()) {
+            return None;
+        }
+        a.swap(col, pivot);
+        inv.swap(col, pivot);
+        let d = a[col][col];
+        for j in 0..k {
+            a[col][j] /= d;
+            inv[col][j] /= d;
+        }
+        for r in 0..k {
+            if r != col {
+                let f = a[r][col];
+                for j in 0..k {
+                    a[r][j] -= f * a[col][j];
+                    inv[r][j] -= f * inv[col][j];
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
+/// One-sided 95% quantile of Student's t (two-sided 90%), tabulated for small samples.
+fn student_t_95(dof: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812, 1.796, 1.782,
+        1.771, 1.761, 1.753, 1.746, 1.740, 1.734, 1.729, 1.725, 1.721, 1.717, 1.714, 1.711,
+        1.708, 1.706, 1.703, 1.701, 1.699, 1.697,
+    ];
+    if dof == 0 {
+        return TABLE[0];
+    }
+    TABLE.get(dof - 1).copied().unwrap_or(Z_ONE_SIDED_5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn line(n: usize, a: f64, b: f64) -> Vec<Point> {
+        (0..n)
+            .map(|i| Point {
+                t: i as f64 * 10.0,
+                y: a + b * i as f64 * 10.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn exact_line() {
+        let f = theil_sen(&line(30, 100.0, 2.5)).unwrap();
+        assert!((f.slope - 2.5).abs() < 1e-12);
+        assert!((f.intercept - 100.0).abs() < 1e-9);
+        assert!(f.low <= 2.5 && f.high >= 2.5);
+    }
+
+    #[test]
+    fn ols_matches_line() {
+        let t: Vec<f64> = (0..100).map(|i| i as f64).collect();
+        let y: Vec<f64> = t.iter().map(|x| 3.0 * x + 1.0).collect();
+        assert!((ols_slope(&t, &y).unwrap() - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn too_few_points() {
+        assert!(theil_sen(&line(2, 0.0, 1.0)).is_none());
+        let same_t = vec![Point { t: 1.0, y: 1.0 }; 10];
+        assert!(theil_sen(&same_t).is_none());
+    }
+
+    #[test]
+    fn warmup_model_finds_plateau() {
+        let pts: Vec<Point> = (0..30)
+            .map(|i| {
+                let t = i as f64 * 20.0;
+                Point {
+                    t,
+                    y: 300.0 - 100.0 * (-t / 120.0).exp() + ((i * 7919) % 13) as f64 * 0.1,
+                }
+            })
+            .collect();
+        let m = warmup_model(&pts, 1.0).unwrap();
+        assert!(m.preferred);
+        assert!(m.rate.abs() < 0.01, "{m:?}");
+        assert!(m.amplitude < 0.0);
+    }
+
+    proptest! {
+        #[test]
+        fn noiseless_slope_recovered(a in -1e9f64..1e9, b in -1e4f64..1e4, n in 3usize..80) {
+            let f = theil_sen(&line(n, a, b)).unwrap();
+            prop_assert!((f.slope - b).abs() <= 1e-6 * (1.0 + b.abs()));
+        }
+
+        #[test]
+        fn constant_offset_changes_nothing(c in -1e9f64..1e9, ys in proptest::collection::vec(0f64..1e6, 5..60)) {
+            let p: Vec<Point> = ys.iter().enumerate().map(|(i, &y)| Point { t: i as f64, y }).collect();
+            let q: Vec<Point> = p.iter().map(|p| Point { t: p.t, y: p.y + c }).collect();
+            let (a, b) = (theil_sen(&p).unwrap(), theil_sen(&q).unwrap());
+            let tol = 1e-6 * (1.0 + c.abs());
+            prop_assert!((a.slope - b.slope).abs() <= tol);
+            prop_assert!((a.low - b.low).abs() <= tol || (a.low.is_infinite() && b.low.is_infinite()));
+        }
+
+        #[test]
+        fn never_panics(ys in proptest::collection::vec(prop_oneof![Just(f64::NAN), Just(f64::INFINITY), -1e12f64..1e12], 0..50)) {
+            let p: Vec<Point> = ys.iter().enumerate().map(|(i, &y)| Point { t: (i / 2) as f64, y }).collect();
+            let _ = theil_sen(&p);
+            let _ = warmup_model(&p, 1.0);
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! The timeline CSV (a DESIGN.md contract): streamed row by row during a run, read back
+//! by `soak analyze` and `soak report`.
+//!
+//! Each row goes to the kernel in one `write` as soon as it is formatted, so killing
+//! soak loses at most the row being written; readers tolerate that torn last row.
+
+use crate::sample::Sample;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The contract's columns, in order.
+pub const COLUMNS: [&str; 13] = [
+    "timestamp",
+    "elapsed_s",
+    "rss_bytes",
+    "anon_bytes",
+    "file_bytes",
+    "shmem_bytes",
+    "swap_bytes",
+    "heap_bytes",
+    "pss_bytes",
+    "threads",
+    "fds",
+    "cpu_s",
+    "processes",
+];
+
+/// Streams rows to `timeline.csv`.
+pub struct TimelineWriter {
+    file: File,
+    path: PathBuf,
+    line: String,
+    rows: u64,
+}
+
+impl TimelineWriter {
+    /// Creates the file (failing if it exists) and writes the header.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let file = File::options().write(true).create_new(true).open(path)?;
+        let mut w = TimelineWriter {
+            file,
+            path: path.to_path_buf(),
+            line: String::with_capacity(256),
+            rows: 0,
+        };
+        w.line.push_str(&COLUMNS.join(","));
+        w.line.push('\n');
+        w.file.write_all(w.line.as_bytes())?;
+        Ok(w)
+    }
+
+    /// Where the timeline is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Formats and writes one row in a single `write` call.
+    pub fn write(&mut self, timestamp: &str, elapsed_s: f64, s: &Sample) -> io::Result<()> {
+        use std::fmt::Write as _;
+        self.line.clear();
+        let opt = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
+        // Writing into a String cannot fail.
+        let _ = writeln!(
+            self.line,
+            "{timestamp},{elapsed_s:.3},{},{},{},{},{},{},{},{},{},{:.2},{}",
+            s.rss_bytes,
+            s.anon_bytes,
+            s.file_bytes,
+            s.shmem_bytes,
+            s.swap_bytes,
+            opt(s.heap_bytes),
+            opt(s.pss_bytes),
+            s.threads,
+            s.fds,
+            s.cpu_s,
+            s.processes
+        );
+        self.file.write_all(self.line.as_bytes())?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Flushes to stable storage (at the end of a run and now and then, not per row:
+    /// a process kill does not lose page-cache data, only a power cut would).
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+/// A problem reading a timeline, naming where it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be opened or read.
+    #[error("cannot read timeline {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The file has no header.
+    #[error("timeline {path} is empty: expected a header row with elapsed_s and a metric column")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A needed column is missing.
+    #[error("timeline {path} has no '{column}' column (columns: {found}); pick one with --metric")]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// What was looked for.
+        column: String,
+        /// What the header had.
+        found: String,
+    },
+    /// A value is not a number.
+    #[error("timeline {path} line {line}, column '{column}': '{value}' is not a number")]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The text found.
+        value: String,
+    },
+    /// Time goes backwards.
+    #[error("timeline {path} line {line}: elapsed_s {value} is earlier than the row before ({prev}); sort the file by elapsed_s")]
+    Unsorted {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// This row's time.
+        value: f64,
+        /// The previous row's time.
+        prev: f64,
+    },
+    /// A row has the wrong number of fields (not the last one).
+    #[error("timeline {path} line {line}: {found} fields where the header has {expected}")]
+    Ragged {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// Fields found.
+        found: usize,
+        /// Fields expected.
+        expected: usize,
+    },
+}
+
+/// A timeline read back: times and every numeric column (NaN where a cell is empty).
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    /// `elapsed_s` of each row.
+    pub elapsed_s: Vec<f64>,
+    /// Numeric columns other than `elapsed_s`, by name, in file order.
+    pub columns: Vec<(String, Vec<f64>)>,
+    /// First and last `timestamp` cells, when the file has that column.
+    pub first_timestamp: Option<String>,
+    /// Last `timestamp` cell.
+    pub last_timestamp: Option<String>,
+    /// Things the reader tolerated and the user should know (a torn last row, …).
+    pub notes: Vec<String>,
+}
+
+impl Timeline {
+    /// The values of one column.
+    pub fn column(&self, name: &str) -> Option<&[f64]> {
+        self.columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Reads a timeline file; `required` names the metric column that must be numeric.
+pub fn read_timeline(path: &Path, required: &str) -> Result<Timeline, ReadError> {
+    let file = File::open(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_from(file, path, required)
+}
+
+/// Reads a timeline from any reader (`path` only names it in errors).
+pub fn read_from(reader: impl Read, path: &Path, required: &str) -> Result<Timeline, ReadError> {
+    let p = || path.to_path_buf();
+    let mut bytes = Vec::new();
+    let mut reader = reader;
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|source| ReadError::Io { path: p(), source })?;
+    // A file that does not end in a newline had its last row cut mid-write.
+    let torn = !bytes.is_empty() && !bytes.ends_with(b"\n");
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(bytes.as_slice());
+    let headers = match rdr.byte_headers() {
+        Ok(h) if !h.is_empty() && !(h.len() == 1 && h[0].is_empty()) => h.clone(),
+        _ => return Err(ReadError::Empty { path: p() }),
+    };
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().to_string())
+        .collect();
+    let found = names.join(",");
+    let find = |c: &str| names.iter().position(|n| n == c);
+    let t_idx = find("elapsed_s").ok_or_else(|| ReadError::MissingColumn {
+        path: p(),
+        column: "elapsed_s".into(),
+        found: found.clone(),
+    })?;
+    let m_idx = find(required).ok_or_else(|| ReadError::MissingColumn {
+        path: p(),
+        column: required.into(),
+        found: found.clone(),
+    })?;
+    let ts_idx = find("timestamp");
+    let mut tl = Timeline::default();
+    // Candidate numeric columns; a non-required one that turns out not to be numeric is
+    // dropped (with a note) rather than failing the whole read.
+    let mut cols: Vec<(usize, String, Vec<f64>, bool)> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != t_idx && Some(*i) != ts_idx)
+        .map(|(i, n)| (i, n.clone(), Vec::new(), true))
+        .collect();
+    let mut rec = csv::ByteRecord::new();
+    // Rows are applied one behind, so the last one can be judged for tearing.
+    let mut pending: Option<(u64, csv::ByteRecord)> = None;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = rec.position().map(|pos| pos.line()).unwrap_or(0);
+                if let Some((l, r)) = pending.replace((line, rec.clone())) {
+                    push_row(&mut tl, &mut cols, &r, l, t_idx, m_idx, ts_idx, names.len(), path, required)?;
+                }
+            }
+            Err(e) => {
+                let line = e.position().map(|pos| pos.line()).unwrap_or(0);
+                return Err(ReadError::BadValue {
+                    path: p(),
+                    line,
+                    column: "(row)".into(),
+                    value: e.to_string(),
+                });
+            }
+        }
+    }
+    if let Some((line, r)) = pending {
+        let parses = |i: usize| {
+            r.get(i)
+                .and_then(|f| std::str::from_utf8(f).ok())
+                .and_then(|f| f.trim().parse::<f64>().ok())
+                .is_some()
+        };
+        let whole = r.len() == names.len() && parses(t_idx) && parses(m_idx);
+        if torn && !whole {
+            tl.notes.push(format!(
+                "the last row (line {line}) was cut off mid-write and was ignored"
+            ));
+        } else {
+            push_row(&mut tl, &mut cols, &r, line, t_idx, m_idx, ts_idx, names.len(), path, required)?;
+        }
+    }
+    for (_, name, values, numeric) in cols {
+        if numeric {
+            tl.columns.push((name, values));
+        } else {
+            tl.notes.push(format!("column '{name}' is not numeric and was not analysed"));
+        }
+    }
+    let dups = tl.elapsed_s.windows(2).filter(|w| w[0] == w[1]).count();
+    if dups > 0 {
+        tl.notes.push(format!("{dups} rows repeat the previous row's elapsed_s"));
+    }
+    Ok(tl)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_row(
+    tl: &mut Timeline,
+    cols: &mut [(usize, String, Vec<f64>, bool)],
+    r: &csv::ByteRecord,
+    line: u64,
+    t_idx: usize,
+    m_idx: usize,
+    ts_idx: Option<usize>,
+    width: usize,
+    path: &Path,
+    required: &str,
+) -> Result<(), ReadError> {
+    if r.len() == 1 && r.get(0).is_some_and(|f| f.is_empty()) {
+        return Ok(()); // blank line
+    }
+    if r.len() != width {
+        return Err(ReadError::Ragged {
+            path: path.to_path_buf(),
+            line,
+            found: r.len(),
+            expected: width,
+        });
+    }
+    let cell = |i: usize| std::str::from_utf8(r.get(i).unwrap_or(b"")).unwrap_or("").trim();
+    let bad = |column: &str, value: &str| ReadError::BadValue {
+        path: path.to_path_buf(),
+        line,
+        column: column.to_string(),
+        value: value.to_string(),
+    };
+    let tv = cell(t_idx);
+    let t: f64 = tv
+        .parse()
+        .ok()
+        .filter(|x: &f64| x.is_finite())
+        .ok_or_else(|| bad("elapsed_s", tv))?;
+    if let Some(&prev) = tl.elapsed_s.last() {
+        if t < prev {
+            return Err(ReadError::Unsorted {
+                path: path.to_path_buf(),
+                line,
+                value: t,
+                prev,
+            });
+        }
+    }
+    for (i, _, values, numeric) in cols.iter_mut() {
+        if !*numeric {
+            continue;
+        }
+        let v = cell(*i);
+        let x = if v.is_empty() {
+            f64::NAN
+        } else {
+            match v.parse::<f64>() {
+                Ok(x) => x,
+                Err(_) if *i == m_idx => return Err(bad(required, v)),
+                Err(_) => {
+                    *numeric = false;
+                    continue;
+                }
+            }
+        };
+        values.push(x);
+    }
+    tl.elapsed_s.push(t);
+    if let Some(i) = ts_idx {
+        let ts = cell(i).to_string();
+        if tl.first_timestamp.is_none() {
+            tl.first_timestamp = Some(ts.clone());
+        }
+        tl.last_timestamp = Some(ts);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read(s: &str) -> Result<Timeline, ReadError> {
+        read_from(s.as_bytes(), Path::new("t.csv"), "rss_bytes")
+    }
+
+    #[test]
+    fn reads_corpus_shape() {
+        let t = read("elapsed_s,rss_bytes\n0,100\n1,200\n").unwrap();
+        assert_eq!(t.elapsed_s, vec![0.0, 1.0]);
+        assert_eq!(t.column("rss_bytes").unwrap(), &[100.0, 200.0]);
+        assert!(t.notes.is_empty());
+    }
+
+    #[test]
+    fn torn_last_row_is_dropped_and_noted() {
+        let t = read("elapsed_s,rss_bytes,fds\n0,100,3\n1,200,3\n2,30").unwrap();
+        assert_eq!(t.elapsed_s.len(), 2);
+        assert!(t.notes[0].contains("cut off"), "{:?}", t.notes);
+        let t = read("elapsed_s,rss_bytes\n0,100\n1,2").unwrap();
+        // A torn row that still parses is kept: it may be a shortened number, but it is
+        // as long as a full row and the reader cannot tell.
+        assert_eq!(t.elapsed_s.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = read("elapsed_s,rss_bytes\n0,100\n1,abc\n2,300\n").unwrap_err();
+        let m = e.to_string();
+        assert!(m.contains("line 3") && m.contains("rss_bytes") && m.contains("abc"), "{m}");
+        let e = read("elapsed_s,rss_bytes\n5,100\n1,100\n").unwrap_err();
+        assert!(e.to_string().contains("sort"), "{e}");
+        let e = read("").unwrap_err();
+        assert!(matches!(e, ReadError::Empty { .. }));
+        let e = read("elapsed_s,heap\n0,1\n").unwrap_err();
+        assert!(e.to_string().contains("--metric"), "{e}");
+    }
+
+    #[test]
+    fn writer_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timeline.csv");
+        let mut w = TimelineWriter::create(&path).unwrap();
+        let s = Sample {
+            rss_bytes: 1000,
+            threads: 2,
+            processes: 1,
+            ..Sample::default()
+        };
+        w.write("2026-01-01T00:00:00Z", 0.5, &s).unwrap();
+        w.write("2026-01-01T00:00:01Z", 1.5, &s).unwrap();
+        let t = read_timeline(&path, "rss_bytes").unwrap();
+        assert_eq!(t.elapsed_s, vec![0.5, 1.5]);
+        assert!(t.column("heap_bytes").unwrap()[0].is_nan());
+        assert_eq!(t.column("threads").unwrap(), &[2.0, 2.0]);
+        assert_eq!(t.first_timestamp.as_deref(), Some("2026-01-01T00:00:00Z"));
+    }
+
+    proptest! {
+        #[test]
+        fn reader_never_panics(s in "[0-9a-z,.\\n-]{0,200}") {
+            let _ = read(&format!("elapsed_s,rss_bytes\n{s}"));
+            let _ = read(&s);
+        }
+    }
+}
