@@ -2,9 +2,17 @@
 //! growing after warm-up.
 //!
 //! The pipeline, one module per stage: [`target`] → [`sample`] → [`timeline`] →
-//! [`analysis`] → [`report`]; [`monitor`] drives it and [`cli`]/[`config`] configure it.
+//! [`analysis`] → [`report`]; [`monitor`] drives a run, [`cli`] and [`config`] set it up,
+//! [`app`] maps commands to exit codes ([`error::exit_code`]).
 
 pub mod analysis;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod monitor;
+pub mod report;
 pub mod sample;
+pub mod target;
 pub mod timeline;
 pub mod units;

@@ -207,7 +207,7 @@ pub fn read_from(reader: impl Read, path: &Path, required: &str) -> Result<Timel
         .has_headers(true)
         .from_reader(bytes.as_slice());
     let headers = match rdr.byte_headers() {
-        Ok(h) if !h.is_empty() && !(h.len() == 1 && h[0].is_empty()) => h.clone(),
+        Ok(h) if !(h.is_empty() || h.len() == 1 && h[0].is_empty()) => h.clone(),
         _ => return Err(ReadError::Empty { path: p() }),
     };
     let names: Vec<String> = headers
@@ -245,7 +245,18 @@ pub fn read_from(reader: impl Read, path: &Path, required: &str) -> Result<Timel
             Ok(true) => {
                 let line = rec.position().map(|pos| pos.line()).unwrap_or(0);
                 if let Some((l, r)) = pending.replace((line, rec.clone())) {
-                    push_row(&mut tl, &mut cols, &r, l, t_idx, m_idx, ts_idx, names.len(), path, required)?;
+                    push_row(
+                        &mut tl,
+                        &mut cols,
+                        &r,
+                        l,
+                        t_idx,
+                        m_idx,
+                        ts_idx,
+                        names.len(),
+                        path,
+                        required,
+                    )?;
                 }
             }
             Err(e) => {
@@ -272,19 +283,33 @@ pub fn read_from(reader: impl Read, path: &Path, required: &str) -> Result<Timel
                 "the last row (line {line}) was cut off mid-write and was ignored"
             ));
         } else {
-            push_row(&mut tl, &mut cols, &r, line, t_idx, m_idx, ts_idx, names.len(), path, required)?;
+            push_row(
+                &mut tl,
+                &mut cols,
+                &r,
+                line,
+                t_idx,
+                m_idx,
+                ts_idx,
+                names.len(),
+                path,
+                required,
+            )?;
         }
     }
     for (_, name, values, numeric) in cols {
         if numeric {
             tl.columns.push((name, values));
         } else {
-            tl.notes.push(format!("column '{name}' is not numeric and was not analysed"));
+            tl.notes.push(format!(
+                "column '{name}' is not numeric and was not analysed"
+            ));
         }
     }
     let dups = tl.elapsed_s.windows(2).filter(|w| w[0] == w[1]).count();
     if dups > 0 {
-        tl.notes.push(format!("{dups} rows repeat the previous row's elapsed_s"));
+        tl.notes
+            .push(format!("{dups} rows repeat the previous row's elapsed_s"));
     }
     Ok(tl)
 }
@@ -313,7 +338,11 @@ fn push_row(
             expected: width,
         });
     }
-    let cell = |i: usize| std::str::from_utf8(r.get(i).unwrap_or(b"")).unwrap_or("").trim();
+    let cell = |i: usize| {
+        std::str::from_utf8(r.get(i).unwrap_or(b""))
+            .unwrap_or("")
+            .trim()
+    };
     let bad = |column: &str, value: &str| ReadError::BadValue {
         path: path.to_path_buf(),
         line,
@@ -398,7 +427,10 @@ mod tests {
     fn errors_name_line_and_column() {
         let e = read("elapsed_s,rss_bytes\n0,100\n1,abc\n2,300\n").unwrap_err();
         let m = e.to_string();
-        assert!(m.contains("line 3") && m.contains("rss_bytes") && m.contains("abc"), "{m}");
+        assert!(
+            m.contains("line 3") && m.contains("rss_bytes") && m.contains("abc"),
+            "{m}"
+        );
         let e = read("elapsed_s,rss_bytes\n5,100\n1,100\n").unwrap_err();
         assert!(e.to_string().contains("sort"), "{e}");
         let e = read("").unwrap_err();

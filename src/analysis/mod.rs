@@ -46,7 +46,7 @@ impl Unit {
 /// Limits and settings for analysing one series.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SeriesOptions {
-    /// Warm-up to drop, seconds from the first sample; `None` = max(30 s, 10% of the run).
+    /// Warm-up to drop, seconds from the first sample; `None` = [`default_warmup_s`].
     pub warmup_s: Option<f64>,
     /// Growth-rate limit in the metric's unit per hour.
     pub max_rate_per_hour: Option<f64>,
@@ -136,9 +136,10 @@ impl SeriesAnalysis {
     }
 }
 
-/// Default warm-up: max(30 s, 10% of the run).
+/// Default warm-up: max(30 s, 10% of the run), but never more than half the run, so a
+/// short run (a smoke test, an interrupted soak) still has something to judge.
 pub fn default_warmup_s(span_s: f64) -> f64 {
-    (0.1 * span_s).max(30.0)
+    (0.1 * span_s).max(30.0).min(0.5 * span_s)
 }
 
 /// Analyses one series. `t` and `y` are parallel; non-finite values are skipped, and
@@ -153,7 +154,10 @@ pub fn analyze_series(metric: &str, t: &[f64], y: &[f64], opts: &SeriesOptions) 
         .unzip();
     let n = t.len();
     let span_s = if n > 0 { t[n - 1] - t[0] } else { 0.0 };
-    let warmup_s = opts.warmup_s.unwrap_or_else(|| default_warmup_s(span_s)).max(0.0);
+    let warmup_s = opts
+        .warmup_s
+        .unwrap_or_else(|| default_warmup_s(span_s))
+        .max(0.0);
     let mut out = SeriesAnalysis {
         metric: metric.to_string(),
         unit,
@@ -294,7 +298,9 @@ mod tests {
         let y = t
             .iter()
             .map(|x| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let u = (s >> 11) as f64 / (1u64 << 53) as f64;
                 200e6 + slope_per_s * x + (u - 0.5) * 4e6
             })
@@ -314,7 +320,11 @@ mod tests {
     fn flat_passes_and_leak_fails() {
         let (t, y) = noisy(600, 0.0, 1);
         let a = analyze_series("rss_bytes", &t, &y, &opts(60.0));
-        assert_eq!(a.rate_check.as_ref().unwrap().verdict, Verdict::Pass, "{a:?}");
+        assert_eq!(
+            a.rate_check.as_ref().unwrap().verdict,
+            Verdict::Pass,
+            "{a:?}"
+        );
         let (t, y) = noisy(600, 180e6 / 3600.0, 2);
         let a = analyze_series("rss_bytes", &t, &y, &opts(60.0));
         let c = a.rate_check.as_ref().unwrap();
@@ -344,4 +354,130 @@ mod tests {
         let a = analyze_series("rss_bytes", &t, &vec![5e6; 600], &opts(1.0));
         assert_eq!(a.rate_check.unwrap().verdict, Verdict::Pass);
     }
+}
+
+/// Limits and settings for judging a whole timeline (the verdict metric and the others).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EvaluateOptions {
+    /// The verdict metric's column.
+    pub metric: String,
+    /// Warm-up, seconds; `None` = default.
+    pub warmup_s: Option<f64>,
+    /// The limits.
+    pub limits: crate::config::Limits,
+}
+
+/// The judgement of a whole timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Overall verdict: the worst check.
+    pub verdict: Verdict,
+    /// The deciding check's reason.
+    pub reason: Option<Reason>,
+    /// The deciding check's explanation.
+    pub explanation: String,
+    /// Every check, in a stable order.
+    pub checks: Vec<Check>,
+    /// Every analysed column, the verdict metric first.
+    pub metrics: Vec<SeriesAnalysis>,
+    /// Average CPU over the run, % of one core.
+    pub cpu_average_percent: Option<f64>,
+}
+
+/// Columns never fitted: cumulative CPU (a counter, not a level) and the time columns.
+const NOT_LEVELS: [&str; 3] = ["cpu_s", "elapsed_s", "timestamp"];
+
+/// Judges a timeline: the verdict metric against the memory limits, descriptors and
+/// threads against theirs, CPU against its limit, and a trend for every other column.
+pub fn evaluate(
+    elapsed_s: &[f64],
+    columns: &[(String, Vec<f64>)],
+    opts: &EvaluateOptions,
+) -> Evaluation {
+    let l = &opts.limits;
+    let mut metrics = Vec::new();
+    let mut checks = Vec::new();
+    let empty: Vec<f64> = Vec::new();
+    let metric_values = columns
+        .iter()
+        .find(|(n, _)| *n == opts.metric)
+        .map(|(_, v)| v)
+        .unwrap_or(&empty);
+    let main = analyze_series(
+        &opts.metric,
+        elapsed_s,
+        metric_values,
+        &SeriesOptions {
+            warmup_s: opts.warmup_s,
+            max_rate_per_hour: l.max_growth_rate.map(|r| r.bytes_per_hour),
+            max_total_growth: l.max_total_growth.map(|b| b as f64),
+        },
+    );
+    checks.extend(main.checks().cloned());
+    if let Some(p) = l.max_peak {
+        checks.push(verdict::peak_check(&main, p as f64));
+    }
+    // Every series is cut at the same warm-up as the verdict metric.
+    let warmup_s = Some(main.warmup_s);
+    metrics.push(main);
+    for (name, values) in columns {
+        if *name == opts.metric || NOT_LEVELS.contains(&name.as_str()) {
+            continue;
+        }
+        if values.iter().all(|v| !v.is_finite()) {
+            continue;
+        }
+        let limit = match name.as_str() {
+            "fds" => l.max_fd_growth_per_hour,
+            "threads" => l.max_thread_growth_per_hour,
+            _ => None,
+        };
+        let a = analyze_series(
+            name,
+            elapsed_s,
+            values,
+            &SeriesOptions {
+                warmup_s,
+                max_rate_per_hour: limit,
+                max_total_growth: None,
+            },
+        );
+        checks.extend(a.checks().cloned());
+        metrics.push(a);
+    }
+    let cpu_average_percent = columns
+        .iter()
+        .find(|(n, _)| n == "cpu_s")
+        .and_then(|(_, v)| average_cpu_percent(elapsed_s, v));
+    if let Some(limit) = l.max_cpu_percent {
+        checks.push(verdict::cpu_check(cpu_average_percent, limit));
+    }
+    let verdict = Verdict::combine(checks.iter().map(|c| c.verdict));
+    let deciding = checks
+        .iter()
+        .find(|c| c.verdict == verdict)
+        .or_else(|| checks.first());
+    Evaluation {
+        verdict,
+        reason: deciding.map(|c| c.reason),
+        explanation: deciding
+            .map(|c| c.explanation.clone())
+            .unwrap_or_else(|| "no limits were given → PASS".into()),
+        checks,
+        metrics,
+        cpu_average_percent,
+    }
+}
+
+/// Average CPU in % of one core from a cumulative CPU-seconds column.
+pub fn average_cpu_percent(t: &[f64], cpu: &[f64]) -> Option<f64> {
+    let pairs: Vec<(f64, f64)> = t
+        .iter()
+        .zip(cpu)
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .map(|(a, b)| (*a, *b))
+        .collect();
+    let (first, last) = (pairs.first()?, pairs.last()?);
+    let dt = last.0 - first.0;
+    (dt > 0.0).then(|| ((last.1 - first.1) / dt * 100.0).max(0.0))
 }

@@ -214,7 +214,10 @@ mod tests {
             .map(|&x| 1000.0 + 0.1 * x + 2.5 * (x % 20.0))
             .collect();
         let (p, m) = robust_points(&t, &y);
-        assert!(matches!(m, PointMethod::Troughs { cycles } if cycles >= 28), "{m:?}");
+        assert!(
+            matches!(m, PointMethod::Troughs { cycles } if cycles >= 28),
+            "{m:?}"
+        );
         for w in p.windows(2) {
             assert!((w[1].y - w[0].y - 2.0).abs() < 1e-6);
         }

@@ -70,7 +70,10 @@ pub fn theil_sen(points: &[Point]) -> Option<SlopeFit> {
     let mut offsets: Vec<f64> = pts.iter().map(|p| p.y - slope * p.t).collect();
     let intercept = super::points::median(&mut offsets);
 
-    let residuals: Vec<f64> = pts.iter().map(|p| p.y - (intercept + slope * p.t)).collect();
+    let residuals: Vec<f64> = pts
+        .iter()
+        .map(|p| p.y - (intercept + slope * p.t))
+        .collect();
     let rho = lag1_rank_correlation(&residuals);
     let nf = n as f64;
     let inflation = if rho > Z_ONE_SIDED_5 / nf.sqrt() {
@@ -302,9 +305,9 @@ fn invert(m: &[[f64; 3]; 3], k: usize) -> Option<[[f64; 3]; 3]> {
 /// One-sided 95% quantile of Student's t (two-sided 90%), tabulated for small samples.
 fn student_t_95(dof: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812, 1.796, 1.782,
-        1.771, 1.761, 1.753, 1.746, 1.740, 1.734, 1.729, 1.725, 1.721, 1.717, 1.714, 1.711,
-        1.708, 1.706, 1.703, 1.701, 1.699, 1.697,
+        6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812, 1.796, 1.782, 1.771,
+        1.761, 1.753, 1.746, 1.740, 1.734, 1.729, 1.725, 1.721, 1.717, 1.714, 1.711, 1.708, 1.706,
+        1.703, 1.701, 1.699, 1.697,
     ];
     if dof == 0 {
         return TABLE[0];

@@ -198,7 +198,10 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
             return make(
                 Verdict::Pass,
                 reason,
-                format!("{grows}, but {kind}: {} below the {lim} limit → PASS", tail_text(&t)),
+                format!(
+                    "{grows}, but {kind}: {} below the {lim} limit → PASS",
+                    tail_text(&t)
+                ),
             );
         }
         if let Some(m) = warm.filter(|m| m.high < limit) {
@@ -223,7 +226,10 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
         return make(
             Verdict::Fail,
             Reason::LateOnsetLeak,
-            format!("{grows} overall, but {} above the {lim} limit: late-onset leak → FAIL", tail_text(&t)),
+            format!(
+                "{grows} overall, but {} above the {lim} limit: late-onset leak → FAIL",
+                tail_text(&t)
+            ),
         );
     }
     if hi < limit {
@@ -238,7 +244,10 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
         return make(
             Verdict::Pass,
             reason,
-            format!("{grows} overall, but {kind}: {} below the {lim} limit → PASS", tail_text(&t)),
+            format!(
+                "{grows} overall, but {kind}: {} below the {lim} limit → PASS",
+                tail_text(&t)
+            ),
         );
     }
     if let Some(m) = warm.filter(|m| m.high < limit) {

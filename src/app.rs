@@ -1,0 +1,129 @@
+//! What each command does, between the parsed command line and the exit code.
+
+use crate::analysis::{evaluate, EvaluateOptions, Verdict};
+use crate::cli::{AnalyzeArgs, Cli, Sub};
+use crate::config::{metric_column, Format};
+use crate::error::{Error, Result};
+use crate::report::{
+    self, HostInfo, LimitsReport, Report, RunEnd, SampleCounts, Settings, TargetInfo,
+};
+use crate::timeline::read_timeline;
+
+/// Runs a parsed command line; returns the exit code.
+pub fn execute(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Some(Sub::Guard) => {
+            crate::target::guard::run_guard();
+            Ok(0)
+        }
+        Some(Sub::Analyze(a)) => analyze(a),
+        None => {
+            let cfg = cli.run.into_config(chrono::Utc::now())?;
+            let exe = std::env::current_exe().ok();
+            let out = crate::monitor::run(&cfg, exe.as_deref())?;
+            match cfg.format {
+                Format::Text => print!("{}", report::text_summary(&out.report, Some(&out.run_dir))),
+                Format::Json => print!("{}", report::to_json(&out.report)),
+            }
+            Ok(out.report.exit_code)
+        }
+    }
+}
+
+/// `soak analyze`: judge a saved timeline with any limits.
+fn analyze(a: AnalyzeArgs) -> Result<i32> {
+    let limits = a.verdict.limits()?;
+    let metric = metric_column(&a.verdict.metric);
+    let tl = read_timeline(&a.timeline, &metric)?;
+    let n = tl
+        .column(&metric)
+        .map(|v| v.iter().filter(|x| x.is_finite()).count())
+        .unwrap_or(0);
+    let mut notes = tl.notes.clone();
+    if tl.elapsed_s.is_empty() {
+        notes.push("the timeline has a header but no rows".into());
+    } else if n < 2 {
+        notes.push(format!("only {n} value(s) of {metric}: nothing to fit"));
+    }
+    if limits.rate_is_default {
+        notes.push(format!(
+            "no memory limit given: the default --max-growth-rate {} MB/h applies",
+            crate::config::DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR / 1e6
+        ));
+    }
+    notes.push("host facts are those of the machine that ran the analysis".into());
+    let eval = evaluate(
+        &tl.elapsed_s,
+        &tl.columns,
+        &EvaluateOptions {
+            metric: metric.clone(),
+            warmup_s: a.verdict.warmup.map(|w| w.as_secs_f64()),
+            limits: limits.clone(),
+        },
+    );
+    let elapsed_s = match (tl.elapsed_s.first(), tl.elapsed_s.last()) {
+        (Some(f), Some(l)) => l - f,
+        _ => 0.0,
+    };
+    let mut r = Report {
+        schema_version: report::SCHEMA_VERSION,
+        soak_version: env!("CARGO_PKG_VERSION").into(),
+        name: a
+            .timeline
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        target: TargetInfo {
+            kind: "timeline".into(),
+            command: None,
+            pid: None,
+            timeline: Some(a.timeline.display().to_string()),
+        },
+        host: HostInfo::collect(),
+        settings: Settings {
+            duration_s: None,
+            interval_s: None,
+            warmup_s: 0.0,
+            metric,
+            pss: false,
+        },
+        limits: LimitsReport::new(&limits, a.verdict.inconclusive),
+        started_at: tl.first_timestamp.clone(),
+        ended_at: tl.last_timestamp.clone(),
+        elapsed_s,
+        samples: SampleCounts {
+            taken: tl.elapsed_s.len() as u64,
+            missed: 0,
+        },
+        end: RunEnd {
+            reason: "analysis".into(),
+            signal: None,
+            detail: None,
+        },
+        interrupted: false,
+        target_exit: None,
+        target_failed: false,
+        verdict: Verdict::Inconclusive,
+        reason: None,
+        explanation: String::new(),
+        exit_code: 0,
+        checks: Vec::new(),
+        cpu_average_percent: None,
+        metrics: Vec::new(),
+        sources: Default::default(),
+        notes,
+    };
+    r.set_evaluation(eval);
+    r.exit_code = report::verdict_exit_code(r.verdict, a.verdict.inconclusive);
+    match a.verdict.format {
+        Format::Text => print!("{}", report::text_summary(&r, None)),
+        Format::Json => print!("{}", report::to_json(&r)),
+    }
+    if !a.timeline.exists() {
+        return Err(Error::Usage(format!(
+            "{} does not exist",
+            a.timeline.display()
+        )));
+    }
+    Ok(r.exit_code)
+}

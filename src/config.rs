@@ -1,0 +1,99 @@
+//! The checked configuration a run or an analysis executes. [`crate::cli`] turns what
+//! was typed into this, rejecting bad combinations before anything starts.
+
+use crate::units::Rate;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The limits a run is judged against. `None` = not checked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    /// Growth-rate limit of the verdict metric after warm-up.
+    pub max_growth_rate: Option<Rate>,
+    /// Total growth of the verdict metric after warm-up, bytes.
+    pub max_total_growth: Option<u64>,
+    /// Peak of the verdict metric, bytes.
+    pub max_peak: Option<u64>,
+    /// Average CPU of the tree, % of one core.
+    pub max_cpu_percent: Option<f64>,
+    /// Growth of open descriptors per hour.
+    pub max_fd_growth_per_hour: Option<f64>,
+    /// Growth of threads per hour.
+    pub max_thread_growth_per_hour: Option<f64>,
+    /// Whether the growth-rate limit is the built-in default (said in the report).
+    pub rate_is_default: bool,
+}
+
+/// The growth limit applied when no memory limit is given: 10 MB/h. Loose enough for
+/// a 10-minute run of a quiet process to decide, tight enough to catch a real leak.
+pub const DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR: f64 = 10e6;
+
+/// What INCONCLUSIVE exits with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum InconclusivePolicy {
+    /// Exit 3 (the default).
+    #[default]
+    Exit3,
+    /// Treat as PASS (exit 0).
+    Pass,
+    /// Treat as FAIL (exit 1).
+    Fail,
+}
+
+/// Summary format on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// A one-screen text summary.
+    #[default]
+    Text,
+    /// The report JSON.
+    Json,
+}
+
+/// What to soak.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetSpec {
+    /// Start this command (no shell) and monitor its tree.
+    Command(Vec<String>),
+    /// Attach to this running process and its descendants; never signal them.
+    Pid(u32),
+}
+
+/// A checked run configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    /// The target.
+    pub target: TargetSpec,
+    /// How long to run.
+    pub duration: Duration,
+    /// Time between samples.
+    pub interval: Duration,
+    /// Warm-up to drop before judging growth; `None` = max(30 s, 10% of the run), at most half.
+    pub warmup: Option<Duration>,
+    /// SIGTERM-to-SIGKILL grace when stopping the target.
+    pub grace: Duration,
+    /// Timeline column the verdict is on (e.g. `rss_bytes`).
+    pub metric: String,
+    /// Read PSS each tick.
+    pub pss: bool,
+    /// Run directory.
+    pub out_dir: PathBuf,
+    /// Run name.
+    pub name: String,
+    /// The workload is finite: its exit ends the run normally.
+    pub allow_exit: bool,
+    /// Limits.
+    pub limits: Limits,
+    /// INCONCLUSIVE mapping.
+    pub inconclusive: InconclusivePolicy,
+    /// Summary format.
+    pub format: Format,
+}
+
+/// Maps a `--metric` name to its timeline column.
+pub fn metric_column(name: &str) -> String {
+    match name {
+        "rss" | "anon" | "heap" | "pss" | "file" | "shmem" | "swap" => format!("{name}_bytes"),
+        other => other.to_string(),
+    }
+}

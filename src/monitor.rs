@@ -1,0 +1,440 @@
+//! The run: one select loop over the sampling tick, the target's exit (SIGCHLD),
+//! Ctrl-C/SIGTERM and the deadline; then stop the target, analyse the timeline as
+//! written, and report.
+//!
+//! Nothing of the timeline is kept in memory during the run: rows go to disk and the
+//! analysis reads them back, so soak's footprint does not grow with the run's length.
+
+use crate::analysis::{evaluate, EvaluateOptions, Verdict};
+use crate::config::{RunConfig, TargetSpec};
+use crate::error::{exit_code, Error, Result};
+use crate::report::{
+    self, HostInfo, LimitsReport, Report, RunEnd, SampleCounts, Settings, TargetInfo,
+};
+use crate::sample::procfs::{gone, ProcReader};
+use crate::sample::Sample;
+use crate::target::guard::Guard;
+use crate::target::process::{self, Reaped};
+use crate::target::tree::{ProcId, ProcessTree};
+use crate::target::{oom, ExitInfo};
+use crate::timeline::{read_timeline, TimelineWriter};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::time::MissedTickBehavior;
+
+/// A finished run: its report and where it was written.
+pub struct Outcome {
+    /// The report.
+    pub report: Report,
+    /// The run directory.
+    pub run_dir: PathBuf,
+}
+
+/// Why the loop ended.
+enum End {
+    Deadline,
+    Signal(i32),
+    TargetGone,
+    MonitorError(String),
+}
+
+/// Runs a soak. `guard_exe` is soak's own executable, re-run as the guard process (see
+/// [`crate::target::guard`]); `None` runs without one (the in-process API).
+pub fn run(cfg: &RunConfig, guard_exe: Option<&Path>) -> Result<Outcome> {
+    // Attach is checked before anything is created: a bad pid leaves no run directory.
+    let attached = match &cfg.target {
+        TargetSpec::Pid(p) => Some(process::attach(*p)?),
+        TargetSpec::Command(_) => None,
+    };
+    let created = create_run_dir(&cfg.out_dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Monitor(format!("cannot start the runtime: {e}")))?;
+    let result = rt.block_on(run_async(cfg, guard_exe, attached));
+    if let Err(Error::Spawn { .. }) = &result {
+        // The target never started: leave nothing half-written.
+        if created {
+            let _ = std::fs::remove_dir_all(&cfg.out_dir);
+        }
+    }
+    result
+}
+
+fn create_run_dir(dir: &Path) -> Result<bool> {
+    let existed = dir.exists();
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create run directory", dir, e))?;
+    if dir.join("timeline.csv").exists() {
+        return Err(Error::Usage(format!(
+            "{} already holds a run (timeline.csv); choose another --out",
+            dir.display()
+        )));
+    }
+    // Probe writability now, with a clear message, rather than after the target started.
+    let probe = dir.join(".soak-write-test");
+    std::fs::write(&probe, b"")
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| Error::io("cannot write to run directory", dir, e))?;
+    Ok(!existed)
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn run_async(
+    cfg: &RunConfig,
+    guard_exe: Option<&Path>,
+    attached: Option<ProcId>,
+) -> Result<Outcome> {
+    let dir = cfg.out_dir.clone();
+    let sig = |k: SignalKind| {
+        signal(k).map_err(|e| Error::Monitor(format!("cannot install signal handler: {e}")))
+    };
+    // Installed before the target starts, so no exit or Ctrl-C is missed.
+    let mut sigint = sig(SignalKind::interrupt())?;
+    let mut sigterm = sig(SignalKind::terminate())?;
+    let mut sigchld = sig(SignalKind::child())?;
+    let oom_before = oom::cgroup_oom_kills();
+
+    let mut guard = None;
+    let (root, pgid, adopters, exclude) = match (&cfg.target, attached) {
+        (TargetSpec::Command(argv), _) => {
+            process::become_subreaper();
+            if let Some(exe) = guard_exe {
+                guard = Some(
+                    Guard::start(exe)
+                        .map_err(|e| Error::io("cannot start guard process", exe, e))?,
+                );
+            }
+            let l = process::spawn(
+                argv,
+                &dir.join("target.stdout.log"),
+                &dir.join("target.stderr.log"),
+            );
+            let l = match l {
+                Ok(l) => l,
+                Err(e) => {
+                    if let Some(g) = guard.take() {
+                        g.done();
+                    }
+                    return Err(e);
+                }
+            };
+            if let Some(g) = guard.as_mut() {
+                g.process_group(l.pgid);
+                g.member(l.root);
+            }
+            let me = std::process::id();
+            let excl = guard.as_ref().map(|g| vec![g.pid()]).unwrap_or_default();
+            (l.root, Some(l.pgid), vec![me], excl)
+        }
+        (TargetSpec::Pid(_), Some(p)) => (p, None, vec![], vec![]),
+        (TargetSpec::Pid(p), None) => {
+            return Err(Error::Monitor(format!("pid {p} was not checked")))
+        }
+    };
+    let started_at = now_rfc3339();
+    let start = Instant::now();
+    let mut writer = TimelineWriter::create(&dir.join("timeline.csv"))
+        .map_err(|e| Error::io("cannot create timeline", dir.join("timeline.csv"), e))?;
+    let what = match &cfg.target {
+        TargetSpec::Command(c) => format!("`{}` (pid {})", c.join(" "), root.pid),
+        TargetSpec::Pid(p) => format!("pid {p} (attached)"),
+    };
+    eprintln!(
+        "soak: monitoring {what} for {} every {} → {}",
+        crate::units::Secs(cfg.duration.as_secs_f64()),
+        crate::units::Secs(cfg.interval.as_secs_f64()),
+        dir.display()
+    );
+
+    let mut reader = ProcReader::new(cfg.pss);
+    let mut tree = ProcessTree::new(root, adopters, exclude);
+    let mut interval =
+        tokio::time::interval_at(tokio::time::Instant::from_std(start), cfg.interval);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let interval_s = cfg.interval.as_secs_f64();
+    let duration_s = cfg.duration.as_secs_f64();
+    let mut last_index: Option<u64> = None;
+    let mut missed = 0u64;
+    let mut root_exit: Option<ExitInfo> = None;
+    let handle_reaped = |r: Reaped, at_s: f64, by_soak: bool, root_exit: &mut Option<ExitInfo>| {
+        if r.pid == root.pid && root_exit.is_none() {
+            *root_exit = Some(process::exit_info(r, at_s, by_soak));
+        }
+    };
+    let mut last_sync = Instant::now();
+
+    let end = loop {
+        tokio::select! {
+            biased;
+            _ = sigint.recv() => break End::Signal(libc::SIGINT),
+            _ = sigterm.recv() => break End::Signal(libc::SIGTERM),
+            _ = sigchld.recv() => {
+                let at = start.elapsed().as_secs_f64();
+                for r in process::reap_all() {
+                    handle_reaped(r, at, false, &mut root_exit);
+                }
+                if attached.is_none() && root_exit.is_some() {
+                    // The root is gone; the run goes on while descendants live.
+                    if let Ok(joined) = tree.refresh(&mut reader) {
+                        for j in joined { if let Some(g) = guard.as_mut() { g.member(j); } }
+                    }
+                    if live_members(&mut tree, &mut reader) == 0 {
+                        break End::TargetGone;
+                    }
+                }
+            }
+            _ = interval.tick() => {
+                let elapsed = start.elapsed().as_secs_f64();
+                let index = (elapsed / interval_s).round() as u64;
+                if let Some(last) = last_index {
+                    missed += index.saturating_sub(last + 1);
+                }
+                last_index = Some(index);
+                let sample = match sample_tree(&mut tree, &mut reader, guard.as_mut()) {
+                    Ok(s) => s,
+                    Err(e) => break End::MonitorError(format!("cannot read /proc: {e}")),
+                };
+                // Attach mode: the root itself ending ends the run.
+                if attached.is_some() && !alive_as(&mut reader, root) {
+                    root_exit = Some(ExitInfo { code: None, signal: None, oom: None, at_s: elapsed, stopped_by_soak: false });
+                    break End::TargetGone;
+                }
+                if sample.processes == 0 {
+                    for r in process::reap_all() { handle_reaped(r, elapsed, false, &mut root_exit); }
+                    break End::TargetGone;
+                }
+                if let Err(e) = writer.write(&now_rfc3339(), elapsed, &sample) {
+                    break End::MonitorError(format!("cannot write {}: {e}", writer.path().display()));
+                }
+                if last_sync.elapsed().as_secs() >= 60 {
+                    let _ = writer.sync();
+                    last_sync = Instant::now();
+                }
+                if index as f64 * interval_s >= duration_s - 1e-9 {
+                    break End::Deadline;
+                }
+            }
+        }
+    };
+    let elapsed_s = start.elapsed().as_secs_f64();
+
+    // Stop the target (never an attached one).
+    if let Some(g) = pgid {
+        let at = elapsed_s;
+        let mut reaped = Vec::new();
+        process::stop_tree(g, &mut tree, &mut reader, cfg.grace, |r| reaped.push(r));
+        for r in reaped {
+            handle_reaped(r, at, true, &mut root_exit);
+        }
+    }
+    if let Some(g) = guard.take() {
+        g.done();
+    }
+    let sync_error = writer.sync().err();
+    let ended_at = now_rfc3339();
+    let taken = writer.rows();
+    drop(writer);
+
+    if let Some(x) = root_exit.as_mut() {
+        if !x.stopped_by_soak {
+            x.oom = oom::explain(
+                root.pid,
+                x.signal.as_deref().and_then(signal_number),
+                oom_before,
+            );
+        }
+    }
+
+    let mut notes = Vec::new();
+    if cfg.limits.rate_is_default {
+        notes.push(format!(
+            "no memory limit given: the default --max-growth-rate {} MB/h applies",
+            crate::config::DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR / 1e6
+        ));
+    }
+    let interrupted = matches!(end, End::Signal(_));
+    let early_exit = matches!(end, End::TargetGone);
+    let target_ok_finish =
+        early_exit && cfg.allow_exit && root_exit.as_ref().is_some_and(|x| x.code == Some(0));
+    let target_failed = early_exit && !target_ok_finish;
+    if early_exit && cfg.allow_exit && !target_ok_finish {
+        notes.push("--allow-exit accepts a target that exits with code 0; this one did not".into());
+    }
+    let (end_reason, signal_name, detail) = match &end {
+        End::Deadline => ("deadline", None, None),
+        End::Signal(s) => ("interrupted", Some(crate::target::signal_name(*s)), None),
+        End::TargetGone => (
+            "target_exit",
+            None,
+            root_exit.as_ref().map(|x| x.describe()),
+        ),
+        End::MonitorError(m) => ("monitor_error", None, Some(m.clone())),
+    };
+    let mut report = Report {
+        schema_version: report::SCHEMA_VERSION,
+        soak_version: env!("CARGO_PKG_VERSION").to_string(),
+        name: cfg.name.clone(),
+        target: TargetInfo {
+            kind: match cfg.target {
+                TargetSpec::Command(_) => "process",
+                TargetSpec::Pid(_) => "pid",
+            }
+            .into(),
+            command: match &cfg.target {
+                TargetSpec::Command(c) => Some(c.clone()),
+                TargetSpec::Pid(_) => None,
+            },
+            pid: Some(root.pid),
+            timeline: None,
+        },
+        host: HostInfo::collect(),
+        settings: Settings {
+            duration_s: Some(duration_s),
+            interval_s: Some(interval_s),
+            warmup_s: 0.0,
+            metric: cfg.metric.clone(),
+            pss: cfg.pss,
+        },
+        limits: LimitsReport::new(&cfg.limits, cfg.inconclusive),
+        started_at: Some(started_at),
+        ended_at: Some(ended_at),
+        elapsed_s,
+        samples: SampleCounts { taken, missed },
+        end: RunEnd {
+            reason: end_reason.into(),
+            signal: signal_name,
+            detail,
+        },
+        interrupted,
+        target_exit: root_exit,
+        target_failed,
+        verdict: Verdict::Inconclusive,
+        reason: None,
+        explanation: String::new(),
+        exit_code: 0,
+        checks: Vec::new(),
+        cpu_average_percent: None,
+        metrics: Vec::new(),
+        sources: procfs_sources(cfg.pss),
+        notes,
+    };
+    let tl = read_timeline(&dir.join("timeline.csv"), &cfg.metric)?;
+    report.notes.extend(tl.notes.iter().cloned());
+    let eval = evaluate(
+        &tl.elapsed_s,
+        &tl.columns,
+        &EvaluateOptions {
+            metric: cfg.metric.clone(),
+            warmup_s: cfg.warmup.map(|w| w.as_secs_f64()),
+            limits: cfg.limits.clone(),
+        },
+    );
+    report.set_evaluation(eval);
+    report.exit_code = if let End::MonitorError(_) = end {
+        exit_code::MONITOR_ERROR
+    } else if target_failed {
+        exit_code::TARGET_FAILED
+    } else {
+        report::verdict_exit_code(report.verdict, cfg.inconclusive)
+    };
+    if let Some(e) = sync_error {
+        report
+            .notes
+            .push(format!("timeline could not be synced to disk: {e}"));
+    }
+    report::write_all(&report, &dir)?;
+    Ok(Outcome {
+        report,
+        run_dir: dir,
+    })
+}
+
+fn signal_number(name: &str) -> Option<i32> {
+    (1..32).find(|&s| crate::target::signal_name(s) == name)
+}
+
+fn procfs_sources(pss: bool) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let tree = "summed over the target and its descendants";
+    for (col, src) in [
+        ("rss_bytes", "/proc/PID/status VmRSS"),
+        ("anon_bytes", "/proc/PID/status RssAnon"),
+        ("file_bytes", "/proc/PID/status RssFile"),
+        ("shmem_bytes", "/proc/PID/status RssShmem"),
+        ("swap_bytes", "/proc/PID/status VmSwap"),
+        ("threads", "/proc/PID/status Threads"),
+        ("fds", "entries of /proc/PID/fd"),
+        ("cpu_s", "/proc/PID/stat utime+stime+cutime+cstime"),
+    ] {
+        m.insert(col.to_string(), format!("{src}, {tree}"));
+    }
+    m.insert(
+        "processes".into(),
+        "live (non-zombie) processes in the tree".into(),
+    );
+    m.insert(
+        "heap_bytes".into(),
+        "not sampled (no heap source for this target)".into(),
+    );
+    m.insert(
+        "pss_bytes".into(),
+        if pss {
+            format!("/proc/PID/smaps_rollup Pss, {tree}")
+        } else {
+            "not sampled (use --pss)".into()
+        },
+    );
+    m
+}
+
+/// Whether `p` still runs as the same process (not exited, not a zombie, pid not reused).
+fn alive_as(reader: &mut ProcReader, p: ProcId) -> bool {
+    matches!(reader.stat(p.pid), Ok(s) if s.starttime == p.starttime && s.state != b'Z')
+}
+
+fn live_members(tree: &mut ProcessTree, reader: &mut ProcReader) -> usize {
+    let members: Vec<ProcId> = tree.members().collect();
+    members.into_iter().filter(|m| alive_as(reader, *m)).count()
+}
+
+/// Refreshes the tree and sums a sample over its live members.
+fn sample_tree(
+    tree: &mut ProcessTree,
+    reader: &mut ProcReader,
+    mut guard: Option<&mut Guard>,
+) -> std::io::Result<Sample> {
+    for j in tree.refresh(reader)? {
+        if let Some(g) = guard.as_deref_mut() {
+            g.member(j);
+        }
+    }
+    let mut total = Sample::default();
+    let members: Vec<ProcId> = tree.members().collect();
+    for m in members {
+        let st = match reader.stat(m.pid) {
+            Ok(s) => s,
+            Err(e) if gone(&e) => {
+                tree.forget(m.pid);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if st.starttime != m.starttime {
+            // The pid now belongs to another process: never sample it as the target.
+            tree.forget(m.pid);
+            continue;
+        }
+        if st.state == b'Z' {
+            continue;
+        }
+        if let Some(s) = reader.sample(m.pid, &st)? {
+            total.add(&s);
+        }
+    }
+    Ok(total)
+}

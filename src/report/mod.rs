@@ -1,0 +1,361 @@
+//! The report model (a versioned DESIGN.md contract) and one exporter per format over it.
+//! Files are written atomically (temp file, then rename) so a crash never leaves half a
+//! report.
+
+mod json;
+mod markdown;
+mod text;
+
+use crate::analysis::{Check, Evaluation, Reason, SeriesAnalysis, Unit, Verdict};
+use crate::config::{InconclusivePolicy, Limits};
+use crate::error::{exit_code, Error, Result};
+use crate::target::ExitInfo;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use text::summary as text_summary;
+
+/// Bumped when a field changes meaning or disappears.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What was soaked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetInfo {
+    /// `process` (started by soak), `pid` (attached), `timeline` (re-analysed file).
+    pub kind: String,
+    /// The command line, for a started process.
+    pub command: Option<Vec<String>>,
+    /// The root pid.
+    pub pid: Option<u32>,
+    /// The timeline file, for `soak analyze`.
+    pub timeline: Option<String>,
+}
+
+/// Facts about the machine (sysinfo).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostInfo {
+    /// Operating system.
+    pub os: Option<String>,
+    /// Kernel version.
+    pub kernel: Option<String>,
+    /// Logical CPUs.
+    pub cpus: usize,
+    /// Total memory, bytes.
+    pub total_memory_bytes: u64,
+    /// Host name.
+    pub hostname: Option<String>,
+}
+
+impl HostInfo {
+    /// Reads the host's facts.
+    pub fn collect() -> HostInfo {
+        let mut sys = sysinfo::System::new();
+        sys.refresh_memory();
+        HostInfo {
+            os: sysinfo::System::long_os_version(),
+            kernel: sysinfo::System::kernel_version(),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            total_memory_bytes: sys.total_memory(),
+            hostname: sysinfo::System::host_name(),
+        }
+    }
+}
+
+/// The limits as reported (base units in the field names).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LimitsReport {
+    /// Growth-rate limit.
+    pub max_growth_rate_bytes_per_hour: Option<f64>,
+    /// Whether that limit is soak's default (none was given).
+    pub max_growth_rate_is_default: bool,
+    /// Total-growth limit.
+    pub max_total_growth_bytes: Option<u64>,
+    /// Peak limit.
+    pub max_peak_bytes: Option<u64>,
+    /// Average CPU limit, % of one core.
+    pub max_cpu_percent: Option<f64>,
+    /// Descriptor growth limit per hour.
+    pub max_fd_growth_per_hour: Option<f64>,
+    /// Thread growth limit per hour.
+    pub max_thread_growth_per_hour: Option<f64>,
+    /// What INCONCLUSIVE exits with.
+    pub inconclusive: String,
+}
+
+impl LimitsReport {
+    /// From checked limits.
+    pub fn new(l: &Limits, p: InconclusivePolicy) -> Self {
+        LimitsReport {
+            max_growth_rate_bytes_per_hour: l.max_growth_rate.map(|r| r.bytes_per_hour),
+            max_growth_rate_is_default: l.rate_is_default,
+            max_total_growth_bytes: l.max_total_growth,
+            max_peak_bytes: l.max_peak,
+            max_cpu_percent: l.max_cpu_percent,
+            max_fd_growth_per_hour: l.max_fd_growth_per_hour,
+            max_thread_growth_per_hour: l.max_thread_growth_per_hour,
+            inconclusive: match p {
+                InconclusivePolicy::Exit3 => "exit3",
+                InconclusivePolicy::Pass => "pass",
+                InconclusivePolicy::Fail => "fail",
+            }
+            .into(),
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunEnd {
+    /// `deadline`, `interrupted`, `target_exit`, `monitor_error`, or `analysis` (a file).
+    pub reason: String,
+    /// The signal that interrupted soak, if any.
+    pub signal: Option<String>,
+    /// More detail, e.g. the I/O error.
+    pub detail: Option<String>,
+}
+
+/// Samples taken and missed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SampleCounts {
+    /// Rows in the timeline.
+    pub taken: u64,
+    /// Ticks that came too late and were skipped (never bunched).
+    pub missed: u64,
+}
+
+/// Settings that shaped the analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settings {
+    /// Planned duration, seconds (None for a re-analysed file).
+    pub duration_s: Option<f64>,
+    /// Sampling interval, seconds.
+    pub interval_s: Option<f64>,
+    /// Warm-up dropped, seconds.
+    pub warmup_s: f64,
+    /// The verdict metric's column.
+    pub metric: String,
+    /// Whether PSS was sampled.
+    pub pss: bool,
+}
+
+/// Convenience figures in MB/h for a byte metric (the same numbers as the per-hour
+/// fields, divided by 10^6).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MbPerHour {
+    /// Robust (Theil–Sen) slope.
+    pub slope: Option<f64>,
+    /// Lower end of its 90% interval.
+    pub low: Option<f64>,
+    /// Upper end of its 90% interval.
+    pub high: Option<f64>,
+    /// OLS slope over all post-warm-up samples (for reference; not the verdict).
+    pub ols: Option<f64>,
+    /// Smallest rate this run would detect with ~95% probability.
+    pub min_detectable: Option<f64>,
+}
+
+/// One metric in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricReport {
+    /// The analysis.
+    #[serde(flatten)]
+    pub analysis: SeriesAnalysis,
+    /// MB/h figures, for byte metrics.
+    pub mb_per_hour: Option<MbPerHour>,
+}
+
+impl From<SeriesAnalysis> for MetricReport {
+    fn from(a: SeriesAnalysis) -> Self {
+        let mb = |v: Option<f64>| v.map(|x| x / 1e6);
+        let mb_per_hour = (a.unit == Unit::Bytes).then(|| MbPerHour {
+            slope: mb(a.slope_per_hour),
+            low: mb(a.slope_low_per_hour),
+            high: mb(a.slope_high_per_hour),
+            ols: mb(a.ols_slope_per_hour),
+            min_detectable: mb(a.min_detectable_rate_per_hour),
+        });
+        MetricReport {
+            analysis: a,
+            mb_per_hour,
+        }
+    }
+}
+
+/// The whole report: every output format renders this.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Schema version of this JSON.
+    pub schema_version: u32,
+    /// soak's version.
+    pub soak_version: String,
+    /// Run name.
+    pub name: String,
+    /// What was soaked.
+    pub target: TargetInfo,
+    /// The machine.
+    pub host: HostInfo,
+    /// Settings.
+    pub settings: Settings,
+    /// Limits.
+    pub limits: LimitsReport,
+    /// Start, RFC 3339 UTC.
+    pub started_at: Option<String>,
+    /// End, RFC 3339 UTC.
+    pub ended_at: Option<String>,
+    /// Seconds from start to the last sample.
+    pub elapsed_s: f64,
+    /// Samples taken and missed.
+    pub samples: SampleCounts,
+    /// How the run ended.
+    pub end: RunEnd,
+    /// Whether soak was interrupted (Ctrl-C, SIGTERM) before the deadline.
+    pub interrupted: bool,
+    /// How the target's root process ended, if it did.
+    pub target_exit: Option<ExitInfo>,
+    /// Whether the target failed (exit code 4 unless a monitor error came first).
+    pub target_failed: bool,
+    /// The verdict on the measurements.
+    pub verdict: Verdict,
+    /// The deciding check's reason code.
+    pub reason: Option<Reason>,
+    /// One line for humans.
+    pub explanation: String,
+    /// What soak exits with.
+    pub exit_code: i32,
+    /// Every limit checked.
+    pub checks: Vec<Check>,
+    /// Average CPU of the tree, % of one core.
+    pub cpu_average_percent: Option<f64>,
+    /// Every metric analysed, the verdict metric first.
+    pub metrics: Vec<MetricReport>,
+    /// Where each column came from.
+    pub sources: BTreeMap<String, String>,
+    /// Things to know about this run (torn rows, default limits, …).
+    pub notes: Vec<String>,
+}
+
+/// The exit code of a verdict under an INCONCLUSIVE policy.
+pub fn verdict_exit_code(v: Verdict, p: InconclusivePolicy) -> i32 {
+    match (v, p) {
+        (Verdict::Pass, _) | (Verdict::Inconclusive, InconclusivePolicy::Pass) => exit_code::PASS,
+        (Verdict::Fail, _) | (Verdict::Inconclusive, InconclusivePolicy::Fail) => exit_code::FAIL,
+        (Verdict::Inconclusive, InconclusivePolicy::Exit3) => exit_code::INCONCLUSIVE,
+    }
+}
+
+impl Report {
+    /// Fills the verdict fields from an evaluation.
+    pub fn set_evaluation(&mut self, e: Evaluation) {
+        self.verdict = e.verdict;
+        self.reason = e.reason;
+        self.explanation = e.explanation;
+        self.checks = e.checks;
+        self.cpu_average_percent = e.cpu_average_percent;
+        if let Some(m) = e.metrics.first() {
+            self.settings.warmup_s = m.warmup_s;
+        }
+        self.metrics = e.metrics.into_iter().map(MetricReport::from).collect();
+    }
+
+    /// The verdict metric's analysis.
+    pub fn main_metric(&self) -> Option<&SeriesAnalysis> {
+        self.metrics.first().map(|m| &m.analysis)
+    }
+}
+
+/// One output format.
+trait Exporter {
+    /// File name in the run directory.
+    fn file_name(&self) -> &'static str;
+    /// The rendered file.
+    fn render(&self, r: &Report) -> String;
+}
+
+fn exporters() -> Vec<Box<dyn Exporter>> {
+    vec![Box::new(json::Json), Box::new(markdown::Markdown)]
+}
+
+/// The report as JSON (what `--format json` prints).
+pub fn to_json(r: &Report) -> String {
+    json::Json.render(r)
+}
+
+/// Writes every report file into `dir` atomically.
+pub fn write_all(r: &Report, dir: &Path) -> Result<()> {
+    for e in exporters() {
+        write_atomic(&dir.join(e.file_name()), e.render(r).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes a file through a temporary sibling and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("cannot write", &tmp, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_data())
+        .map_err(|e| Error::io("cannot write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// The cells of one metric's row, shared by the text and Markdown renderings:
+/// name, last, peak, robust slope (interval), OLS slope, total growth.
+fn metric_cells(m: &SeriesAnalysis) -> [String; 6] {
+    use crate::analysis::verdict::{fmt_rate, fmt_value};
+    let u = m.unit;
+    let opt_v = |v: Option<f64>| v.map(|x| fmt_value(u, x)).unwrap_or_else(|| "–".into());
+    let slope = match (
+        m.slope_per_hour,
+        m.slope_low_per_hour,
+        m.slope_high_per_hour,
+    ) {
+        (Some(s), Some(lo), Some(hi)) => {
+            let strip = |x: String| x.split(' ').next().unwrap_or("").to_string();
+            format!(
+                "{} [{}, {}]",
+                fmt_rate(u, s),
+                strip(fmt_rate(u, lo)).trim_end_matches("/h"),
+                strip(fmt_rate(u, hi)).trim_end_matches("/h")
+            )
+        }
+        _ => "–".into(),
+    };
+    [
+        m.metric.clone(),
+        opt_v(m.last),
+        opt_v(m.peak),
+        slope,
+        m.ols_slope_per_hour
+            .map(|s| fmt_rate(u, s))
+            .unwrap_or_else(|| "–".into()),
+        opt_v(m.total_growth),
+    ]
+}
+
+/// Headers matching [`metric_cells`].
+const METRIC_HEADERS: [&str; 6] = [
+    "metric",
+    "last",
+    "peak",
+    "robust slope [90% interval]",
+    "OLS slope (reference)",
+    "growth after warm-up",
+];
+
+/// A line describing the target.
+fn target_line(r: &Report) -> String {
+    match (&r.target.command, r.target.pid, &r.target.timeline) {
+        (Some(c), pid, _) => format!(
+            "`{}`{}",
+            c.join(" "),
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+        ),
+        (None, Some(p), _) => format!("pid {p} (attached)"),
+        (None, None, Some(t)) => format!("timeline {t}"),
+        _ => "?".into(),
+    }
+}

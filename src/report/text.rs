@@ -1,0 +1,94 @@
+//! The one-screen summary soak prints at the end.
+
+use super::{metric_cells, target_line, Report, METRIC_HEADERS};
+use crate::units::Secs;
+use std::fmt::Write;
+
+/// Renders the summary; `run_dir` is shown when the run wrote files.
+pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "soak: {} — {}", r.verdict, r.explanation);
+    let _ = writeln!(s, "  target   {}", target_line(r));
+    if let Some(x) = &r.target_exit {
+        let _ = writeln!(
+            s,
+            "  exit     target {} at {}{}",
+            x.describe(),
+            Secs(x.at_s),
+            if x.stopped_by_soak {
+                " (stopped by soak)"
+            } else {
+                ""
+            }
+        );
+    }
+    if r.interrupted {
+        let _ = writeln!(
+            s,
+            "  ended    interrupted by {}",
+            r.end.signal.as_deref().unwrap_or("a signal")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  samples  {} taken, {} missed over {}",
+        r.samples.taken,
+        r.samples.missed,
+        Secs(r.elapsed_s)
+    );
+    let rows: Vec<[String; 6]> = r
+        .metrics
+        .iter()
+        .map(|m| metric_cells(&m.analysis))
+        .collect();
+    let mut widths = METRIC_HEADERS.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut l = String::from("  ");
+        for (c, w) in cells.iter().zip(widths) {
+            let _ = write!(l, "{c:<w$}  ");
+        }
+        l.trim_end().to_string()
+    };
+    let _ = writeln!(s, "{}", line(&METRIC_HEADERS.map(String::from)));
+    for row in &rows {
+        let _ = writeln!(s, "{}", line(row));
+    }
+    for c in &r.checks {
+        let _ = writeln!(
+            s,
+            "  {:<12} {}: {}",
+            c.verdict.to_string(),
+            c.limit_name,
+            c.explanation
+        );
+    }
+    if let Some(m) = r.main_metric() {
+        if let Some(d) = m.min_detectable_rate_per_hour {
+            let _ = writeln!(
+                s,
+                "  detectable  growth above {} (≈95% power)",
+                crate::analysis::verdict::fmt_rate(m.unit, d)
+            );
+        }
+        if let Some(d) = m.decide_after_s {
+            let _ = writeln!(
+                s,
+                "  decide      a run of about {} would likely decide",
+                Secs(d)
+            );
+        }
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "  note     {n}");
+    }
+    if let Some(d) = run_dir {
+        let _ = writeln!(s, "  reports  {}", d.display());
+    }
+    let _ = writeln!(s, "  exit     {}", r.exit_code);
+    s
+}

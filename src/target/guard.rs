@@ -1,0 +1,111 @@
+//! The guard: a small process that outlives soak only to stop the target when soak is
+//! killed with SIGKILL (which no handler can catch).
+//!
+//! soak re-executes itself as `soak __guard`, keeping the write end of a pipe whose read
+//! end is the guard's stdin. soak writes the target's process group and each member's
+//! identity as it learns them. If the pipe closes without a `done` line, soak died: the
+//! guard sends SIGKILL to the group and to every member whose start time still matches.
+//! The direct child also has a parent-death signal; the guard covers its descendants.
+
+use super::tree::ProcId;
+use crate::sample::procfs::ProcReader;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+/// soak's side of the guard.
+pub struct Guard {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Guard {
+    /// Starts `exe __guard`.
+    pub fn start(exe: &Path) -> std::io::Result<Guard> {
+        let mut child = Command::new(exe)
+            .arg("__guard")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        Ok(Guard { child, stdin })
+    }
+
+    /// The guard's pid (excluded from the tree: it is soak's child, not the target's).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn send(&mut self, line: &str) {
+        if let Some(s) = self.stdin.as_mut() {
+            // A guard that died cannot be helped; the run goes on without it.
+            let _ = s.write_all(line.as_bytes());
+        }
+    }
+
+    /// Tells the guard the target's process group.
+    pub fn process_group(&mut self, pgid: i32) {
+        self.send(&format!("pgid {pgid}\n"));
+    }
+
+    /// Tells the guard about a tree member.
+    pub fn member(&mut self, p: ProcId) {
+        self.send(&format!("pid {} {}\n", p.pid, p.starttime));
+    }
+
+    /// soak is ending normally: the guard exits without killing.
+    pub fn done(mut self) {
+        self.send("done\n");
+        self.stdin = None;
+        let _ = self.child.wait();
+    }
+}
+
+/// The guard's main loop (`soak __guard`); returns when soak ends.
+pub fn run_guard() {
+    // The guard must survive the signals soak handles (Ctrl-C reaches the whole group).
+    // SAFETY: setting dispositions to SIG_IGN is async-signal-safe and has no invariants.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+    let mut pgid: Option<i32> = None;
+    let mut members: Vec<ProcId> = Vec::new();
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let mut w = line.split_whitespace();
+        match (w.next(), w.next(), w.next()) {
+            (Some("done"), _, _) => return,
+            (Some("pgid"), Some(g), _) => pgid = g.parse().ok(),
+            (Some("pid"), Some(p), Some(s)) => {
+                if let (Ok(pid), Ok(starttime)) = (p.parse(), s.parse()) {
+                    members.push(ProcId { pid, starttime });
+                }
+            }
+            _ => {}
+        }
+    }
+    // soak died without saying done.
+    kill_all(pgid, &members);
+}
+
+/// SIGKILL to a process group and to members that are still who they were.
+pub fn kill_all(pgid: Option<i32>, members: &[ProcId]) {
+    if let Some(g) = pgid.filter(|g| *g > 1) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(-g, libc::SIGKILL) };
+    }
+    let mut r = ProcReader::new(false);
+    for m in members {
+        if r.stat(m.pid)
+            .map(|s| s.starttime == m.starttime)
+            .unwrap_or(false)
+        {
+            // SAFETY: as above; the start time check keeps a reused pid safe.
+            unsafe { libc::kill(m.pid as i32, libc::SIGKILL) };
+        }
+    }
+}

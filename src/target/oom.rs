@@ -1,0 +1,127 @@
+//! Evidence that the OOM killer ended a process: the kernel log (`/dev/kmsg`) and the
+//! memory cgroup's `oom_kill` counter. Without evidence, a SIGKILL is reported as
+//! "possibly OOM", never as certain.
+
+use std::io::Read;
+
+/// The `oom_kill` count of the memory cgroup soak runs in, where readable.
+pub fn cgroup_oom_kills() -> Option<u64> {
+    let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    for line in cg.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrl, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let file = if ctrl.is_empty() {
+            format!("/sys/fs/cgroup{path}/memory.events")
+        } else if ctrl.split(',').any(|c| c == "memory") {
+            format!("/sys/fs/cgroup/memory{path}/memory.oom_control")
+        } else {
+            continue;
+        };
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            if let Some(n) = parse_oom_kill(&text) {
+                return Some(n);
+            }
+        }
+    }
+    None
+}
+
+/// Parses the `oom_kill N` line of memory.events / memory.oom_control.
+pub fn parse_oom_kill(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Whether the kernel log says the OOM killer killed `pid`.
+pub fn kernel_log_names(pid: u32) -> Option<String> {
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags_nonblock()
+        .open("/dev/kmsg")
+        .ok()?;
+    let mut buf = vec![0u8; 8192];
+    let mut found = None;
+    // /dev/kmsg returns one record per read and EAGAIN at the end.
+    for _ in 0..100_000 {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let rec = String::from_utf8_lossy(&buf[..n]);
+                if let Some(msg) = kmsg_oom_line(&rec, pid) {
+                    found = Some(msg);
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(_) => break,
+        }
+    }
+    found
+}
+
+/// Whether one kmsg record reports an OOM kill of `pid`.
+pub fn kmsg_oom_line(record: &str, pid: u32) -> Option<String> {
+    let msg = record.split_once(';').map(|(_, m)| m).unwrap_or(record);
+    let msg = msg.lines().next().unwrap_or("");
+    let needle = format!("Killed process {pid} ");
+    (msg.contains(&needle) && (msg.contains("out of memory") || msg.contains("Out of memory")))
+        .then(|| msg.trim().to_string())
+}
+
+trait NonBlock {
+    fn custom_flags_nonblock(&mut self) -> &mut Self;
+}
+
+impl NonBlock for std::fs::OpenOptions {
+    fn custom_flags_nonblock(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_NONBLOCK)
+    }
+}
+
+/// The OOM note for a process killed by `signal`, given the cgroup count before the run.
+pub fn explain(pid: u32, signal: Option<i32>, oom_kills_before: Option<u64>) -> Option<String> {
+    if signal != Some(libc::SIGKILL) {
+        return None;
+    }
+    if let Some(line) = kernel_log_names(pid) {
+        return Some(format!("OOM-killed: kernel log says \"{line}\""));
+    }
+    if let (Some(a), Some(b)) = (oom_kills_before, cgroup_oom_kills()) {
+        if b > a {
+            return Some(format!(
+                "OOM-killed: the memory cgroup's oom_kill count rose from {a} to {b}"
+            ));
+        }
+    }
+    Some("killed by SIGKILL, possibly OOM (no kernel-log or cgroup evidence readable)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_evidence() {
+        assert_eq!(
+            parse_oom_kill("low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n"),
+            Some(2)
+        );
+        assert_eq!(
+            parse_oom_kill("oom_kill_disable 0\nunder_oom 0\noom_kill 7\n"),
+            Some(7)
+        );
+        let rec = "3,1234,5678,-;Out of memory: Killed process 4242 (leaky) total-vm:1000kB, anon-rss:900kB\n";
+        assert!(kmsg_oom_line(rec, 4242).is_some());
+        assert!(kmsg_oom_line(rec, 424).is_none());
+        let rec = "3,1,2,-;Memory cgroup out of memory: Killed process 77 (x) total-vm:1kB\n";
+        assert!(kmsg_oom_line(rec, 77).is_some());
+    }
+
+    #[test]
+    fn sigkill_without_evidence_is_possible_oom() {
+        let e = explain(u32::MAX - 1, Some(libc::SIGKILL), None).unwrap();
+        assert!(e.contains("SIGKILL") || e.contains("OOM"), "{e}");
+        assert!(explain(1, Some(libc::SIGSEGV), None).is_none());
+    }
+}

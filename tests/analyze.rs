@@ -1,0 +1,146 @@
+//! `soak analyze` on corpus files, crafted files and broken files.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+
+fn corpus(f: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(f)
+}
+
+fn write(dir: &std::path::Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn corpus_leak_fails_and_step_passes() {
+    let o = run(&[
+        "analyze",
+        corpus("leak-2L-white.csv").to_str().unwrap(),
+        "--max-growth-rate",
+        "60MB/h",
+        "--warmup",
+        "60s",
+    ]);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let o = run(&[
+        "analyze",
+        corpus("single-step.csv").to_str().unwrap(),
+        "--max-growth-rate",
+        "60MB/h",
+        "--warmup",
+        "60s",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["reason"], "step_only");
+    assert!(r["metrics"][0]["mb_per_hour"]["min_detectable"].is_number());
+}
+
+#[test]
+fn inconclusive_maps_by_policy() {
+    let d = tempfile::tempdir().unwrap();
+    // 40 rows of pure noise around a slope equal to the limit: undecidable.
+    let mut body = String::from("elapsed_s,rss_bytes\n");
+    for i in 0..40 {
+        let noise = [3e6, -2e6, 1e6, -3e6, 2e6][i % 5];
+        body.push_str(&format!(
+            "{},{}\n",
+            i * 10,
+            100e6 + (i as f64) * 10.0 * 60e6 / 3600.0 + noise
+        ));
+    }
+    let f = write(d.path(), "t.csv", &body);
+    for (policy, want) in [("exit3", 3), ("pass", 0), ("fail", 1)] {
+        let o = run(&[
+            "analyze",
+            &f,
+            "--max-growth-rate",
+            "60MB/h",
+            "--warmup",
+            "0s",
+            "--inconclusive",
+            policy,
+        ]);
+        assert_eq!(code(&o), want, "{policy}: {}", show(&o));
+    }
+}
+
+#[test]
+fn broken_and_degenerate_files() {
+    let d = tempfile::tempdir().unwrap();
+    let torn = write(
+        d.path(),
+        "torn.csv",
+        "elapsed_s,rss_bytes,fds\n0,100,1\n1,100,1\n2,100,1\n3,1",
+    );
+    let o = run(&["analyze", &torn]);
+    assert!(matches!(code(&o), 0 | 3), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("cut off"),
+        "{}",
+        show(&o)
+    );
+
+    let cases: Vec<(&str, &str, i32, &str)> = vec![
+        (
+            "bad.csv",
+            "elapsed_s,rss_bytes\n0,1\n1,x\n",
+            2,
+            "line 3, column 'rss_bytes'",
+        ),
+        (
+            "unsorted.csv",
+            "elapsed_s,rss_bytes\n5,1\n1,1\n",
+            2,
+            "sort the file",
+        ),
+        (
+            "nocol.csv",
+            "elapsed_s,heap\n0,1\n",
+            2,
+            "no 'rss_bytes' column",
+        ),
+        ("empty.csv", "", 2, "is empty"),
+    ];
+    for (name, body, want, needle) in cases {
+        let f = write(d.path(), name, body);
+        let o = run(&["analyze", &f]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), want, "{name}: {}", show(&o));
+        assert!(err.contains(needle), "{name}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{name}: {err}");
+    }
+    // Header only, a single row, a constant series, repeated times: answers, not panics.
+    for (name, body) in [
+        ("header.csv", "elapsed_s,rss_bytes\n"),
+        ("one.csv", "elapsed_s,rss_bytes\n0,5\n"),
+        ("dup.csv", "elapsed_s,rss_bytes\n0,5\n0,5\n0,5\n1,5\n"),
+    ] {
+        let f = write(d.path(), name, body);
+        let o = run(&["analyze", &f]);
+        assert_eq!(code(&o), 3, "{name}: {}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("INCONCLUSIVE"),
+            "{name}"
+        );
+    }
+    let mut constant = String::from("elapsed_s,rss_bytes\n");
+    for i in 0..600 {
+        constant.push_str(&format!("{i},5000000\n"));
+    }
+    let f = write(d.path(), "constant.csv", &constant);
+    let o = run(&["analyze", &f]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let missing = run(&["analyze", "/nonexistent/t.csv"]);
+    assert_eq!(code(&missing), 2, "{}", show(&missing));
+}

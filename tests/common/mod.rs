@@ -1,0 +1,99 @@
+//! Helpers shared by the integration tests: paths to the built binaries, running soak,
+//! reading its report, and finding processes by a marker in their command line.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The soak binary cargo built for these tests.
+pub fn soak() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_soak"))
+}
+
+/// The example workload (cargo builds examples along with the tests).
+pub fn workload() -> PathBuf {
+    let p = soak()
+        .parent()
+        .expect("target dir")
+        .join("examples")
+        .join("workload");
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo build --examples`",
+        p.display()
+    );
+    p
+}
+
+/// Runs soak with `args`, returning its output.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(soak()).args(args).output().expect("run soak")
+}
+
+/// The run's report.json as JSON.
+pub fn report(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("report.json"))
+        .unwrap_or_else(|e| panic!("report.json in {}: {e}", dir.display()));
+    serde_json::from_str(&text).expect("report.json parses")
+}
+
+/// Pids whose command line contains `marker`.
+pub fn pids_with(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, r)| r.trim_start().starts_with('Z'))
+                        .unwrap_or(false)
+                })
+                .unwrap_or(false);
+            if cmd.contains(marker) && !zombie && !cmd.contains("soak") {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Waits until no process carries `marker`; false after `timeout`.
+pub fn wait_gone(marker: &str, timeout: Duration) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if pids_with(marker).is_empty() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pids_with(marker).is_empty()
+}
+
+/// A unique decimal number to tag a workload's command line with (its MB argument).
+pub fn marker() -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    format!("7.{:09}{}", n, std::process::id())
+}
+
+/// Exit code of an output.
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// stdout and stderr, for assertion messages.
+pub fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

@@ -1,0 +1,498 @@
+//! End-to-end runs of the built `soak` binary on real processes (the example workload).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+#[test]
+fn steady_workload_passes() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let w = workload();
+    let o = run(&[
+        "--duration",
+        "12s",
+        "--interval",
+        "100ms",
+        "--warmup",
+        "3s",
+        "--max-growth-rate",
+        "60MB/h",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        w.to_str().unwrap(),
+        "steady",
+        "20",
+    ]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let r = report(&out);
+    assert_eq!(r["verdict"], "PASS");
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["end"]["reason"], "deadline");
+    assert!(r["samples"]["taken"].as_u64().unwrap() >= 100);
+    let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert_eq!(header, "timestamp,elapsed_s,rss_bytes,anon_bytes,file_bytes,shmem_bytes,swap_bytes,heap_bytes,pss_bytes,threads,fds,cpu_s,processes");
+    let last = csv.lines().last().unwrap();
+    let rss: f64 = last.split(',').nth(2).unwrap().parse().unwrap();
+    assert!(rss > 20e6, "steady holds 20 MB: {last}");
+    assert!(out.join("report.md").exists());
+    assert!(out.join("target.stdout.log").exists() && out.join("target.stderr.log").exists());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.starts_with("soak: PASS"), "{stdout}");
+}
+
+#[test]
+fn leaking_workload_fails_with_its_true_rate() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let w = workload();
+    // 30 MB/min = 1800 MB/h.
+    let o = run(&[
+        "--duration",
+        "15s",
+        "--interval",
+        "100ms",
+        "--warmup",
+        "3s",
+        "--max-growth-rate",
+        "60MB/h",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+        "--",
+        w.to_str().unwrap(),
+        "leak",
+        "30",
+    ]);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let r: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("--format json prints the report");
+    assert_eq!(r["verdict"], "FAIL");
+    assert_eq!(r["reason"], "leak");
+    let slope = r["metrics"][0]["mb_per_hour"]["slope"].as_f64().unwrap();
+    assert!(
+        (slope / 1800.0 - 1.0).abs() < 0.10,
+        "robust slope {slope} MB/h vs 1800 MB/h true"
+    );
+    assert_eq!(r["metrics"][0]["metric"], "rss_bytes");
+    assert!(
+        r["metrics"][0]["mb_per_hour"]["ols"].is_number(),
+        "OLS shown for reference"
+    );
+}
+
+#[test]
+fn process_tree_is_summed() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let w = workload();
+    let o = run(&[
+        "--duration",
+        "4s",
+        "--interval",
+        "200ms",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        w.to_str().unwrap(),
+        "tree",
+        "2",
+        "15",
+    ]);
+    assert!(matches!(code(&o), 0 | 3), "{}", show(&o));
+    let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
+    let last: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
+    assert_eq!(last[12], "3", "three processes: {last:?}");
+    let rss: f64 = last[2].parse().unwrap();
+    assert!(rss > 45e6, "3 × 15 MB summed, got {rss}");
+}
+
+#[test]
+fn daemonizing_target_keeps_being_tracked_and_is_stopped() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let w = workload();
+    let m = marker();
+    let o = run(&[
+        "--duration",
+        "4s",
+        "--interval",
+        "200ms",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        w.to_str().unwrap(),
+        "daemon",
+        &m,
+    ]);
+    assert!(
+        matches!(code(&o), 0 | 3),
+        "the daemon outlives its starter: {}",
+        show(&o)
+    );
+    let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
+    let last: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
+    assert_eq!(last[12], "1", "{last:?}");
+    assert!(last[2].parse::<f64>().unwrap() > 7e6);
+    assert!(wait_gone(&m, Duration::from_secs(5)), "daemon left running");
+}
+
+#[test]
+fn attach_to_pid_never_signals_it() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let mut child = Command::new(workload())
+        .args(["steady", "12"])
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let o = run(&[
+        "--pid",
+        &pid,
+        "--duration",
+        "3s",
+        "--interval",
+        "100ms",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(matches!(code(&o), 0 | 3), "{}", show(&o));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "attached process must keep running"
+    );
+    let r = report(&out);
+    assert_eq!(r["target"]["kind"], "pid");
+    assert!(r["target_exit"].is_null());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn attached_process_exiting_ends_run_with_4() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let mut child = Command::new(workload())
+        .args(["exit", "1.5", "0"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Reap it from here so it does not linger as our zombie.
+    let waiter = std::thread::spawn(move || child.wait());
+    let o = run(&[
+        "--pid",
+        &pid.to_string(),
+        "--duration",
+        "20s",
+        "--interval",
+        "100ms",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    assert_eq!(report(&out)["end"]["reason"], "target_exit");
+    waiter.join().unwrap().unwrap();
+}
+
+#[test]
+fn early_exit_is_a_target_failure_unless_allowed() {
+    let d = tmp();
+    let w = workload();
+    let out = d.path().join("a");
+    let o = run(&[
+        "--duration",
+        "20s",
+        "--interval",
+        "100ms",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        w.to_str().unwrap(),
+        "exit",
+        "2",
+        "0",
+    ]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let r = report(&out);
+    assert_eq!(r["target_exit"]["code"], 0);
+    assert_eq!(r["target_failed"], true);
+
+    let out = d.path().join("b");
+    let o = run(&[
+        "--duration",
+        "20s",
+        "--interval",
+        "100ms",
+        "--allow-exit",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        w.to_str().unwrap(),
+        "exit",
+        "2",
+        "0",
+    ]);
+    assert_ne!(code(&o), 4, "{}", show(&o));
+    assert_eq!(report(&out)["target_failed"], false);
+
+    let out = d.path().join("c");
+    let o = run(&[
+        "--duration",
+        "20s",
+        "--interval",
+        "100ms",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        w.to_str().unwrap(),
+        "crash",
+        "1",
+    ]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let r = report(&out);
+    assert_eq!(r["target_exit"]["signal"], "SIGABRT");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("killed by SIGABRT"));
+}
+
+#[test]
+fn sigterm_mid_run_reports_interrupted_and_leaves_no_orphan() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let m = marker();
+    let child = Command::new(soak())
+        .args([
+            "--duration",
+            "60s",
+            "--interval",
+            "100ms",
+            "--grace",
+            "2s",
+            "--out",
+            out.to_str().unwrap(),
+            "--",
+        ])
+        .arg(workload())
+        .args(["tree", "2", &m])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(pids_with(&m).len(), 3, "tree running");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    let r = report(&out);
+    assert_eq!(r["interrupted"], true, "{}", show(&o));
+    assert_eq!(r["end"]["signal"], "SIGTERM");
+    assert_eq!(code(&o), r["exit_code"].as_i64().unwrap() as i32);
+    assert!(
+        matches!(code(&o), 0 | 1 | 3),
+        "verdict's code: {}",
+        show(&o)
+    );
+    assert!(
+        wait_gone(&m, Duration::from_secs(2)),
+        "orphans: {:?}",
+        pids_with(&m)
+    );
+}
+
+#[test]
+fn sigkill_of_soak_keeps_timeline_and_kills_target() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let m = marker();
+    let mut child = Command::new(soak())
+        .args([
+            "--duration",
+            "60s",
+            "--interval",
+            "50ms",
+            "--out",
+            out.to_str().unwrap(),
+            "--",
+        ])
+        .arg(workload())
+        .args(["tree", "2", &m])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        wait_gone(&m, Duration::from_secs(5)),
+        "target outlived soak: {:?}",
+        pids_with(&m)
+    );
+    let a = run(&[
+        "analyze",
+        out.join("timeline.csv").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(matches!(code(&a), 0 | 1 | 3), "{}", show(&a));
+    let r: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert!(r["samples"]["taken"].as_u64().unwrap() >= 20);
+}
+
+#[test]
+fn target_that_cannot_start_exits_4_and_leaves_nothing() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let o = run(&[
+        "--duration",
+        "5s",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        "/nonexistent/program",
+    ]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot start /nonexistent/program") && err.contains("not found"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        !out.exists(),
+        "no run directory for a target that never started"
+    );
+}
+
+#[test]
+fn bad_inputs_get_one_line_and_the_right_code() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let o_s = out.to_str().unwrap();
+    let ro = d.path().join("ro");
+    std::fs::write(&ro, b"a file, not a directory").unwrap();
+    let ro_out = ro.join("run");
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["--duration", "ten", "--out", o_s, "--", "true"],
+            2,
+            "invalid duration 'ten'",
+        ),
+        (
+            vec![
+                "--duration",
+                "10m",
+                "--max-total-growth",
+                "lots",
+                "--out",
+                o_s,
+                "--",
+                "true",
+            ],
+            2,
+            "invalid size 'lots'",
+        ),
+        (
+            vec!["--max-growth-rate", "5MB", "--out", o_s, "--", "true"],
+            2,
+            "invalid rate '5MB'",
+        ),
+        (
+            vec!["--interval", "0s", "--out", o_s, "--", "true"],
+            2,
+            "--interval 0",
+        ),
+        (
+            vec!["--interval", "-1s", "--out", o_s, "--", "true"],
+            2,
+            "-1s",
+        ),
+        (
+            vec!["--interval", "20m", "--out", o_s, "--", "true"],
+            2,
+            "longer than --duration",
+        ),
+        (
+            vec!["--pid", "999999999", "--out", o_s],
+            2,
+            "no such process",
+        ),
+        (vec!["--out", o_s], 2, "nothing to soak"),
+        (vec!["--bogus", "--", "true"], 2, "--bogus"),
+        (
+            vec!["--metric", "pss", "--out", o_s, "--", "true"],
+            2,
+            "--pss",
+        ),
+        (
+            vec![
+                "--duration",
+                "2s",
+                "--out",
+                ro_out.to_str().unwrap(),
+                "--",
+                "true",
+            ],
+            5,
+            "cannot create run directory",
+        ),
+    ];
+    for (args, want, needle) in cases {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), want, "{args:?}: {}", show(&o));
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?} one line: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.exists(), "{args:?} left a run directory");
+    }
+}
+
+#[test]
+fn max_cpu_and_fd_limits_gate() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let w = workload();
+    let o = run(&[
+        "--duration",
+        "8s",
+        "--interval",
+        "100ms",
+        "--warmup",
+        "2s",
+        "--max-growth-rate",
+        "1GB/h",
+        "--max-fd-growth",
+        "100",
+        "--max-cpu",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        w.to_str().unwrap(),
+        "fds",
+        "20",
+    ]);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let r = report(&out);
+    let checks = r["checks"].as_array().unwrap();
+    let fd = checks
+        .iter()
+        .find(|c| c["limit_name"] == "max_growth_rate" && c["metric"] == "fds")
+        .unwrap();
+    assert_eq!(fd["verdict"], "FAIL", "20 fds/s = 72000/h: {fd}");
+    let cpu = checks
+        .iter()
+        .find(|c| c["limit_name"] == "max_cpu")
+        .unwrap();
+    assert_eq!(cpu["verdict"], "PASS", "{cpu}");
+}
