@@ -17,8 +17,9 @@
 use std::time::{Duration, Instant};
 
 fn hold(mb: f64) -> Vec<u8> {
-    // Filled, so the pages are resident, not just reserved.
-    vec![0x5a; (mb * 1e6) as usize]
+    // Filled, so the pages are resident, not just reserved; black_box keeps the
+    // optimiser from removing a buffer nobody reads.
+    std::hint::black_box(vec![0x5a; (mb * 1e6) as usize])
 }
 
 fn idle_forever(_keep: Vec<u8>) -> ! {
@@ -47,7 +48,7 @@ fn main() {
                 let due = start.elapsed().as_secs_f64() * rate_per_s;
                 let chunk = (due - total).max(0.0) as usize;
                 if chunk > 0 {
-                    leaked.push(vec![0xa5; chunk]);
+                    leaked.push(std::hint::black_box(vec![0xa5; chunk]));
                     total += chunk as f64;
                 }
             }

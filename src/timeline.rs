@@ -184,28 +184,58 @@ impl Timeline {
 }
 
 /// Reads a timeline file; `required` names the metric column that must be numeric.
+/// The file is streamed: memory holds the parsed columns, never the text.
 pub fn read_timeline(path: &Path, required: &str) -> Result<Timeline, ReadError> {
-    let file = File::open(path).map_err(|source| ReadError::Io {
+    use std::io::{Seek, SeekFrom};
+    let io_err = |source| ReadError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    read_from(file, path, required)
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    // A file that does not end in a newline had its last row cut mid-write.
+    let len = file.metadata().map_err(io_err)?.len();
+    let torn = if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::End(-1)).map_err(io_err)?;
+        file.read_exact(&mut last).map_err(io_err)?;
+        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+        last[0] != b'\n'
+    } else {
+        false
+    };
+    read_rows(
+        io::BufReader::with_capacity(1 << 16, file),
+        path,
+        required,
+        torn,
+    )
 }
 
 /// Reads a timeline from any reader (`path` only names it in errors).
 pub fn read_from(reader: impl Read, path: &Path, required: &str) -> Result<Timeline, ReadError> {
-    let p = || path.to_path_buf();
     let mut bytes = Vec::new();
     let mut reader = reader;
     reader
         .read_to_end(&mut bytes)
-        .map_err(|source| ReadError::Io { path: p(), source })?;
-    // A file that does not end in a newline had its last row cut mid-write.
+        .map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let torn = !bytes.is_empty() && !bytes.ends_with(b"\n");
+    read_rows(bytes.as_slice(), path, required, torn)
+}
+
+fn read_rows(
+    reader: impl Read,
+    path: &Path,
+    required: &str,
+    torn: bool,
+) -> Result<Timeline, ReadError> {
+    let p = || path.to_path_buf();
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_reader(bytes.as_slice());
+        .from_reader(reader);
     let headers = match rdr.byte_headers() {
         Ok(h) if !(h.is_empty() || h.len() == 1 && h[0].is_empty()) => h.clone(),
         _ => return Err(ReadError::Empty { path: p() }),

@@ -348,6 +348,51 @@ mod tests {
         assert_eq!(a.rate_check.unwrap().reason, Reason::RunTooShort);
     }
 
+    fn rank(v: Verdict) -> u8 {
+        match v {
+            Verdict::Pass => 0,
+            Verdict::Inconclusive => 1,
+            Verdict::Fail => 2,
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// A faster leak never gets a milder verdict on the same noise.
+        #[test]
+        fn verdict_monotone_in_leak_rate(seed in 0u64..10_000, r1 in 0f64..200.0, r2 in 0f64..200.0) {
+            let (lo, hi) = if r1 <= r2 { (r1, r2) } else { (r2, r1) };
+            let (t, base) = noisy(600, 0.0, seed);
+            let with = |r: f64| -> Vec<f64> {
+                t.iter().zip(&base).map(|(x, y)| y + r * 1e6 / 3600.0 * x).collect()
+            };
+            let a = analyze_series("rss_bytes", &t, &with(lo), &opts(60.0));
+            let b = analyze_series("rss_bytes", &t, &with(hi), &opts(60.0));
+            let (va, vb) = (a.rate_check.unwrap().verdict, b.rate_check.unwrap().verdict);
+            proptest::prop_assert!(rank(va) <= rank(vb), "{lo} MB/h → {va}, {hi} MB/h → {vb}");
+        }
+
+        /// NaN, infinities, repeated and out-of-order times: an answer, never a panic.
+        #[test]
+        fn arbitrary_input_never_panics(
+            ys in proptest::collection::vec(proptest::prop_oneof![
+                proptest::prelude::Just(f64::NAN),
+                proptest::prelude::Just(f64::INFINITY),
+                -1e12f64..1e12
+            ], 0..400),
+            step in proptest::prop_oneof![proptest::prelude::Just(0.0), 0.001f64..100.0],
+        ) {
+            let t: Vec<f64> = (0..ys.len()).map(|i| (i / 3) as f64 * step).collect();
+            let a = analyze_series("rss_bytes", &t, &ys, &SeriesOptions {
+                warmup_s: None,
+                max_rate_per_hour: Some(1e6),
+                max_total_growth: Some(1e6),
+            });
+            proptest::prop_assert!(a.rate_check.is_some() && a.total_check.is_some());
+        }
+    }
+
     #[test]
     fn constant_series_passes() {
         let t: Vec<f64> = (0..600).map(f64::from).collect();

@@ -72,6 +72,12 @@ pub fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// The k-th smallest value (linear time; `values` is reordered).
+fn nth(values: &mut [f64], k: usize) -> f64 {
+    let k = k.min(values.len().saturating_sub(1));
+    *values.select_nth_unstable_by(k, f64::total_cmp).1
+}
+
 /// Cuts `(t, y)` into about `blocks` equal-count blocks, each summarised by the mean time
 /// and the interquartile mean of its values.
 pub fn block_points(t: &[f64], y: &[f64], blocks: usize) -> Vec<Point> {
@@ -107,12 +113,15 @@ fn sharp_drops(y: &[f64]) -> Vec<usize> {
     if n < 3 * MIN_CYCLES {
         return Vec::new();
     }
-    let mut diffs: Vec<f64> = y.windows(2).map(|w| w[1] - w[0]).collect();
-    let mut abs: Vec<f64> = diffs.iter().map(|d| d.abs()).collect();
-    let noise = 1.4826 * median(&mut abs);
-    let mut sorted_y = y.to_vec();
-    sorted_y.sort_by(f64::total_cmp);
-    let spread = sorted_y[n * 95 / 100] - sorted_y[n * 5 / 100];
+    let diffs: Vec<f64> = y.windows(2).map(|w| w[1] - w[0]).collect();
+    let mut scratch: Vec<f64> = diffs.iter().map(|d| d.abs()).collect();
+    let mid = scratch.len() / 2;
+    let noise = 1.4826 * nth(&mut scratch, mid);
+    scratch.clear();
+    scratch.extend_from_slice(y);
+    let hi = nth(&mut scratch, n * 95 / 100);
+    let lo = nth(&mut scratch, n * 5 / 100);
+    let spread = hi - lo;
     // A drop must clear both the noise and a quarter of the series' spread: GC drops
     // are large against the series, noise drops are not.
     let threshold = (8.0 * noise).max(0.25 * spread);
@@ -131,7 +140,6 @@ fn sharp_drops(y: &[f64]) -> Vec<usize> {
             drops.push(i);
         }
     }
-    diffs.clear();
     drops
 }
 
@@ -162,7 +170,8 @@ pub fn robust_points(t: &[f64], y: &[f64]) -> (Vec<Point>, PointMethod) {
         }
         return (troughs, PointMethod::Troughs { cycles });
     }
-    let blocks = TARGET_BLOCKS.min(t.len() / 3).max(t.len().min(2));
+    // Short series get blocks of fewer samples (down to one) rather than too few points.
+    let blocks = TARGET_BLOCKS.min(t.len());
     let points = block_points(t, y, blocks);
     let blocks = points.len();
     (points, PointMethod::Blocks { blocks })

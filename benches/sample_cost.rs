@@ -1,0 +1,129 @@
+//! Cost of one sample, against the physical limit of a raw `/proc/PID/status` read, in
+//! one run (ratios are what to trust on a shared machine; absolute times are indicative).
+//!
+//! Run: `cargo bench --bench sample_cost`. Starts the example workload twice (20 MB and
+//! 1 GB resident), so build examples first: `cargo build --release --examples`.
+
+#![allow(clippy::unwrap_used)]
+
+use soak::sample::procfs::ProcReader;
+use soak::target::tree::{ProcId, ProcessTree};
+use std::io::Read;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+fn time_per_call(iters: u32, mut f: impl FnMut()) -> f64 {
+    for _ in 0..iters / 10 {
+        f();
+    }
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed().as_secs_f64() / iters as f64
+}
+
+fn start(mb: &str) -> Child {
+    let exe =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/examples/workload");
+    assert!(
+        exe.exists(),
+        "build the workload first: cargo build --release --examples"
+    );
+    let c = Command::new(exe).args(["steady", mb]).spawn().unwrap();
+    // Let it fill its memory.
+    let mut r = ProcReader::new(false);
+    let want = mb.parse::<f64>().unwrap() * 1e6 * 0.95;
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if let Ok(s) = r.status(c.id()) {
+            if s.rss as f64 >= want {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    c
+}
+
+fn main() {
+    println!("cost of one sample of one process (median-free mean over many calls, one run)");
+    for mb in ["20", "1000"] {
+        let mut child = start(mb);
+        let pid = child.id();
+        let path = format!("/proc/{pid}/status");
+        let mut buf = Vec::with_capacity(4096);
+        let raw = time_per_call(20_000, || {
+            buf.clear();
+            std::fs::File::open(&path)
+                .unwrap()
+                .read_to_end(&mut buf)
+                .unwrap();
+        });
+        let statm = format!("/proc/{pid}/statm");
+        let raw_statm = time_per_call(20_000, || {
+            buf.clear();
+            std::fs::File::open(&statm)
+                .unwrap()
+                .read_to_end(&mut buf)
+                .unwrap();
+        });
+        let mut r = ProcReader::new(false);
+        let sample = time_per_call(20_000, || {
+            let st = r.stat(pid).unwrap();
+            r.sample(pid, &st).unwrap().unwrap();
+        });
+        let mut rp = ProcReader::new(true);
+        let iters = if mb == "20" { 5_000 } else { 500 };
+        let pss_only = time_per_call(iters, || {
+            rp.pss(pid).unwrap();
+        });
+        let st = r.stat(pid).unwrap();
+        let mut tree = ProcessTree::new(
+            ProcId {
+                pid,
+                starttime: st.starttime,
+            },
+            vec![],
+            vec![],
+        );
+        tree.refresh(&mut r).unwrap();
+        let refresh = time_per_call(2_000, || {
+            tree.refresh(&mut r).unwrap();
+        });
+        println!("process holding {mb} MB (pid {pid}):");
+        println!(
+            "  raw read of /proc/PID/status        {:>9.1} µs   (1.00×)",
+            raw * 1e6
+        );
+        println!(
+            "  raw read of /proc/PID/statm         {:>9.1} µs   ({:.2}× status)",
+            raw_statm * 1e6,
+            raw_statm / raw
+        );
+        println!(
+            "  soak sample (stat+status+fd count)  {:>9.1} µs   ({:.2}× status)",
+            sample * 1e6,
+            sample / raw
+        );
+        println!(
+            "  smaps_rollup read for --pss         {:>9.1} µs   ({:.1}× status)",
+            pss_only * 1e6,
+            pss_only / raw
+        );
+        println!(
+            "  tree refresh (list /proc, {} pids)  {:>9.1} µs   ({:.1}× status)",
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .filter(|e| e
+                    .as_ref()
+                    .map(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+                    .unwrap_or(false))
+                .count(),
+            refresh * 1e6,
+            refresh / raw
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

@@ -1,0 +1,117 @@
+//! The OOM killer named in the report, and attaching to another user's process. Both
+//! need root (a memory cgroup to create; a user to switch to), which CI has.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A fresh memory cgroup limited to `bytes` (v1 or v2), or why there is none.
+fn memory_cgroup(name: &str, bytes: u64) -> Result<(PathBuf, &'static str), String> {
+    let v1 = PathBuf::from("/sys/fs/cgroup/memory");
+    if v1.join("memory.limit_in_bytes").exists() {
+        let d = v1.join(name);
+        std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        std::fs::write(d.join("memory.limit_in_bytes"), bytes.to_string())
+            .map_err(|e| e.to_string())?;
+        return Ok((d, "v1"));
+    }
+    let v2 = PathBuf::from("/sys/fs/cgroup");
+    let ctl = std::fs::read_to_string(v2.join("cgroup.controllers")).unwrap_or_default();
+    if ctl.split_whitespace().any(|c| c == "memory") {
+        let _ = std::fs::write(v2.join("cgroup.subtree_control"), "+memory");
+        let d = v2.join(name);
+        std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        std::fs::write(d.join("memory.max"), bytes.to_string()).map_err(|e| e.to_string())?;
+        let _ = std::fs::write(d.join("memory.swap.max"), "0");
+        return Ok((d, "v2"));
+    }
+    Err("no writable memory cgroup (v1 or v2) on this machine".into())
+}
+
+#[test]
+fn oom_killed_target_is_named_and_exits_4() {
+    if !is_root() {
+        eprintln!(
+            "SKIPPED oom_killed_target_is_named_and_exits_4: needs root to create a memory cgroup"
+        );
+        return;
+    }
+    let name = format!("soak-oom-test-{}", std::process::id());
+    let (cg, _) = memory_cgroup(&name, 64 * 1024 * 1024).expect("memory cgroup for the OOM test");
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    // soak joins the cgroup, then execs: the target (which is much bigger) inherits it.
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec \"$0\" \"$@\"",
+        cg.display()
+    );
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(soak())
+        .args([
+            "--duration",
+            "60s",
+            "--interval",
+            "100ms",
+            "--out",
+            out.to_str().unwrap(),
+            "--",
+        ])
+        .arg(workload())
+        .args(["leak", "1200"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir(&cg);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let r = report(&out);
+    assert_eq!(r["target_exit"]["signal"], "SIGKILL");
+    let oom = r["target_exit"]["oom"].as_str().unwrap();
+    assert!(oom.starts_with("OOM-killed"), "evidence expected: {oom}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("OOM-killed"));
+}
+
+#[test]
+fn attaching_to_another_users_process_is_a_permission_error() {
+    if !is_root() {
+        eprintln!("SKIPPED attaching_to_another_users_process_is_a_permission_error: needs root to switch users");
+        return;
+    }
+    let mut target = Command::new(workload())
+        .args(["steady", "5"])
+        .spawn()
+        .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(soak())
+        .args([
+            "--pid",
+            &target.id().to_string(),
+            "--duration",
+            "5s",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .expect("setpriv (util-linux) runs soak as nobody");
+    target.kill().unwrap();
+    target.wait().unwrap();
+    assert_eq!(code(&o), 5, "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Permission denied") && err.contains("run soak as"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1);
+    assert!(!out.exists());
+}
