@@ -1,12 +1,10 @@
 //! What each command does, between the parsed command line and the exit code.
 
-use crate::analysis::{evaluate, EvaluateOptions, Verdict};
+use crate::analysis::{evaluate, EvaluateOptions};
 use crate::cli::{AnalyzeArgs, Cli, Sub};
 use crate::config::{metric_column, Format};
-use crate::error::{Error, Result};
-use crate::report::{
-    self, HostInfo, LimitsReport, Report, RunEnd, SampleCounts, Settings, TargetInfo,
-};
+use crate::error::Result;
+use crate::report::{self, LimitsReport, Report, SampleCounts, Settings, TargetInfo};
 use crate::timeline::read_timeline;
 
 /// Runs a parsed command line; returns the exit code.
@@ -65,65 +63,43 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
         (Some(f), Some(l)) => l - f,
         _ => 0.0,
     };
-    let mut r = Report {
-        schema_version: report::SCHEMA_VERSION,
-        soak_version: env!("CARGO_PKG_VERSION").into(),
-        name: a
-            .timeline
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        target: TargetInfo {
-            kind: "timeline".into(),
-            command: None,
-            pid: None,
-            timeline: Some(a.timeline.display().to_string()),
-        },
-        host: HostInfo::collect(),
-        settings: Settings {
-            duration_s: None,
-            interval_s: None,
-            warmup_s: 0.0,
-            metric,
-            pss: false,
-        },
-        limits: LimitsReport::new(&limits, a.verdict.inconclusive),
-        started_at: tl.first_timestamp.clone(),
-        ended_at: tl.last_timestamp.clone(),
-        elapsed_s,
-        samples: SampleCounts {
-            taken: tl.elapsed_s.len() as u64,
-            missed: 0,
-        },
-        end: RunEnd {
-            reason: "analysis".into(),
-            signal: None,
-            detail: None,
-        },
-        interrupted: false,
-        target_exit: None,
-        target_failed: false,
-        verdict: Verdict::Inconclusive,
-        reason: None,
-        explanation: String::new(),
-        exit_code: 0,
-        checks: Vec::new(),
-        cpu_average_percent: None,
-        metrics: Vec::new(),
-        sources: Default::default(),
-        notes,
+    let name = a
+        .timeline
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let target = TargetInfo {
+        kind: "timeline".into(),
+        command: None,
+        pid: None,
+        timeline: Some(a.timeline.display().to_string()),
     };
+    let settings = Settings {
+        duration_s: None,
+        interval_s: None,
+        warmup_s: 0.0,
+        metric,
+        pss: false,
+    };
+    let mut r = Report::new(
+        name,
+        target,
+        settings,
+        LimitsReport::new(&limits, a.verdict.inconclusive),
+    );
+    r.started_at = tl.first_timestamp.clone();
+    r.ended_at = tl.last_timestamp.clone();
+    r.elapsed_s = elapsed_s;
+    r.samples = SampleCounts {
+        taken: tl.elapsed_s.len() as u64,
+        missed: 0,
+    };
+    r.notes = notes;
     r.set_evaluation(eval);
     r.exit_code = report::verdict_exit_code(r.verdict, a.verdict.inconclusive);
     match a.verdict.format {
         Format::Text => print!("{}", report::text_summary(&r, None)),
         Format::Json => print!("{}", report::to_json(&r)),
-    }
-    if !a.timeline.exists() {
-        return Err(Error::Usage(format!(
-            "{} does not exist",
-            a.timeline.display()
-        )));
     }
     Ok(r.exit_code)
 }

@@ -5,12 +5,10 @@
 //! Nothing of the timeline is kept in memory during the run: rows go to disk and the
 //! analysis reads them back, so soak's footprint does not grow with the run's length.
 
-use crate::analysis::{evaluate, EvaluateOptions, Verdict};
+use crate::analysis::{evaluate, EvaluateOptions};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{exit_code, Error, Result};
-use crate::report::{
-    self, HostInfo, LimitsReport, Report, RunEnd, SampleCounts, Settings, TargetInfo,
-};
+use crate::report::{self, LimitsReport, Report, RunEnd, SampleCounts, Settings, TargetInfo};
 use crate::sample::procfs::{gone, ProcReader};
 use crate::sample::Sample;
 use crate::target::guard::Guard;
@@ -275,54 +273,42 @@ async fn run_async(
         ),
         End::MonitorError(m) => ("monitor_error", None, Some(m.clone())),
     };
-    let mut report = Report {
-        schema_version: report::SCHEMA_VERSION,
-        soak_version: env!("CARGO_PKG_VERSION").to_string(),
-        name: cfg.name.clone(),
-        target: TargetInfo {
-            kind: match cfg.target {
-                TargetSpec::Command(_) => "process",
-                TargetSpec::Pid(_) => "pid",
-            }
-            .into(),
-            command: match &cfg.target {
-                TargetSpec::Command(c) => Some(c.clone()),
-                TargetSpec::Pid(_) => None,
-            },
-            pid: Some(root.pid),
-            timeline: None,
+    let target = TargetInfo {
+        kind: match cfg.target {
+            TargetSpec::Command(_) => "process",
+            TargetSpec::Pid(_) => "pid",
+        }
+        .into(),
+        command: match &cfg.target {
+            TargetSpec::Command(c) => Some(c.clone()),
+            TargetSpec::Pid(_) => None,
         },
-        host: HostInfo::collect(),
-        settings: Settings {
-            duration_s: Some(duration_s),
-            interval_s: Some(interval_s),
-            warmup_s: 0.0,
-            metric: cfg.metric.clone(),
-            pss: cfg.pss,
-        },
-        limits: LimitsReport::new(&cfg.limits, cfg.inconclusive),
-        started_at: Some(started_at),
-        ended_at: Some(ended_at),
-        elapsed_s,
-        samples: SampleCounts { taken, missed },
-        end: RunEnd {
-            reason: end_reason.into(),
-            signal: signal_name,
-            detail,
-        },
-        interrupted,
-        target_exit: root_exit,
-        target_failed,
-        verdict: Verdict::Inconclusive,
-        reason: None,
-        explanation: String::new(),
-        exit_code: 0,
-        checks: Vec::new(),
-        cpu_average_percent: None,
-        metrics: Vec::new(),
-        sources: procfs_sources(cfg.pss),
-        notes,
+        pid: Some(root.pid),
+        timeline: None,
     };
+    let settings = Settings {
+        duration_s: Some(duration_s),
+        interval_s: Some(interval_s),
+        warmup_s: 0.0,
+        metric: cfg.metric.clone(),
+        pss: cfg.pss,
+    };
+    let limits = LimitsReport::new(&cfg.limits, cfg.inconclusive);
+    let mut report = Report::new(cfg.name.clone(), target, settings, limits);
+    report.started_at = Some(started_at);
+    report.ended_at = Some(ended_at);
+    report.elapsed_s = elapsed_s;
+    report.samples = SampleCounts { taken, missed };
+    report.end = RunEnd {
+        reason: end_reason.into(),
+        signal: signal_name,
+        detail,
+    };
+    report.interrupted = interrupted;
+    report.target_exit = root_exit;
+    report.target_failed = target_failed;
+    report.sources = procfs_sources(cfg.pss);
+    report.notes = notes;
     let tl = read_timeline(&dir.join("timeline.csv"), &cfg.metric)?;
     report.notes.extend(tl.notes.iter().cloned());
     let eval = evaluate(
@@ -437,4 +423,37 @@ fn sample_tree(
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_pid_is_never_sampled_as_the_target() {
+        let mut reader = ProcReader::new(false);
+        let me = std::process::id();
+        let real = reader.stat(me).unwrap().starttime;
+        // Same pid, other start time: what a reused pid looks like.
+        let ghost = ProcId {
+            pid: me,
+            starttime: real + 1,
+        };
+        let mut tree = ProcessTree::new(ghost, vec![], vec![]);
+        let s = sample_tree(&mut tree, &mut reader, None).unwrap();
+        assert_eq!(s.processes, 0);
+        assert!(tree.is_empty(), "the impostor is dropped from the tree");
+
+        let mut tree = ProcessTree::new(
+            ProcId {
+                pid: me,
+                starttime: real,
+            },
+            vec![],
+            vec![],
+        );
+        let s = sample_tree(&mut tree, &mut reader, None).unwrap();
+        assert_eq!(s.processes, 1);
+        assert!(s.rss_bytes > 0 && s.threads >= 1);
+    }
 }

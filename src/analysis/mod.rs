@@ -394,6 +394,47 @@ mod tests {
     }
 
     #[test]
+    fn thread_and_fd_limits_gate_their_columns() {
+        let t: Vec<f64> = (0..600).map(f64::from).collect();
+        let threads: Vec<f64> = t.iter().map(|x| 4.0 + (x / 60.0).floor()).collect(); // 60/h
+        let cols = vec![
+            ("rss_bytes".to_string(), vec![50e6; 600]),
+            ("threads".to_string(), threads),
+            ("fds".to_string(), vec![9.0; 600]),
+        ];
+        let e = evaluate(
+            &t,
+            &cols,
+            &EvaluateOptions {
+                metric: "rss_bytes".into(),
+                warmup_s: Some(60.0),
+                limits: crate::config::Limits {
+                    max_growth_rate: Some(crate::units::Rate::per_hour(1e6)),
+                    max_thread_growth_per_hour: Some(10.0),
+                    max_fd_growth_per_hour: Some(10.0),
+                    ..Default::default()
+                },
+            },
+        );
+        let get = |m: &str| e.checks.iter().find(|c| c.metric == m).unwrap();
+        assert_eq!(
+            get("threads").verdict,
+            Verdict::Fail,
+            "{}",
+            get("threads").explanation
+        );
+        assert_eq!(get("fds").verdict, Verdict::Pass);
+        assert_eq!(get("rss_bytes").verdict, Verdict::Pass);
+        assert_eq!(e.verdict, Verdict::Fail);
+        assert_eq!(e.reason, Some(Reason::Leak));
+        assert!(
+            get("threads").explanation.contains("threads grows"),
+            "{}",
+            get("threads").explanation
+        );
+    }
+
+    #[test]
     fn constant_series_passes() {
         let t: Vec<f64> = (0..600).map(f64::from).collect();
         let a = analyze_series("rss_bytes", &t, &vec![5e6; 600], &opts(1.0));

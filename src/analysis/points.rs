@@ -40,6 +40,19 @@ pub enum PointMethod {
     },
 }
 
+impl std::fmt::Display for PointMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PointMethod::Troughs { cycles } => {
+                write!(f, "the trough of each of {cycles} GC-like cycles")
+            }
+            PointMethod::Blocks { blocks } => {
+                write!(f, "{blocks} blocks, each its interquartile mean")
+            }
+        }
+    }
+}
+
 /// Interquartile mean: the mean of the middle half, robust to spikes on either side.
 /// `values` is reordered.
 pub fn interquartile_mean(values: &mut [f64]) -> f64 {

@@ -192,35 +192,39 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
     };
     let warm = a.warmup_model.filter(|m| m.preferred && m.amplitude < 0.0);
 
+    // The two ways growth above the limit can still be benign, phrased once.
+    let levelled_pass = tail.filter(|_| tail_below).map(|t| {
+        let (reason, kind) = levelled(a);
+        make(
+            Verdict::Pass,
+            reason,
+            format!(
+                "{grows}, but {kind}: {} below the {lim} limit → PASS",
+                tail_text(&t)
+            ),
+        )
+    });
+    let warm_pass = warm.filter(|m| m.high < limit).map(|m| {
+        make(
+            Verdict::Pass,
+            Reason::StillWarmingUp,
+            format!(
+                "{grows}, but a warm-up curve (τ {}) fits better and leaves {} ({}) below the {lim} limit → PASS",
+                Secs(m.tau_s),
+                fmt_rate(unit, m.rate),
+                interval(unit, m.low, m.high)
+            ),
+        )
+    });
+
     if lo > limit {
-        if let (true, Some(t)) = (tail_below, tail) {
-            let (reason, kind) = levelled(a);
-            return make(
-                Verdict::Pass,
-                reason,
-                format!(
-                    "{grows}, but {kind}: {} below the {lim} limit → PASS",
-                    tail_text(&t)
-                ),
-            );
-        }
-        if let Some(m) = warm.filter(|m| m.high < limit) {
-            return make(
-                Verdict::Pass,
-                Reason::StillWarmingUp,
-                format!(
-                    "{grows}, but a warm-up curve (τ {}) fits better and leaves {} ({}) below the {lim} limit → PASS",
-                    Secs(m.tau_s),
-                    fmt_rate(unit, m.rate),
-                    interval(unit, m.low, m.high)
-                ),
-            );
-        }
-        return make(
-            Verdict::Fail,
-            Reason::Leak,
-            format!("{grows} above the {lim} limit → FAIL"),
-        );
+        return levelled_pass.or(warm_pass).unwrap_or_else(|| {
+            make(
+                Verdict::Fail,
+                Reason::Leak,
+                format!("{grows} above the {lim} limit → FAIL"),
+            )
+        });
     }
     if let (true, Some(t)) = (tail_above, tail) {
         return make(
@@ -239,28 +243,8 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
             format!("{grows} below the {lim} limit → PASS"),
         );
     }
-    if let (true, Some(t)) = (tail_below, tail) {
-        let (reason, kind) = levelled(a);
-        return make(
-            Verdict::Pass,
-            reason,
-            format!(
-                "{grows} overall, but {kind}: {} below the {lim} limit → PASS",
-                tail_text(&t)
-            ),
-        );
-    }
-    if let Some(m) = warm.filter(|m| m.high < limit) {
-        return make(
-            Verdict::Pass,
-            Reason::StillWarmingUp,
-            format!(
-                "{grows}; a warm-up curve (τ {}) fits better and leaves {} ({}) below the {lim} limit → PASS",
-                Secs(m.tau_s),
-                fmt_rate(unit, m.rate),
-                interval(unit, m.low, m.high)
-            ),
-        );
+    if let Some(c) = levelled_pass.or(warm_pass) {
+        return c;
     }
     let reason = if fit.variance_inflation > 2.0 {
         Reason::StrongAutocorrelation

@@ -80,7 +80,7 @@ impl Exporter for Markdown {
             if let Some(pm) = &m.point_method {
                 let _ = writeln!(
                     s,
-                    "- Trend fitted to {} robust points ({pm:?}) after a {} warm-up.",
+                    "- Trend fitted to {} robust points ({pm}) after a {} warm-up.",
                     m.points.len(),
                     Secs(m.warmup_s)
                 );

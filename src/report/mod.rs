@@ -247,6 +247,49 @@ pub fn verdict_exit_code(v: Verdict, p: InconclusivePolicy) -> i32 {
 }
 
 impl Report {
+    /// A report with the run's identity and settings; the verdict fields are filled by
+    /// [`Report::set_evaluation`], the run's facts by the caller.
+    pub fn new(
+        name: String,
+        target: TargetInfo,
+        settings: Settings,
+        limits: LimitsReport,
+    ) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            soak_version: env!("CARGO_PKG_VERSION").to_string(),
+            name,
+            target,
+            host: HostInfo::collect(),
+            settings,
+            limits,
+            started_at: None,
+            ended_at: None,
+            elapsed_s: 0.0,
+            samples: SampleCounts {
+                taken: 0,
+                missed: 0,
+            },
+            end: RunEnd {
+                reason: "analysis".into(),
+                signal: None,
+                detail: None,
+            },
+            interrupted: false,
+            target_exit: None,
+            target_failed: false,
+            verdict: Verdict::Inconclusive,
+            reason: None,
+            explanation: String::new(),
+            exit_code: exit_code::INCONCLUSIVE,
+            checks: Vec::new(),
+            cpu_average_percent: None,
+            metrics: Vec::new(),
+            sources: BTreeMap::new(),
+            notes: Vec::new(),
+        }
+    }
+
     /// Fills the verdict fields from an evaluation.
     pub fn set_evaluation(&mut self, e: Evaluation) {
         self.verdict = e.verdict;
@@ -359,3 +402,6 @@ fn target_line(r: &Report) -> String {
         _ => "?".into(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+//! Snapshot tests of every rendering over one fixed report (host facts and times fixed,
+//! so nothing machine-specific reaches the snapshots).
+
+use super::*;
+use crate::analysis::{evaluate, EvaluateOptions};
+use crate::config::Limits;
+use crate::units::Rate;
+
+fn fixture() -> Report {
+    let t: Vec<f64> = (0..600).map(f64::from).collect();
+    // 200 MB, leaking 120 MB/h, with a small deterministic wobble.
+    let rss: Vec<f64> = t
+        .iter()
+        .map(|x| 200e6 + x * 120e6 / 3600.0 + ((x * 7.0) % 11.0 - 5.0) * 1e5)
+        .collect();
+    let fds: Vec<f64> = vec![12.0; 600];
+    let cpu: Vec<f64> = t.iter().map(|x| x * 0.05).collect();
+    let cols = vec![
+        ("rss_bytes".to_string(), rss),
+        ("fds".to_string(), fds),
+        ("cpu_s".to_string(), cpu),
+    ];
+    let limits = Limits {
+        max_growth_rate: Some(Rate::per_hour(60e6)),
+        max_total_growth: Some(50_000_000),
+        max_cpu_percent: Some(80.0),
+        ..Limits::default()
+    };
+    let eval = evaluate(
+        &t,
+        &cols,
+        &EvaluateOptions {
+            metric: "rss_bytes".into(),
+            warmup_s: Some(60.0),
+            limits: limits.clone(),
+        },
+    );
+    let mut r = Report::new(
+        "my|server".into(),
+        TargetInfo {
+            kind: "process".into(),
+            command: Some(vec!["./my-server".into(), "--port".into(), "8080".into()]),
+            pid: Some(4242),
+            timeline: None,
+        },
+        Settings {
+            duration_s: Some(600.0),
+            interval_s: Some(1.0),
+            warmup_s: 0.0,
+            metric: "rss_bytes".into(),
+            pss: false,
+        },
+        LimitsReport::new(&limits, InconclusivePolicy::Exit3),
+    );
+    r.host = HostInfo {
+        os: Some("Linux (test)".into()),
+        kernel: Some("6.0.0".into()),
+        cpus: 2,
+        total_memory_bytes: 24_000_000_000,
+        hostname: Some("host".into()),
+    };
+    r.started_at = Some("2026-01-01T00:00:00.000Z".into());
+    r.ended_at = Some("2026-01-01T00:10:00.000Z".into());
+    r.elapsed_s = 599.0;
+    r.samples = SampleCounts {
+        taken: 600,
+        missed: 2,
+    };
+    r.end = RunEnd {
+        reason: "deadline".into(),
+        signal: None,
+        detail: None,
+    };
+    r.set_evaluation(eval);
+    r.exit_code = verdict_exit_code(r.verdict, InconclusivePolicy::Exit3);
+    r
+}
+
+#[test]
+fn markdown_snapshot() {
+    insta::assert_snapshot!(markdown::Markdown.render(&fixture()));
+}
+
+#[test]
+fn text_snapshot() {
+    insta::assert_snapshot!(text::summary(
+        &fixture(),
+        Some(std::path::Path::new("reports/x"))
+    ));
+}
+
+#[test]
+fn json_snapshot() {
+    let r = fixture();
+    let mut v: serde_json::Value = serde_json::from_str(&to_json(&r)).unwrap();
+    // The robust points are many numbers; their count is what the snapshot guards.
+    for m in v["metrics"].as_array_mut().unwrap() {
+        let n = m["points"].as_array().map(|p| p.len()).unwrap_or(0);
+        m["points"] = serde_json::json!(format!("[{n} points]"));
+    }
+    insta::assert_json_snapshot!(v);
+}
+
+#[test]
+fn fixture_is_a_fail_with_reasons() {
+    let r = fixture();
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(r.exit_code, 1);
+    assert!(
+        r.explanation.contains("above the 60.0 MB/h limit"),
+        "{}",
+        r.explanation
+    );
+}
