@@ -2,7 +2,7 @@
 
 use crate::analysis::{evaluate, EvaluateOptions};
 use crate::cli::{AnalyzeArgs, Cli, Sub};
-use crate::config::{metric_column, Format};
+use crate::config::Format;
 use crate::error::Result;
 use crate::report::{self, LimitsReport, Report, SampleCounts, Settings, TargetInfo};
 use crate::timeline::read_timeline;
@@ -30,8 +30,11 @@ pub fn execute(cli: Cli) -> Result<i32> {
 
 /// `soak analyze`: judge a saved timeline with any limits.
 fn analyze(a: AnalyzeArgs) -> Result<i32> {
-    let limits = a.verdict.limits()?;
-    let metric = metric_column(&a.verdict.metric);
+    let prof = a.verdict.load_profile()?;
+    let limits = a.verdict.limits(&prof)?;
+    let metric = a.verdict.metric(&prof);
+    let inconclusive = a.verdict.inconclusive(&prof)?;
+    let warmup = a.verdict.warmup(&prof)?;
     let tl = read_timeline(&a.timeline, &metric)?;
     let n = tl
         .column(&metric)
@@ -55,7 +58,7 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
         &tl.columns,
         &EvaluateOptions {
             metric: metric.clone(),
-            warmup_s: a.verdict.warmup.map(|w| w.as_secs_f64()),
+            warmup_s: warmup.map(|w| w.as_secs_f64()),
             limits: limits.clone(),
         },
     );
@@ -85,7 +88,7 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
         name,
         target,
         settings,
-        LimitsReport::new(&limits, a.verdict.inconclusive),
+        LimitsReport::new(&limits, inconclusive),
     );
     r.started_at = tl.first_timestamp.clone();
     r.ended_at = tl.last_timestamp.clone();
@@ -96,7 +99,7 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
     };
     r.notes = notes;
     r.set_evaluation(eval);
-    r.exit_code = report::verdict_exit_code(r.verdict, a.verdict.inconclusive);
+    r.exit_code = report::verdict_exit_code(r.verdict, inconclusive);
     match a.verdict.format {
         Format::Text => print!("{}", report::text_summary(&r, None)),
         Format::Json => print!("{}", report::to_json(&r)),

@@ -2,7 +2,7 @@
 //! [`crate::config`]. Raw arguments never reach the engine unchecked.
 
 use crate::config::{
-    metric_column, Format, InconclusivePolicy, Limits, RunConfig, TargetSpec,
+    metric_column, Format, InconclusivePolicy, Limits, Profile, RunConfig, TargetSpec,
     DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR,
 };
 use crate::error::{Error, Result};
@@ -79,32 +79,36 @@ pub struct VerdictArgs {
     /// Thread-growth limit per hour (threads column), e.g. 5.
     #[arg(long, value_name = "PER_HOUR", allow_hyphen_values = true)]
     pub max_thread_growth: Option<f64>,
-    /// Warm-up to ignore before judging growth [default: max(30s, 10% of the run), at most half the run].
+    /// Warm-up to ignore before judging growth
+    /// [default: max(30s, 10% of the run), at most half the run].
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub warmup: Option<Duration>,
-    /// Metric the verdict is on: rss, anon, heap, pss, or any timeline column.
-    #[arg(long, default_value = "rss", value_name = "METRIC")]
-    pub metric: String,
-    /// What INCONCLUSIVE exits with: exit3 (3), pass (0) or fail (1).
-    #[arg(long, value_enum, default_value_t = InconclusivePolicy::Exit3)]
-    pub inconclusive: InconclusivePolicy,
+    /// Metric the verdict is on: rss, anon, heap, pss, or any timeline column [default: rss].
+    #[arg(long, value_name = "METRIC")]
+    pub metric: Option<String>,
+    /// What INCONCLUSIVE exits with: exit3 (3), pass (0) or fail (1) [default: exit3].
+    #[arg(long, value_enum)]
+    pub inconclusive: Option<InconclusivePolicy>,
     /// Summary on stdout: text or json.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// A TOML profile (e.g. soak/ci.toml); flags given here override its values.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
 }
 
 /// Options of a run.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// How long to run, e.g. 30s, 10m, 24h.
-    #[arg(long, value_parser = parse_duration, default_value = "10m", value_name = "DURATION", allow_hyphen_values = true)]
-    pub duration: Duration,
-    /// Time between samples, e.g. 200ms, 1s, 30s.
-    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DURATION", allow_hyphen_values = true)]
-    pub interval: Duration,
-    /// Grace between SIGTERM and SIGKILL when stopping the target.
-    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
-    pub grace: Duration,
+    /// How long to run, e.g. 30s, 10m, 24h [default: 10m].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub duration: Option<Duration>,
+    /// Time between samples, e.g. 200ms, 1s, 30s [default: 1s].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub interval: Option<Duration>,
+    /// Grace between SIGTERM and SIGKILL when stopping the target [default: 10s].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub grace: Option<Duration>,
     /// Attach to a running process (and its descendants) instead of starting one.
     /// soak never signals it.
     #[arg(long, value_name = "PID")]
@@ -124,6 +128,10 @@ pub struct RunArgs {
     /// Run name [default: the command's file name, or pid-N].
     #[arg(long)]
     pub name: Option<String>,
+    /// Serve live figures at http://ADDR/metrics in the Prometheus text format
+    /// [with no value: 127.0.0.1:9464].
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
+    pub metrics_addr: Option<String>,
     /// Limits and verdict options.
     #[command(flatten)]
     pub verdict: VerdictArgs,
@@ -142,111 +150,192 @@ pub struct AnalyzeArgs {
     pub verdict: VerdictArgs,
 }
 
+fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
+
 impl VerdictArgs {
-    /// Checked limits.
-    pub fn limits(&self) -> Result<Limits> {
-        if let Some(c) = self.max_cpu {
+    /// The profile named by `--profile`, or an empty one.
+    pub fn load_profile(&self) -> Result<Profile> {
+        match &self.profile {
+            Some(p) => Profile::load(p),
+            None => Ok(Profile::default()),
+        }
+    }
+
+    fn profile_path(&self) -> PathBuf {
+        self.profile.clone().unwrap_or_default()
+    }
+
+    /// Checked limits: flags over the profile.
+    pub fn limits(&self, prof: &Profile) -> Result<Limits> {
+        let path = self.profile_path();
+        let max_growth_rate = match self.max_growth_rate {
+            Some(r) => Some(r),
+            None => prof.value(&path, "max_growth_rate", &prof.max_growth_rate, parse_rate)?,
+        };
+        let max_total_growth = match self.max_total_growth {
+            Some(v) => Some(v),
+            None => prof.value(
+                &path,
+                "max_total_growth",
+                &prof.max_total_growth,
+                parse_size,
+            )?,
+        };
+        let max_peak = match self.max_peak {
+            Some(v) => Some(v),
+            None => prof.value(&path, "max_peak", &prof.max_peak, parse_size)?,
+        };
+        let max_cpu = self.max_cpu.or(prof.max_cpu);
+        if let Some(c) = max_cpu {
             if !(c.is_finite() && c > 0.0) {
-                return Err(Error::Usage(format!(
+                return Err(usage(format!(
                     "invalid --max-cpu '{c}': give a positive percentage of one core, e.g. 80"
                 )));
             }
         }
+        let max_fd_growth = self.max_fd_growth.or(prof.max_fd_growth);
+        let max_thread_growth = self.max_thread_growth.or(prof.max_thread_growth);
         for (name, v) in [
-            ("--max-fd-growth", self.max_fd_growth),
-            ("--max-thread-growth", self.max_thread_growth),
+            ("--max-fd-growth", max_fd_growth),
+            ("--max-thread-growth", max_thread_growth),
         ] {
-            if let Some(v) = v {
-                if !(v.is_finite() && v >= 0.0) {
-                    return Err(Error::Usage(format!(
-                        "invalid {name} '{v}': give a non-negative number per hour, e.g. 10"
-                    )));
-                }
+            if let Some(v) = v.filter(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(usage(format!(
+                    "invalid {name} '{v}': give a non-negative number per hour, e.g. 10"
+                )));
             }
         }
-        let none_given = self.max_growth_rate.is_none()
-            && self.max_total_growth.is_none()
-            && self.max_peak.is_none();
+        let none_given =
+            max_growth_rate.is_none() && max_total_growth.is_none() && max_peak.is_none();
         Ok(Limits {
-            max_growth_rate: self.max_growth_rate.or_else(|| {
+            max_growth_rate: max_growth_rate.or_else(|| {
                 none_given.then(|| Rate::per_hour(DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR))
             }),
-            max_total_growth: self.max_total_growth,
-            max_peak: self.max_peak,
-            max_cpu_percent: self.max_cpu,
-            max_fd_growth_per_hour: self.max_fd_growth,
-            max_thread_growth_per_hour: self.max_thread_growth,
+            max_total_growth,
+            max_peak,
+            max_cpu_percent: max_cpu,
+            max_fd_growth_per_hour: max_fd_growth,
+            max_thread_growth_per_hour: max_thread_growth,
             rate_is_default: none_given,
         })
+    }
+
+    /// The verdict metric's column: flag, profile, or rss.
+    pub fn metric(&self, prof: &Profile) -> String {
+        metric_column(
+            self.metric
+                .as_deref()
+                .or(prof.metric.as_deref())
+                .unwrap_or("rss"),
+        )
+    }
+
+    /// The INCONCLUSIVE policy: flag, profile, or exit 3.
+    pub fn inconclusive(&self, prof: &Profile) -> Result<InconclusivePolicy> {
+        if let Some(p) = self.inconclusive {
+            return Ok(p);
+        }
+        match prof.inconclusive.as_deref() {
+            None | Some("exit3") => Ok(InconclusivePolicy::Exit3),
+            Some("pass") => Ok(InconclusivePolicy::Pass),
+            Some("fail") => Ok(InconclusivePolicy::Fail),
+            Some(other) => Err(usage(format!(
+                "profile {}: key 'inconclusive': '{other}' is not one of exit3, pass, fail",
+                self.profile_path().display()
+            ))),
+        }
+    }
+
+    /// The warm-up: flag or profile.
+    pub fn warmup(&self, prof: &Profile) -> Result<Option<Duration>> {
+        match self.warmup {
+            Some(w) => Ok(Some(w)),
+            None => prof.value(&self.profile_path(), "warmup", &prof.warmup, parse_duration),
+        }
     }
 }
 
 impl RunArgs {
-    /// Validates a run into a [`RunConfig`]; `now` names the default run directory.
+    /// Validates a run into a [`RunConfig`] (flags over `--profile`, then defaults);
+    /// `now` names the default run directory.
     pub fn into_config(self, now: chrono::DateTime<chrono::Utc>) -> Result<RunConfig> {
+        use crate::units::Secs;
+        let prof = self.verdict.load_profile()?;
+        let ppath = self.verdict.profile_path();
+        let dur = |flag: Option<Duration>, key: &str, v: &Option<String>, default: u64| match flag {
+            Some(d) => Ok(d),
+            None => prof
+                .value(&ppath, key, v, parse_duration)
+                .map(|d| d.unwrap_or(Duration::from_secs(default))),
+        };
+        let duration = dur(self.duration, "duration", &prof.duration, 600)?;
+        let interval = dur(self.interval, "interval", &prof.interval, 1)?;
+        let grace = dur(self.grace, "grace", &prof.grace, 10)?;
+        let warmup = self.verdict.warmup(&prof)?;
+        let command = if self.command.is_empty() && self.pid.is_none() {
+            prof.command.clone().unwrap_or_default()
+        } else {
+            self.command
+        };
         let target =
-            match (self.pid, self.command.is_empty()) {
+            match (self.pid, command.is_empty()) {
                 (Some(_), false) => {
-                    return Err(Error::Usage(
-                        "give either --pid or a command after --, not both".into(),
-                    ))
+                    return Err(usage("give either --pid or a command after --, not both"))
                 }
                 (Some(0), true) => {
-                    return Err(Error::Usage(
-                        "invalid --pid 0: give the pid of a running process".into(),
-                    ))
+                    return Err(usage("invalid --pid 0: give the pid of a running process"))
                 }
                 (Some(p), true) => TargetSpec::Pid(p),
-                (None, false) => TargetSpec::Command(self.command),
-                (None, true) => return Err(Error::Usage(
-                    "nothing to soak: give a command after -- (e.g. soak -- ./server) or --pid N"
-                        .into(),
+                (None, false) => TargetSpec::Command(command),
+                (None, true) => return Err(usage(
+                    "nothing to soak: give a command after -- (e.g. soak -- ./server) or --pid N",
                 )),
             };
-        if self.interval.is_zero() {
-            return Err(Error::Usage(
-                "invalid --interval 0: give a positive interval, e.g. 1s or 200ms".into(),
+        if interval.is_zero() {
+            return Err(usage(
+                "invalid --interval 0: give a positive interval, e.g. 1s or 200ms",
             ));
         }
-        if self.interval < Duration::from_millis(1) {
-            return Err(Error::Usage(format!(
-                "--interval {:?} is below 1ms, the fastest soak samples at",
-                self.interval
+        if interval < Duration::from_millis(1) {
+            return Err(usage(format!(
+                "--interval {} is below 1ms, the fastest soak samples at",
+                Secs(interval.as_secs_f64())
             )));
         }
-        if self.duration.is_zero() {
-            return Err(Error::Usage(
-                "invalid --duration 0: give a positive duration, e.g. 10m".into(),
+        if duration.is_zero() {
+            return Err(usage(
+                "invalid --duration 0: give a positive duration, e.g. 10m",
             ));
         }
-        if self.interval > self.duration {
-            return Err(Error::Usage(format!(
+        if interval > duration {
+            return Err(usage(format!(
                 "--interval {} is longer than --duration {}: nothing could be sampled twice",
-                crate::units::Secs(self.interval.as_secs_f64()),
-                crate::units::Secs(self.duration.as_secs_f64())
+                Secs(interval.as_secs_f64()),
+                Secs(duration.as_secs_f64())
             )));
         }
-        if let Some(w) = self.verdict.warmup {
-            if w >= self.duration {
-                return Err(Error::Usage(format!(
-                    "--warmup {} is not shorter than --duration {}: nothing would be judged",
-                    crate::units::Secs(w.as_secs_f64()),
-                    crate::units::Secs(self.duration.as_secs_f64())
-                )));
-            }
+        if let Some(w) = warmup.filter(|w| *w >= duration) {
+            return Err(usage(format!(
+                "--warmup {} is not shorter than --duration {}: nothing would be judged",
+                Secs(w.as_secs_f64()),
+                Secs(duration.as_secs_f64())
+            )));
         }
-        let limits = self.verdict.limits()?;
-        let metric = metric_column(&self.verdict.metric);
+        let limits = self.verdict.limits(&prof)?;
+        let metric = self.verdict.metric(&prof);
         if !crate::timeline::COLUMNS[2..].contains(&metric.as_str()) {
-            return Err(Error::Usage(format!(
+            return Err(usage(format!(
                 "unknown --metric '{}': use rss, anon, heap, pss or a timeline column",
-                self.verdict.metric
+                metric.trim_end_matches("_bytes")
             )));
         }
-        if metric == "pss_bytes" && !self.pss {
-            return Err(Error::Usage("--metric pss needs --pss".into()));
+        let pss = self.pss || prof.pss.unwrap_or(false);
+        if metric == "pss_bytes" && !pss {
+            return Err(usage("--metric pss needs --pss"));
         }
-        let name = match (&self.name, &target) {
+        let name = match (self.name.as_ref().or(prof.name.as_ref()), &target) {
             (Some(n), _) => n.clone(),
             (None, TargetSpec::Command(c)) => std::path::Path::new(&c[0])
                 .file_name()
@@ -264,23 +353,33 @@ impl RunArgs {
                 }
             })
             .collect();
+        let root = prof.reports_dir.clone().unwrap_or_else(|| "reports".into());
         let out_dir = self.out.unwrap_or_else(|| {
-            PathBuf::from("reports").join(format!("{safe}-{}", now.format("%Y%m%dT%H%M%SZ")))
+            PathBuf::from(root).join(format!("{safe}-{}", now.format("%Y%m%dT%H%M%SZ")))
         });
+        let metrics_addr = match self.metrics_addr.or(prof.metrics_addr.clone()) {
+            Some(a) => Some(a.parse::<std::net::SocketAddr>().map_err(|_| {
+                usage(format!(
+                    "invalid --metrics-addr '{a}': give IP:PORT, e.g. 127.0.0.1:9464"
+                ))
+            })?),
+            None => None,
+        };
         Ok(RunConfig {
             target,
-            duration: self.duration,
-            interval: self.interval,
-            warmup: self.verdict.warmup,
-            grace: self.grace,
+            duration,
+            interval,
+            warmup,
+            grace,
             metric,
-            pss: self.pss,
+            pss,
             out_dir,
             name,
-            allow_exit: self.allow_exit,
+            allow_exit: self.allow_exit || prof.allow_exit.unwrap_or(false),
             limits,
-            inconclusive: self.verdict.inconclusive,
+            inconclusive: self.verdict.inconclusive(&prof)?,
             format: self.verdict.format,
+            metrics_addr,
         })
     }
 }
@@ -327,9 +426,67 @@ mod tests {
             (vec!["--metric", "bogus", "--", "x"], "unknown --metric"),
             (vec!["--max-cpu", "-5", "--", "x"], "--max-cpu"),
             (vec!["--warmup", "20m", "--", "x"], "--warmup"),
+            (
+                vec!["--metrics-addr", "nowhere", "--", "x"],
+                "--metrics-addr",
+            ),
         ] {
             let e = cfg(&args).unwrap_err().to_string();
             assert!(e.contains(needle), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn profile_values_and_flag_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(
+            &p,
+            r#"duration = "2m"
+interval = "500ms"
+max_growth_rate = "5MB/h"
+command = ["srv", "-x"]
+reports_dir = "/var/lib/soak/reports"
+"#,
+        )
+        .unwrap();
+        let ps = p.to_str().unwrap();
+        let c = cfg(&["--profile", ps]).unwrap();
+        assert_eq!(c.duration, Duration::from_secs(120));
+        assert_eq!(c.interval, Duration::from_millis(500));
+        assert_eq!(c.limits.max_growth_rate.unwrap().bytes_per_hour, 5e6);
+        assert_eq!(
+            c.target,
+            TargetSpec::Command(vec!["srv".into(), "-x".into()])
+        );
+        assert!(c.out_dir.starts_with("/var/lib/soak/reports"));
+        let c = cfg(&[
+            "--profile",
+            ps,
+            "--duration",
+            "1m",
+            "--max-growth-rate",
+            "1MB/h",
+            "--",
+            "other",
+        ])
+        .unwrap();
+        assert_eq!(c.duration, Duration::from_secs(60));
+        assert_eq!(c.limits.max_growth_rate.unwrap().bytes_per_hour, 1e6);
+        assert_eq!(c.target, TargetSpec::Command(vec!["other".into()]));
+
+        std::fs::write(&p, r#"duration = "ten minutes""#).unwrap();
+        let e = cfg(&["--profile", ps]).unwrap_err().to_string();
+        assert!(
+            e.contains("p.toml") && e.contains("'duration'") && e.contains("ten minutes"),
+            "{e}"
+        );
+        std::fs::write(&p, r#"durration = "10m""#).unwrap();
+        let e = cfg(&["--profile", ps, "--", "x"]).unwrap_err().to_string();
+        assert!(e.contains("p.toml") && e.contains("durration"), "{e}");
+        let e = cfg(&["--profile", "/nonexistent.toml", "--", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent.toml"), "{e}");
     }
 }
