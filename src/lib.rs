@@ -10,6 +10,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod monitor;
 pub mod report;
 pub mod sample;

@@ -5,9 +5,10 @@
 //! Nothing of the timeline is kept in memory during the run: rows go to disk and the
 //! analysis reads them back, so soak's footprint does not grow with the run's length.
 
-use crate::analysis::{evaluate, EvaluateOptions};
+use crate::analysis::{evaluate, EvaluateOptions, Verdict};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{exit_code, Error, Result};
+use crate::metrics::{self, LiveMetrics};
 use crate::report::{self, LimitsReport, Report, RunEnd, SampleCounts, Settings, TargetInfo};
 use crate::sample::procfs::{gone, ProcReader};
 use crate::sample::Sample;
@@ -18,6 +19,7 @@ use crate::target::{oom, ExitInfo};
 use crate::timeline::{read_timeline, TimelineWriter};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::MissedTickBehavior;
@@ -52,11 +54,10 @@ pub fn run(cfg: &RunConfig, guard_exe: Option<&Path>) -> Result<Outcome> {
         .build()
         .map_err(|e| Error::Monitor(format!("cannot start the runtime: {e}")))?;
     let result = rt.block_on(run_async(cfg, guard_exe, attached));
-    if let Err(Error::Spawn { .. }) = &result {
-        // The target never started: leave nothing half-written.
-        if created {
-            let _ = std::fs::remove_dir_all(&cfg.out_dir);
-        }
+    if result.is_err() && created && !cfg.out_dir.join("timeline.csv").exists() {
+        // Failed before the first row (the target did not start, the metrics port was
+        // taken): leave nothing half-written.
+        let _ = std::fs::remove_dir_all(&cfg.out_dir);
     }
     result
 }
@@ -96,6 +97,26 @@ async fn run_async(
     let mut sigterm = sig(SignalKind::terminate())?;
     let mut sigchld = sig(SignalKind::child())?;
     let oom_before = oom::cgroup_oom_kills();
+    // Bound before the target starts: a taken port fails the run with nothing started.
+    let live = match cfg.metrics_addr {
+        Some(addr) => {
+            let m = Arc::new(LiveMetrics::new(
+                &cfg.name,
+                &cfg.metric,
+                cfg.duration.as_secs_f64(),
+            ));
+            if let Some(r) = cfg.limits.max_growth_rate {
+                m.limit.set(r.bytes_per_hour);
+            }
+            let bound = metrics::serve(addr, m.clone()).await.map_err(|e| {
+                Error::Monitor(format!(
+                    "cannot serve metrics on {addr}: {e} (choose another --metrics-addr)"
+                ))
+            })?;
+            Some((m, bound))
+        }
+        None => None,
+    };
 
     let mut guard = None;
     let (root, pgid, adopters, exclude) = match (&cfg.target, attached) {
@@ -142,12 +163,21 @@ async fn run_async(
         TargetSpec::Command(c) => format!("`{}` (pid {})", c.join(" "), root.pid),
         TargetSpec::Pid(p) => format!("pid {p} (attached)"),
     };
+    let serving = live
+        .as_ref()
+        .map(|(_, a)| format!("; metrics at http://{a}/metrics"))
+        .unwrap_or_default();
     eprintln!(
-        "soak: monitoring {what} for {} every {} → {}",
+        "soak: monitoring {what} for {} every {} → {}{serving}",
         crate::units::Secs(cfg.duration.as_secs_f64()),
         crate::units::Secs(cfg.interval.as_secs_f64()),
         dir.display()
     );
+    let live = live.map(|(m, _)| m);
+    // The slope so far is recomputed from the timeline on disk now and then (nothing of
+    // the timeline is kept in memory): every 1% of the run, at least every 2 s.
+    let trend_every = (cfg.duration.as_secs_f64() / 100.0).max(2.0);
+    let mut last_trend = 0.0f64;
 
     let mut reader = ProcReader::new(cfg.pss);
     let mut tree = ProcessTree::new(root, adopters, exclude);
@@ -190,7 +220,11 @@ async fn run_async(
                 let elapsed = start.elapsed().as_secs_f64();
                 let index = (elapsed / interval_s).round() as u64;
                 if let Some(last) = last_index {
-                    missed += index.saturating_sub(last + 1);
+                    let skipped = index.saturating_sub(last + 1);
+                    missed += skipped;
+                    if let Some(m) = &live {
+                        m.missed.inc_by(skipped);
+                    }
                 }
                 last_index = Some(index);
                 let sample = match sample_tree(&mut tree, &mut reader, guard.as_mut()) {
@@ -208,6 +242,15 @@ async fn run_async(
                 }
                 if let Err(e) = writer.write(&now_rfc3339(), elapsed, &sample) {
                     break End::MonitorError(format!("cannot write {}: {e}", writer.path().display()));
+                }
+                if let Some(m) = &live {
+                    m.samples.inc();
+                    m.elapsed.set(elapsed);
+                    publish_sample(m, &sample);
+                    if elapsed - last_trend >= trend_every {
+                        last_trend = elapsed;
+                        publish_trend(m, writer.path(), cfg);
+                    }
                 }
                 if last_sync.elapsed().as_secs() >= 60 {
                     let _ = writer.sync();
@@ -333,11 +376,77 @@ async fn run_async(
             .notes
             .push(format!("timeline could not be synced to disk: {e}"));
     }
+    if let End::MonitorError(msg) = &end {
+        // The run failed on soak's side (a full disk, say): the timeline on disk is valid
+        // up to the failure. Say so in one line, with or without a report.
+        let rows = format!("the timeline keeps {taken} complete rows");
+        return match report::write_all(&report, &dir) {
+            Ok(()) => Err(Error::Monitor(format!(
+                "{msg}; target stopped, {rows}, report written to {}",
+                dir.display()
+            ))),
+            Err(e) => Err(Error::Monitor(format!(
+                "{msg}; target stopped, {rows}; report not written ({e})"
+            ))),
+        };
+    }
     report::write_all(&report, &dir)?;
     Ok(Outcome {
         report,
         run_dir: dir,
     })
+}
+
+fn publish_sample(m: &LiveMetrics, s: &Sample) {
+    let set = |k: &str, v: f64| LiveMetrics::set(&m.current, "column", k, v);
+    set("rss_bytes", s.rss_bytes as f64);
+    set("anon_bytes", s.anon_bytes as f64);
+    set("file_bytes", s.file_bytes as f64);
+    set("shmem_bytes", s.shmem_bytes as f64);
+    set("swap_bytes", s.swap_bytes as f64);
+    if let Some(p) = s.pss_bytes {
+        set("pss_bytes", p as f64);
+    }
+    set("threads", s.threads as f64);
+    set("fds", s.fds as f64);
+    set("cpu_s", s.cpu_s);
+    set("processes", s.processes as f64);
+}
+
+/// The verdict metric's trend so far, from the timeline as written.
+fn publish_trend(m: &LiveMetrics, timeline: &Path, cfg: &RunConfig) {
+    let Ok(tl) = read_timeline(timeline, &cfg.metric) else {
+        return;
+    };
+    let Some(y) = tl.column(&cfg.metric) else {
+        return;
+    };
+    let a = crate::analysis::analyze_series(
+        &cfg.metric,
+        &tl.elapsed_s,
+        y,
+        &crate::analysis::SeriesOptions {
+            warmup_s: cfg.warmup.map(|w| w.as_secs_f64()),
+            max_rate_per_hour: cfg.limits.max_growth_rate.map(|r| r.bytes_per_hour),
+            max_total_growth: cfg.limits.max_total_growth.map(|b| b as f64),
+        },
+    );
+    for (bound, v) in [
+        ("estimate", a.slope_per_hour),
+        ("low", a.slope_low_per_hour),
+        ("high", a.slope_high_per_hour),
+    ] {
+        LiveMetrics::set(&m.slope, "bound", bound, v.unwrap_or(f64::NAN));
+    }
+    let so_far = Verdict::combine(a.checks().map(|c| c.verdict));
+    for v in [Verdict::Pass, Verdict::Inconclusive, Verdict::Fail] {
+        LiveMetrics::set(
+            &m.verdict,
+            "verdict",
+            &v.to_string(),
+            f64::from(u8::from(v == so_far)),
+        );
+    }
 }
 
 fn signal_number(name: &str) -> Option<i32> {

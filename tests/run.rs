@@ -313,22 +313,7 @@ fn sigkill_of_soak_keeps_timeline_and_kills_target() {
     let d = tmp();
     let out = d.path().join("run");
     let m = marker();
-    let mut child = Command::new(soak())
-        .args([
-            "--duration",
-            "60s",
-            "--interval",
-            "50ms",
-            "--out",
-            out.to_str().unwrap(),
-            "--",
-        ])
-        .arg(workload())
-        .args(["tree", "2", &m])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_soak_on_tree(&out, "50ms", 2, &m);
     std::thread::sleep(Duration::from_millis(2500));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();

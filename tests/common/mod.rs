@@ -97,3 +97,29 @@ pub fn show(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Starts soak (quietly, in the background) on a workload tree tagged with `marker`:
+/// `children` steady children plus the parent, for 60 s at `interval`.
+pub fn spawn_soak_on_tree(
+    out: &Path,
+    interval: &str,
+    children: u32,
+    marker: &str,
+) -> std::process::Child {
+    Command::new(soak())
+        .args([
+            "--duration",
+            "60s",
+            "--interval",
+            interval,
+            "--out",
+            out.to_str().expect("utf-8 path"),
+            "--",
+        ])
+        .arg(workload())
+        .args(["tree", &children.to_string(), marker])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn soak")
+}

@@ -1,0 +1,182 @@
+//! Live fleet metrics: `/metrics` in the Prometheus text format during a run
+//! (`--metrics-addr`), so a team can watch many soak boxes with the tools it runs.
+//!
+//! The server answers plain HTTP/1.x GETs on one socket: one scrape is one short
+//! connection, which is all Prometheus needs, so no HTTP framework is pulled in.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+type Labels = Vec<(String, String)>;
+type FGauge = Gauge<f64, AtomicU64>;
+
+/// The live figures of one run.
+pub struct LiveMetrics {
+    registry: Registry,
+    /// Latest sample per column (`rss_bytes`, `threads`, …).
+    pub current: Family<Labels, FGauge>,
+    /// Robust slope so far of the verdict metric, per hour, with its interval bounds.
+    pub slope: Family<Labels, FGauge>,
+    /// 1 for the verdict so far, 0 for the others.
+    pub verdict: Family<Labels, FGauge>,
+    /// Rows written.
+    pub samples: Counter,
+    /// Ticks skipped because they came late.
+    pub missed: Counter,
+    /// Seconds since the run started.
+    pub elapsed: FGauge,
+    /// The growth-rate limit, per hour (NaN when none).
+    pub limit: FGauge,
+}
+
+impl LiveMetrics {
+    /// Registers the run's metrics; `name` labels them all so a fleet can be told apart.
+    pub fn new(name: &str, metric: &str, duration_s: f64) -> LiveMetrics {
+        use std::borrow::Cow;
+        let mut registry = Registry::with_labels(
+            [
+                (Cow::Borrowed("run"), Cow::Owned(name.to_string())),
+                (Cow::Borrowed("metric"), Cow::Owned(metric.to_string())),
+            ]
+            .into_iter(),
+        );
+        let (current, slope, verdict) = (Family::default(), Family::default(), Family::default());
+        let (samples, missed) = (Counter::default(), Counter::default());
+        let (elapsed, limit, duration) = (FGauge::default(), FGauge::default(), FGauge::default());
+        duration.set(duration_s);
+        registry.register(
+            "soak_current",
+            "Latest sample of each timeline column (bytes or count)",
+            Family::clone(&current),
+        );
+        registry.register(
+            "soak_growth_rate_per_hour",
+            "Robust (Theil-Sen) slope so far of the verdict metric after warm-up, per hour; bound=estimate|low|high (90% interval)",
+            Family::clone(&slope),
+        );
+        registry.register(
+            "soak_verdict",
+            "Verdict so far: 1 for the current one (PASS, FAIL, INCONCLUSIVE)",
+            Family::clone(&verdict),
+        );
+        registry.register(
+            "soak_samples",
+            "Samples written to the timeline",
+            samples.clone(),
+        );
+        registry.register(
+            "soak_samples_missed",
+            "Ticks skipped because they came late",
+            missed.clone(),
+        );
+        registry.register(
+            "soak_elapsed_seconds",
+            "Seconds since the run started",
+            elapsed.clone(),
+        );
+        registry.register(
+            "soak_limit_growth_rate_per_hour",
+            "The growth-rate limit, per hour",
+            limit.clone(),
+        );
+        registry.register(
+            "soak_duration_seconds",
+            "Planned run length, seconds",
+            duration,
+        );
+        LiveMetrics {
+            registry,
+            current,
+            slope,
+            verdict,
+            samples,
+            missed,
+            elapsed,
+            limit,
+        }
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        // Encoding into a String only fails on a formatter error, which String never has.
+        let _ = encode(&mut s, &self.registry);
+        s
+    }
+
+    /// Sets one labelled gauge.
+    pub fn set(family: &Family<Labels, FGauge>, key: &str, value: &str, v: f64) {
+        family
+            .get_or_create(&vec![(key.to_string(), value.to_string())])
+            .set(v);
+    }
+}
+
+/// Binds `addr` now (so a taken port fails before the target starts) and serves
+/// `/metrics` until the runtime ends.
+pub async fn serve(addr: SocketAddr, metrics: Arc<LiveMetrics>) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                continue;
+            };
+            let m = metrics.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut n = 0;
+                // Read the request head (bounded); a slow or huge client is dropped.
+                while n < buf.len() {
+                    match tokio::time::timeout(
+                        std::time::Duration::from_secs(5),
+                        sock.read(&mut buf[n..]),
+                    )
+                    .await
+                    {
+                        Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
+                        Ok(Ok(k)) => {
+                            n += k;
+                            if buf[..n].windows(4).any(|w| w == b"\r\n\r\n")
+                                || buf[..n].ends_with(b"\n\n")
+                            {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let path = head.split_whitespace().nth(1).unwrap_or("");
+                let (status, body, ctype) = if head.starts_with("GET ")
+                    && (path == "/metrics" || path.starts_with("/metrics?"))
+                {
+                    (
+                        "200 OK",
+                        m.render(),
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )
+                } else {
+                    (
+                        "404 Not Found",
+                        "soak serves /metrics only\n".to_string(),
+                        "text/plain",
+                    )
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    Ok(bound)
+}

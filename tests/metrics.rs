@@ -1,0 +1,118 @@
+//! `--metrics-addr`: a Prometheus scrape during a real run.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+#[test]
+fn scrape_during_a_run() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    // Port 0: the kernel picks a free port and soak prints where it listens.
+    let mut child = Command::new(soak())
+        .args([
+            "--duration",
+            "8s",
+            "--interval",
+            "100ms",
+            "--warmup",
+            "1s",
+            "--max-growth-rate",
+            "60MB/h",
+        ])
+        .args([
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--name",
+            "scrape-test",
+            "--out",
+            out.to_str().unwrap(),
+            "--",
+        ])
+        .arg(workload())
+        .args(["leak", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.strip_suffix("/metrics\n"))
+        .unwrap_or_else(|| panic!("start line names the metrics address: {first}"))
+        .to_string();
+    std::thread::sleep(Duration::from_secs(5));
+    let resp = get(&addr, "/metrics");
+    assert!(resp.starts_with("HTTP/1.1 200 OK"), "{resp}");
+    for needle in [
+        r#"soak_current{run="scrape-test",metric="rss_bytes",column="rss_bytes"}"#,
+        r#"soak_growth_rate_per_hour{run="scrape-test",metric="rss_bytes",bound="low"}"#,
+        r#"soak_verdict{run="scrape-test",metric="rss_bytes",verdict="FAIL"} 1"#,
+        "soak_samples_total",
+        "soak_samples_missed_total",
+        "soak_limit_growth_rate_per_hour",
+    ] {
+        assert!(resp.contains(needle), "missing {needle} in:\n{resp}");
+    }
+    let samples: f64 = resp
+        .lines()
+        .find(|l| l.starts_with("soak_samples_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(samples >= 30.0, "{samples} samples after 5 s at 10 Hz");
+    assert!(get(&addr, "/").starts_with("HTTP/1.1 404"));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "the leak fails the run");
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "the endpoint closes with the run"
+    );
+}
+
+#[test]
+fn taken_port_fails_before_the_target_starts() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    let m = marker();
+    let o = run(&[
+        "--duration",
+        "5s",
+        "--metrics-addr",
+        &addr,
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        workload().to_str().unwrap(),
+        "steady",
+        &m,
+    ]);
+    assert_eq!(code(&o), 5, "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot serve metrics"),
+        "{}",
+        show(&o)
+    );
+    assert!(pids_with(&m).is_empty(), "target must not have started");
+    assert!(!out.exists(), "no run directory left behind");
+}
