@@ -216,9 +216,11 @@ async fn run_async(
                     }
                 }
             }
-            _ = interval.tick() => {
+            scheduled = interval.tick() => {
                 let elapsed = start.elapsed().as_secs_f64();
-                let index = (elapsed / interval_s).round() as u64;
+                // The tick's own schedule numbers it: ticks that Skip dropped leave a gap.
+                let since_start = scheduled.into_std().saturating_duration_since(start);
+                let index = (since_start.as_secs_f64() / interval_s).round() as u64;
                 if let Some(last) = last_index {
                     let skipped = index.saturating_sub(last + 1);
                     missed += skipped;
