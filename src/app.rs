@@ -1,8 +1,9 @@
 //! What each command does, between the parsed command line and the exit code.
 
 use crate::analysis::{evaluate, EvaluateOptions};
-use crate::cli::{AnalyzeArgs, Cli, Sub};
+use crate::cli::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, Sub};
 use crate::config::Format;
+use crate::error::Error;
 use crate::error::Result;
 use crate::report::{self, LimitsReport, Report, SampleCounts, Settings, TargetInfo};
 use crate::timeline::read_timeline;
@@ -15,6 +16,8 @@ pub fn execute(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Some(Sub::Analyze(a)) => analyze(a),
+        Some(Sub::Report(a)) => rerender(a),
+        Some(Sub::Compare(a)) => compare(a),
         None => {
             let cfg = cli.run.into_config(chrono::Utc::now())?;
             let exe = std::env::current_exe().ok();
@@ -23,6 +26,7 @@ pub fn execute(cli: Cli) -> Result<i32> {
                 Format::Text => print!("{}", report::text_summary(&out.report, Some(&out.run_dir))),
                 Format::Json => print!("{}", report::to_json(&out.report)),
             }
+            ci_outputs(&out.report);
             Ok(out.report.exit_code)
         }
     }
@@ -104,5 +108,112 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
         Format::Text => print!("{}", report::text_summary(&r, None)),
         Format::Json => print!("{}", report::to_json(&r)),
     }
+    ci_outputs(&r);
     Ok(r.exit_code)
+}
+
+/// `soak report RUN_DIR`: re-render the human formats from report.json and the timeline.
+fn rerender(a: ReportArgs) -> Result<i32> {
+    let r = report::load(&a.run_dir)?;
+    let tl_path = a.run_dir.join("timeline.csv");
+    let tl = if tl_path.exists() {
+        Some(read_timeline(&tl_path, &r.settings.metric)?)
+    } else {
+        eprintln!("soak: {} not found: charts are left out", tl_path.display());
+        None
+    };
+    let input = report::Input {
+        report: &r,
+        timeline: tl.as_ref(),
+    };
+    report::write_human(&input, &a.run_dir)?;
+    println!(
+        "soak: re-rendered report.md, report.html and junit.xml in {} ({})",
+        a.run_dir.display(),
+        r.verdict
+    );
+    Ok(0)
+}
+
+/// `soak compare BASELINE CANDIDATE`.
+fn compare(a: CompareArgs) -> Result<i32> {
+    if a.fail < a.warn {
+        return Err(Error::Usage(format!(
+            "--fail {}% is below --warn {}%: the failure threshold must be the larger",
+            a.fail, a.warn
+        )));
+    }
+    let base = report::load(&a.baseline)?;
+    let cand = report::load(&a.candidate)?;
+    let c = crate::compare::compare(&base, &cand, a.warn, a.fail).map_err(Error::Usage)?;
+    let md = crate::compare::markdown(&c, &base.name, &cand.name, a.warn, a.fail);
+    print!("{md}");
+    append_step_summary(&md);
+    if github_actions() {
+        let msg = format!("{} vs baseline {}: {:?}", cand.name, base.name, c.status);
+        match c.status {
+            crate::compare::Status::Fail => {
+                println!("::error title=soak compare::{}", gh_escape(&msg))
+            }
+            crate::compare::Status::Warn => {
+                println!("::warning title=soak compare::{}", gh_escape(&msg))
+            }
+            crate::compare::Status::Ok => {
+                println!("::notice title=soak compare::{}", gh_escape(&msg))
+            }
+        }
+    }
+    Ok(if c.status == crate::compare::Status::Fail {
+        1
+    } else {
+        0
+    })
+}
+
+fn github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// GitHub workflow commands need `%`, CR and LF escaped.
+fn gh_escape(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Appends Markdown to `$GITHUB_STEP_SUMMARY` when it is set; a failure to write is
+/// reported, never fatal (the verdict is already on stdout).
+fn append_step_summary(md: &str) {
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        use std::io::Write;
+        let res = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(md.as_bytes()));
+        if let Err(e) = res {
+            eprintln!(
+                "soak: cannot append to GITHUB_STEP_SUMMARY {}: {e}",
+                std::path::Path::new(&path).display()
+            );
+        }
+    }
+}
+
+/// CI-native outputs of a verdict: the step summary and an annotation.
+fn ci_outputs(r: &report::Report) {
+    append_step_summary(&report::to_markdown(r));
+    if github_actions() {
+        let kind = match r.verdict {
+            crate::analysis::Verdict::Fail => "error",
+            crate::analysis::Verdict::Inconclusive => "warning",
+            crate::analysis::Verdict::Pass => "notice",
+        };
+        println!(
+            "::{kind} title=soak {} {}::{}",
+            r.verdict,
+            gh_escape(&r.name).replace([',', ':'], " "),
+            gh_escape(&r.explanation)
+        );
+    }
 }

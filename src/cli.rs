@@ -52,6 +52,12 @@ pub struct Cli {
 pub enum Sub {
     /// Re-analyse a saved timeline CSV with any limits (same exit codes as a run).
     Analyze(AnalyzeArgs),
+    /// Re-render report.md, report.html and junit.xml of a run from its report.json and
+    /// timeline.csv.
+    Report(ReportArgs),
+    /// Compare a candidate run with a baseline (run directories or report.json files):
+    /// exit 0 unless a figure is worse by more than --fail.
+    Compare(CompareArgs),
     #[command(name = "__guard", hide = true)]
     /// Internal: the process that stops the target if soak is killed.
     Guard,
@@ -132,12 +138,50 @@ pub struct RunArgs {
     /// [with no value: 127.0.0.1:9464].
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
     pub metrics_addr: Option<String>,
+    /// Off a terminal, print a status line this often [default: 1m for runs up to an
+    /// hour, 10m for longer ones]. On a terminal a progress bar shows instead.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub status_every: Option<Duration>,
+    /// No progress bar and no status lines (the start line and summary remain).
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Limits and verdict options.
     #[command(flatten)]
     pub verdict: VerdictArgs,
     /// The command to run, after `--` (started directly, no shell).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// Arguments of `soak report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run directory (holding report.json and timeline.csv).
+    pub run_dir: PathBuf,
+}
+
+/// Parses a percentage such as `5%` or `5`.
+pub fn parse_percent(s: &str) -> std::result::Result<f64, String> {
+    let v = s.trim().trim_end_matches('%').trim();
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("invalid percentage '{s}': use e.g. 5% or 20%")),
+    }
+}
+
+/// Arguments of `soak compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline: a run directory or a report.json (e.g. one checked into the repo).
+    pub baseline: PathBuf,
+    /// The candidate: a run directory or a report.json.
+    pub candidate: PathBuf,
+    /// Warn when a figure is more than this much worse.
+    #[arg(long, value_parser = parse_percent, default_value = "5%", value_name = "PERCENT")]
+    pub warn: f64,
+    /// Fail (exit 1) when a figure is more than this much worse.
+    #[arg(long, value_parser = parse_percent, default_value = "20%", value_name = "PERCENT")]
+    pub fail: f64,
 }
 
 /// Arguments of `soak analyze`.
@@ -380,6 +424,14 @@ impl RunArgs {
             inconclusive: self.verdict.inconclusive(&prof)?,
             format: self.verdict.format,
             metrics_addr,
+            quiet: self.quiet,
+            status_every: self
+                .status_every
+                .unwrap_or(if duration <= Duration::from_secs(3600) {
+                    Duration::from_secs(60)
+                } else {
+                    Duration::from_secs(600)
+                }),
         })
     }
 }

@@ -90,6 +90,10 @@ pub struct RunConfig {
     pub format: Format,
     /// Where to serve `/metrics` during the run.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// No progress bar or status lines.
+    pub quiet: bool,
+    /// Status line period off a terminal.
+    pub status_every: Duration,
 }
 
 /// Maps a `--metric` name to its timeline column.

@@ -178,6 +178,19 @@ async fn run_async(
     // the timeline is kept in memory): every 1% of the run, at least every 2 s.
     let trend_every = (cfg.duration.as_secs_f64() / 100.0).max(2.0);
     let mut last_trend = 0.0f64;
+    let mut trend: Option<crate::analysis::SeriesAnalysis> = None;
+    let status_every = cfg.status_every.as_secs_f64();
+    let mut last_status = 0.0f64;
+    // A progress bar on a terminal; status lines (for CI logs) elsewhere.
+    let bar = (!cfg.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+        let b = indicatif::ProgressBar::new((cfg.duration.as_secs_f64() * 10.0) as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {eta} left · {msg}",
+        ) {
+            b.set_style(style.progress_chars("=> "));
+        }
+        b
+    });
 
     let mut reader = ProcReader::new(cfg.pss);
     let mut tree = ProcessTree::new(root, adopters, exclude);
@@ -249,10 +262,26 @@ async fn run_async(
                     m.samples.inc();
                     m.elapsed.set(elapsed);
                     publish_sample(m, &sample);
-                    if elapsed - last_trend >= trend_every {
-                        last_trend = elapsed;
-                        publish_trend(m, writer.path(), cfg);
+                }
+                if (live.is_some() || !cfg.quiet) && elapsed - last_trend >= trend_every {
+                    last_trend = elapsed;
+                    trend = trend_so_far(writer.path(), cfg);
+                    if let (Some(m), Some(a)) = (&live, &trend) {
+                        publish_trend(m, a);
                     }
+                }
+                if let Some(bar) = &bar {
+                    bar.set_position((elapsed.min(duration_s) * 10.0) as u64);
+                    bar.set_message(progress_text(cfg, &sample, trend.as_ref()));
+                } else if !cfg.quiet && elapsed - last_status >= status_every {
+                    last_status = elapsed;
+                    eprintln!(
+                        "soak: {} of {}: {}; {} samples, {missed} missed",
+                        crate::units::Secs(elapsed),
+                        crate::units::Secs(duration_s),
+                        progress_text(cfg, &sample, trend.as_ref()),
+                        writer.rows()
+                    );
                 }
                 if last_sync.elapsed().as_secs() >= 60 {
                     let _ = writer.sync();
@@ -265,6 +294,9 @@ async fn run_async(
         }
     };
     let elapsed_s = start.elapsed().as_secs_f64();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
 
     // Stop the target (never an attached one).
     if let Some(g) = pgid {
@@ -382,7 +414,7 @@ async fn run_async(
         // The run failed on soak's side (a full disk, say): the timeline on disk is valid
         // up to the failure. Say so in one line, with or without a report.
         let rows = format!("the timeline keeps {taken} complete rows");
-        return match report::write_all(&report, &dir) {
+        return match report::write_all(&report, Some(&tl), &dir) {
             Ok(()) => Err(Error::Monitor(format!(
                 "{msg}; target stopped, {rows}, report written to {}",
                 dir.display()
@@ -392,7 +424,7 @@ async fn run_async(
             ))),
         };
     }
-    report::write_all(&report, &dir)?;
+    report::write_all(&report, Some(&tl), &dir)?;
     Ok(Outcome {
         report,
         run_dir: dir,
@@ -416,14 +448,10 @@ fn publish_sample(m: &LiveMetrics, s: &Sample) {
 }
 
 /// The verdict metric's trend so far, from the timeline as written.
-fn publish_trend(m: &LiveMetrics, timeline: &Path, cfg: &RunConfig) {
-    let Ok(tl) = read_timeline(timeline, &cfg.metric) else {
-        return;
-    };
-    let Some(y) = tl.column(&cfg.metric) else {
-        return;
-    };
-    let a = crate::analysis::analyze_series(
+fn trend_so_far(timeline: &Path, cfg: &RunConfig) -> Option<crate::analysis::SeriesAnalysis> {
+    let tl = read_timeline(timeline, &cfg.metric).ok()?;
+    let y = tl.column(&cfg.metric)?;
+    Some(crate::analysis::analyze_series(
         &cfg.metric,
         &tl.elapsed_s,
         y,
@@ -432,7 +460,10 @@ fn publish_trend(m: &LiveMetrics, timeline: &Path, cfg: &RunConfig) {
             max_rate_per_hour: cfg.limits.max_growth_rate.map(|r| r.bytes_per_hour),
             max_total_growth: cfg.limits.max_total_growth.map(|b| b as f64),
         },
-    );
+    ))
+}
+
+fn publish_trend(m: &LiveMetrics, a: &crate::analysis::SeriesAnalysis) {
     for (bound, v) in [
         ("estimate", a.slope_per_hour),
         ("low", a.slope_low_per_hour),
@@ -449,6 +480,41 @@ fn publish_trend(m: &LiveMetrics, timeline: &Path, cfg: &RunConfig) {
             f64::from(u8::from(v == so_far)),
         );
     }
+}
+
+/// "RSS 12.3 MB · 5.1 MB/h [3.2 … 7.0] · FAIL so far" for the progress bar and status lines.
+fn progress_text(
+    cfg: &RunConfig,
+    s: &Sample,
+    a: Option<&crate::analysis::SeriesAnalysis>,
+) -> String {
+    use crate::analysis::verdict::fmt_rate;
+    let unit = crate::analysis::Unit::of_column(&cfg.metric);
+    let mut t = format!("rss {}", crate::units::Bytes(s.rss_bytes as f64));
+    if let Some(a) = a {
+        match (
+            a.slope_per_hour,
+            a.slope_low_per_hour,
+            a.slope_high_per_hour,
+        ) {
+            (Some(x), Some(lo), Some(hi)) => {
+                let _ = std::fmt::Write::write_fmt(
+                    &mut t,
+                    format_args!(
+                        ", {} slope {} [{} … {}]",
+                        cfg.metric,
+                        fmt_rate(unit, x),
+                        fmt_rate(unit, lo),
+                        fmt_rate(unit, hi)
+                    ),
+                );
+            }
+            _ => t.push_str(", slope: not yet (warm-up)"),
+        }
+        let so_far = Verdict::combine(a.checks().map(|c| c.verdict));
+        let _ = std::fmt::Write::write_fmt(&mut t, format_args!(", {so_far} so far"));
+    }
+    t
 }
 
 fn signal_number(name: &str) -> Option<i32> {

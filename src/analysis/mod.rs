@@ -18,8 +18,14 @@ use serde::Serialize;
 use trend::{SlopeFit, WarmupModel};
 pub use verdict::{Check, Reason, Verdict};
 
+/// Deserializes a number that JSON may hold as `null`: serde_json writes NaN and ±∞ as
+/// `null`, and an unbounded interval end is ±∞.
+pub fn nullable_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// The unit a metric's values are in, so figures are displayed sensibly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     /// Bytes (shown in decimal MB).
@@ -55,20 +61,24 @@ pub struct SeriesOptions {
 }
 
 /// The tail test's fit over the last third of the analysed span.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct TailFit {
     /// Where the tail starts, seconds.
+    #[serde(deserialize_with = "nullable_f64")]
     pub from_s: f64,
     /// Theil–Sen slope per hour over the tail.
+    #[serde(deserialize_with = "nullable_f64")]
     pub slope_per_hour: f64,
     /// Lower end of its 90% interval, per hour.
+    #[serde(deserialize_with = "nullable_f64")]
     pub low_per_hour: f64,
     /// Upper end of its 90% interval, per hour.
+    #[serde(deserialize_with = "nullable_f64")]
     pub high_per_hour: f64,
 }
 
 /// Everything the engine found about one series; the report renders this.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SeriesAnalysis {
     /// Column analysed (e.g. `rss_bytes`).
@@ -454,7 +464,7 @@ pub struct EvaluateOptions {
 }
 
 /// The judgement of a whole timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Evaluation {
     /// Overall verdict: the worst check.
     pub verdict: Verdict,

@@ -16,7 +16,7 @@ const MIN_CYCLES: usize = 6;
 const MAX_TROUGHS: usize = 240;
 
 /// One robust point: a time (seconds) and a level (the metric's unit).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Point {
     /// Seconds since the start of the run.
     pub t: f64,
@@ -25,7 +25,7 @@ pub struct Point {
 }
 
 /// How the points were formed; reported so a reader knows what the trend was fitted to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum PointMethod {
     /// One trough per GC-like cycle (sharp regular drops were found).

@@ -10,7 +10,7 @@ use serde::Serialize;
 pub const Z_ONE_SIDED_5: f64 = 1.6448536269514722;
 
 /// A robust slope with its distribution-free interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct SlopeFit {
     /// Theil–Sen slope (median of pairwise slopes), unit per second.
     pub slope: f64,
@@ -162,17 +162,22 @@ pub fn ols_slope(t: &[f64], y: &[f64]) -> Option<f64> {
 }
 
 /// The linear part of a warm-up-plus-line model `y = a + b·e^(−(t−t0)/τ) + c·(t−t0)`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct WarmupModel {
     /// Linear rate `c`, unit per second.
+    #[serde(deserialize_with = "super::nullable_f64")]
     pub rate: f64,
     /// Lower end of its 90% interval.
+    #[serde(deserialize_with = "super::nullable_f64")]
     pub low: f64,
     /// Upper end of its 90% interval.
+    #[serde(deserialize_with = "super::nullable_f64")]
     pub high: f64,
     /// The fitted time constant τ, seconds.
+    #[serde(deserialize_with = "super::nullable_f64")]
     pub tau_s: f64,
     /// Amplitude `b` (negative: the level rises towards a plateau).
+    #[serde(deserialize_with = "super::nullable_f64")]
     pub amplitude: f64,
     /// Whether the model beats a plain line by BIC by a clear margin (ΔBIC ≥ 6).
     pub preferred: bool,

@@ -1,6 +1,6 @@
 //! `report.json`: the model as is.
 
-use super::{Exporter, Report};
+use super::{Exporter, Input};
 
 pub(super) struct Json;
 
@@ -8,7 +8,8 @@ impl Exporter for Json {
     fn file_name(&self) -> &'static str {
         "report.json"
     }
-    fn render(&self, r: &Report) -> String {
+    fn render(&self, input: &Input) -> String {
+        let r = input.report;
         // Serialising plain data with string keys cannot fail.
         let mut s =
             serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));

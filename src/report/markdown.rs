@@ -1,6 +1,6 @@
 //! `report.md`: the verdict, the checks, the metrics and the run's facts.
 
-use super::{metric_cells, target_line, Exporter, Report, METRIC_HEADERS};
+use super::{metric_cells, target_line, Exporter, Input, METRIC_HEADERS};
 use crate::units::{Bytes, Secs};
 use std::fmt::Write;
 
@@ -15,7 +15,8 @@ impl Exporter for Markdown {
         "report.md"
     }
 
-    fn render(&self, r: &Report) -> String {
+    fn render(&self, input: &Input) -> String {
+        let r = input.report;
         let mut s = String::new();
         let _ = writeln!(s, "# soak: {} — {}\n", r.verdict, cell(&r.name));
         let _ = writeln!(s, "**{}**\n", cell(&r.explanation));

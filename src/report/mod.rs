@@ -2,7 +2,9 @@
 //! Files are written atomically (temp file, then rename) so a crash never leaves half a
 //! report.
 
+mod html;
 mod json;
+mod junit;
 mod markdown;
 mod text;
 
@@ -10,6 +12,7 @@ use crate::analysis::{Check, Evaluation, Reason, SeriesAnalysis, Unit, Verdict};
 use crate::config::{InconclusivePolicy, Limits};
 use crate::error::{exit_code, Error, Result};
 use crate::target::ExitInfo;
+use crate::timeline::Timeline;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,7 +23,7 @@ pub use text::summary as text_summary;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// What was soaked.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TargetInfo {
     /// `process` (started by soak), `pid` (attached), `timeline` (re-analysed file).
     pub kind: String,
@@ -33,7 +36,7 @@ pub struct TargetInfo {
 }
 
 /// Facts about the machine (sysinfo).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct HostInfo {
     /// Operating system.
     pub os: Option<String>,
@@ -65,7 +68,7 @@ impl HostInfo {
 }
 
 /// The limits as reported (base units in the field names).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LimitsReport {
     /// Growth-rate limit.
     pub max_growth_rate_bytes_per_hour: Option<f64>,
@@ -107,7 +110,7 @@ impl LimitsReport {
 }
 
 /// How the run ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RunEnd {
     /// `deadline`, `interrupted`, `target_exit`, `monitor_error`, or `analysis` (a file).
     pub reason: String,
@@ -118,7 +121,7 @@ pub struct RunEnd {
 }
 
 /// Samples taken and missed.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct SampleCounts {
     /// Rows in the timeline.
     pub taken: u64,
@@ -127,7 +130,7 @@ pub struct SampleCounts {
 }
 
 /// Settings that shaped the analysis.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Settings {
     /// Planned duration, seconds (None for a re-analysed file).
     pub duration_s: Option<f64>,
@@ -143,7 +146,7 @@ pub struct Settings {
 
 /// Convenience figures in MB/h for a byte metric (the same numbers as the per-hour
 /// fields, divided by 10^6).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct MbPerHour {
     /// Robust (Theil–Sen) slope.
     pub slope: Option<f64>,
@@ -158,7 +161,7 @@ pub struct MbPerHour {
 }
 
 /// One metric in the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MetricReport {
     /// The analysis.
     #[serde(flatten)]
@@ -185,7 +188,7 @@ impl From<SeriesAnalysis> for MetricReport {
 }
 
 /// The whole report: every output format renders this.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Report {
     /// Schema version of this JSON.
     pub schema_version: u32,
@@ -309,29 +312,85 @@ impl Report {
     }
 }
 
+/// What an exporter renders: the report, and the timeline for charts when there is one.
+pub struct Input<'a> {
+    /// The report.
+    pub report: &'a Report,
+    /// The run's timeline (the HTML charts need it).
+    pub timeline: Option<&'a Timeline>,
+}
+
 /// One output format.
 trait Exporter {
     /// File name in the run directory.
     fn file_name(&self) -> &'static str;
     /// The rendered file.
-    fn render(&self, r: &Report) -> String;
+    fn render(&self, input: &Input) -> String;
 }
 
-fn exporters() -> Vec<Box<dyn Exporter>> {
-    vec![Box::new(json::Json), Box::new(markdown::Markdown)]
+/// The human-facing formats `soak report` re-renders.
+fn human_exporters() -> Vec<Box<dyn Exporter>> {
+    vec![
+        Box::new(markdown::Markdown),
+        Box::new(html::Html),
+        Box::new(junit::Junit),
+    ]
 }
 
 /// The report as JSON (what `--format json` prints).
 pub fn to_json(r: &Report) -> String {
-    json::Json.render(r)
+    json::Json.render(&Input {
+        report: r,
+        timeline: None,
+    })
 }
 
-/// Writes every report file into `dir` atomically.
-pub fn write_all(r: &Report, dir: &Path) -> Result<()> {
-    for e in exporters() {
-        write_atomic(&dir.join(e.file_name()), e.render(r).as_bytes())?;
+/// The Markdown rendering (for CI step summaries).
+pub fn to_markdown(r: &Report) -> String {
+    markdown::Markdown.render(&Input {
+        report: r,
+        timeline: None,
+    })
+}
+
+/// Writes `report.json` and every human format into `dir`, each atomically.
+pub fn write_all(r: &Report, timeline: Option<&Timeline>, dir: &Path) -> Result<()> {
+    let input = Input {
+        report: r,
+        timeline,
+    };
+    write_atomic(
+        &dir.join(json::Json.file_name()),
+        json::Json.render(&input).as_bytes(),
+    )?;
+    write_human(&input, dir)
+}
+
+/// Writes the Markdown, HTML and JUnit renderings.
+pub fn write_human(input: &Input, dir: &Path) -> Result<()> {
+    for e in human_exporters() {
+        write_atomic(&dir.join(e.file_name()), e.render(input).as_bytes())?;
     }
     Ok(())
+}
+
+/// Reads a report back from `report.json` (a run directory or the file itself).
+pub fn load(path: &Path) -> Result<Report> {
+    let file = if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| Error::Usage(format!("cannot read report {}: {e}", file.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "{} is not a soak report (line {}, column {}: {e})",
+            file.display(),
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 /// Writes a file through a temporary sibling and a rename.

@@ -78,7 +78,7 @@ fn fixture() -> Report {
 
 #[test]
 fn markdown_snapshot() {
-    insta::assert_snapshot!(markdown::Markdown.render(&fixture()));
+    insta::assert_snapshot!(to_markdown(&fixture()));
 }
 
 #[test]
@@ -99,6 +99,63 @@ fn json_snapshot() {
         m["points"] = serde_json::json!(format!("[{n} points]"));
     }
     insta::assert_json_snapshot!(v);
+}
+
+#[test]
+fn junit_snapshot() {
+    let r = fixture();
+    insta::assert_snapshot!(junit::Junit.render(&Input {
+        report: &r,
+        timeline: None
+    }));
+}
+
+#[test]
+fn json_round_trips_through_load() {
+    let r = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    write_all(&r, None, dir.path()).unwrap();
+    let back = load(dir.path()).unwrap();
+    assert_eq!(
+        to_markdown(&back),
+        to_markdown(&r),
+        "re-rendered from report.json"
+    );
+    assert!(load(&dir.path().join("report.md"))
+        .unwrap_err()
+        .to_string()
+        .contains("not a soak report"));
+}
+
+#[test]
+fn html_escapes_target_strings() {
+    let mut r = fixture();
+    r.name = "<script>alert(1)</script>".into();
+    r.target.command = Some(vec![
+        "./srv".into(),
+        "--x=<img src=x onerror=alert(1)>".into(),
+    ]);
+    let t: Vec<f64> = (0..600).map(f64::from).collect();
+    let tl = Timeline {
+        elapsed_s: t.clone(),
+        columns: vec![(
+            "rss_bytes".into(),
+            t.iter().map(|x| 200e6 + x * 3e4).collect(),
+        )],
+        ..Timeline::default()
+    };
+    let html = html::Html.render(&Input {
+        report: &r,
+        timeline: Some(&tl),
+    });
+    assert!(!html.contains("<script>alert"), "name escaped");
+    assert!(!html.contains("<img"), "command escaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("id=\"main-chart\"") && html.contains("class=\"samples\""));
+    assert!(
+        !html.contains("http://") || !html.contains("src=\"http"),
+        "no external resources"
+    );
 }
 
 #[test]

@@ -1,0 +1,309 @@
+//! The human reports: HTML drawn in a real browser (headless Chromium), `soak report`
+//! re-rendering, CI step summary and annotations, and `soak compare`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn data(f: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(f)
+}
+
+fn chromium() -> &'static str {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        if Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {c}"))
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+        {
+            return c;
+        }
+    }
+    panic!("no Chromium: apt-get install chromium (.ci/run does)");
+}
+
+fn leak_run(dir: &Path) -> PathBuf {
+    let out = dir.join("run");
+    let w = workload();
+    let o = run(&[
+        "--duration",
+        "6s",
+        "--interval",
+        "100ms",
+        "--warmup",
+        "1s",
+        "--max-growth-rate",
+        "60MB/h",
+        "--max-total-growth",
+        "100MB",
+        "--name",
+        "<b>leaky & \"quoted\"</b>",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        w.to_str().unwrap(),
+        "leak",
+        "20",
+    ]);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    out
+}
+
+#[test]
+fn html_report_is_drawn_in_a_real_browser() {
+    let d = tempfile::tempdir().unwrap();
+    let out = leak_run(d.path());
+    let html = out.join("report.html");
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(!text.contains("<b>leaky"), "the run name is escaped");
+    for external in ["src=\"http", "href=\"http", "@import", "url(http"] {
+        assert!(!text.contains(external), "self-contained: found {external}");
+    }
+    let url = format!("file://{}", html.display());
+    let png = d.path().join("shot.png");
+    let profile = d.path().join("chrome-profile");
+    let common = [
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--hide-scrollbars".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    let o = Command::new(chromium())
+        .args(&common)
+        .args([
+            "--window-size=1100,900",
+            &format!("--screenshot={}", png.display()),
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        png.exists(),
+        "screenshot: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Not blank: many colours, and a good share of non-white pixels.
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bpp = info.color_type.samples();
+    let px: Vec<&[u8]> = buf[..info.buffer_size()].chunks(bpp).collect();
+    let non_white = px
+        .iter()
+        .filter(|p| p[..3].iter().any(|c| *c < 235))
+        .count();
+    let mut colours: Vec<[u8; 3]> = px.iter().map(|p| [p[0], p[1], p[2]]).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(colours.len() > 50, "{} colours: blank page?", colours.len());
+    assert!(
+        non_white * 100 / px.len() >= 3,
+        "only {non_white} of {} pixels drawn",
+        px.len()
+    );
+    // The DOM after layout: the chart's samples have a size on screen.
+    let dom = Command::new(chromium())
+        .args(&common)
+        .args(["--virtual-time-budget=2000", "--dump-dom", &url])
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("data-chart-drawn=\"yes\""),
+        "chart not laid out: {}",
+        &dom[..dom.len().min(400)]
+    );
+    assert!(dom.contains("id=\"main-chart\"") && dom.matches("<circle").count() >= 6);
+    assert!(dom.contains("class=\"band\"") && dom.contains("class=\"limit\""));
+}
+
+#[test]
+fn soak_report_re_renders_from_json_and_timeline() {
+    let d = tempfile::tempdir().unwrap();
+    let out = leak_run(d.path());
+    let before = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for f in ["report.md", "report.html", "junit.xml"] {
+        std::fs::remove_file(out.join(f)).unwrap();
+    }
+    let o = run(&["report", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(
+        std::fs::read_to_string(out.join("report.md")).unwrap(),
+        before
+    );
+    assert!(std::fs::read_to_string(out.join("report.html"))
+        .unwrap()
+        .contains("id=\"main-chart\""));
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<failure") && junit.contains("max_growth_rate rss_bytes"),
+        "{junit}"
+    );
+    let o = run(&["report", d.path().to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "no report.json: {}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read report"));
+}
+
+#[test]
+fn github_step_summary_and_annotation() {
+    let d = tempfile::tempdir().unwrap();
+    let summary = d.path().join("summary.md");
+    std::fs::write(&summary, "previous step\n").unwrap();
+    let o = Command::new(soak())
+        .args([
+            "analyze",
+            data("leak-2L-white.csv").to_str().unwrap(),
+            "--max-growth-rate",
+            "60MB/h",
+            "--warmup",
+            "60s",
+        ])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let s = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        s.starts_with("previous step\n"),
+        "appended, not overwritten"
+    );
+    assert!(
+        s.contains("# soak: FAIL") && s.contains("| metric |"),
+        "{s}"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("::error title=soak FAIL")),
+        "{stdout}"
+    );
+}
+
+/// A baseline report from the corpus, and candidates made worse by a factor.
+fn reports(dir: &Path) -> PathBuf {
+    let o = run(&[
+        "analyze",
+        data("single-step.csv").to_str().unwrap(),
+        "--max-growth-rate",
+        "60MB/h",
+        "--warmup",
+        "60s",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let base = dir.join("base.json");
+    std::fs::write(&base, &o.stdout).unwrap();
+    base
+}
+
+fn worse(base: &Path, factor: f64, name: &str) -> PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
+    let m = &mut v["metrics"][0];
+    for k in ["peak", "end_level", "last"] {
+        let x = m[k].as_f64().unwrap();
+        m[k] = serde_json::json!(x * factor);
+    }
+    v["name"] = serde_json::json!(name);
+    let p = base.with_file_name(format!("{name}.json"));
+    std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+    p
+}
+
+#[test]
+fn compare_warns_and_fails_at_the_thresholds() {
+    let d = tempfile::tempdir().unwrap();
+    let base = reports(d.path());
+    let b = base.to_str().unwrap();
+    for (factor, want_code, want_status) in [(1.04, 0, "OK"), (1.06, 0, "WARN"), (1.25, 1, "FAIL")]
+    {
+        let cand = worse(&base, factor, &format!("cand{factor}"));
+        let o = run(&["compare", b, cand.to_str().unwrap()]);
+        assert_eq!(code(&o), want_code, "{factor}: {}", show(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains(&format!("soak compare: {want_status}")),
+            "{factor}: {out}"
+        );
+        assert!(out.contains("| peak |"), "{out}");
+    }
+    // Same report: noise-free, nothing worse.
+    let o = run(&["compare", b, b]);
+    assert_eq!(code(&o), 0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("intervals overlap"));
+    // Thresholds can be set; a run directory works as well as a file.
+    let cand = worse(&base, 1.06, "c2");
+    let o = run(&[
+        "compare",
+        b,
+        cand.to_str().unwrap(),
+        "--warn",
+        "1%",
+        "--fail",
+        "5%",
+    ]);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let o = run(&["compare", b, cand.to_str().unwrap(), "--fail", "1%"]);
+    assert_eq!(code(&o), 2, "--fail below --warn: {}", show(&o));
+}
+
+#[test]
+fn status_lines_off_a_terminal_and_quiet() {
+    let d = tempfile::tempdir().unwrap();
+    let w = workload();
+    let args = |out: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "--duration".to_string(),
+            "4s".into(),
+            "--interval".into(),
+            "100ms".into(),
+            "--warmup".into(),
+            "1s".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend([
+            "--out".into(),
+            out.display().to_string(),
+            "--".into(),
+            w.display().to_string(),
+            "leak".into(),
+            "10".into(),
+        ]);
+        a
+    };
+    let o = Command::new(soak())
+        .args(args(&d.path().join("a"), &["--status-every", "1s"]))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let status: Vec<&str> = err.lines().filter(|l| l.contains(" of 4s: rss ")).collect();
+    assert!(status.len() >= 2, "status lines every second: {err}");
+    assert!(
+        status
+            .iter()
+            .any(|l| l.contains("slope") && l.contains("so far")),
+        "{err}"
+    );
+    let o = Command::new(soak())
+        .args(args(
+            &d.path().join("b"),
+            &["--status-every", "1s", "--quiet"],
+        ))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains(" of 4s: "), "--quiet: {err}");
+}
