@@ -307,3 +307,55 @@ fn status_lines_off_a_terminal_and_quiet() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains(" of 4s: "), "--quiet: {err}");
 }
+
+#[test]
+fn a_b_rust_and_python_implementations() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (a, b) = (d.path().join("rust"), d.path().join("python"));
+    let common = [
+        "--duration",
+        "4s",
+        "--interval",
+        "100ms",
+        "--warmup",
+        "1s",
+        "--max-growth-rate",
+        "60MB/h",
+    ];
+    let w = workload();
+    let mut args_a: Vec<&str> = common.to_vec();
+    args_a.extend([
+        "--name",
+        "rust-impl",
+        "--out",
+        a.to_str().unwrap(),
+        "--",
+        w.to_str().unwrap(),
+        "steady",
+        "30",
+    ]);
+    let py = repo.join("examples/workload.py");
+    let mut args_b: Vec<&str> = common.to_vec();
+    args_b.extend([
+        "--name",
+        "python-impl",
+        "--out",
+        b.to_str().unwrap(),
+        "--",
+        "python3",
+        py.to_str().unwrap(),
+        "steady",
+        "30",
+    ]);
+    assert_eq!(code(&run(&args_a)), 0);
+    assert_eq!(code(&run(&args_b)), 0);
+    let o = run(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("`python-impl` vs baseline `rust-impl`"),
+        "{out}"
+    );
+    // The interpreter costs memory the Rust build does not: more than 20% on 30 MB.
+    assert_eq!(code(&o), 1, "{out}");
+}

@@ -7,10 +7,10 @@
 //! charting crate would add weight (or scripts) without making them clearer.
 //! Every string that can come from the target or the user goes through [`esc`].
 
-use super::{target_line, Exporter, Input, Report};
+use super::{run_facts, Exporter, Input, Report};
 use crate::analysis::verdict::{fmt_rate, fmt_value};
 use crate::analysis::{SeriesAnalysis, Unit};
-use crate::units::{Bytes, Secs};
+use crate::units::Secs;
 use std::fmt::Write;
 
 pub(super) struct Html;
@@ -502,39 +502,9 @@ impl Exporter for Html {
         let mut fact = |k: &str, v: String| {
             let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
         };
-        fact("target", target_line(r).replace('`', ""));
-        if let (Some(a), Some(b)) = (&r.started_at, &r.ended_at) {
-            fact("time", format!("{a} → {b} ({})", Secs(r.elapsed_s)));
+        for (k, v) in run_facts(r) {
+            fact(k, v.replace('`', ""));
         }
-        fact(
-            "samples",
-            format!(
-                "{} taken, {} missed{}",
-                r.samples.taken,
-                r.samples.missed,
-                r.settings
-                    .interval_s
-                    .map(|i| format!(", every {}", Secs(i)))
-                    .unwrap_or_default()
-            ),
-        );
-        if let Some(c) = r.cpu_average_percent {
-            fact("average CPU", format!("{c:.1}% of one core"));
-        }
-        fact(
-            "host",
-            format!(
-                "{} · kernel {} · {} CPUs · {} memory",
-                r.host.os.as_deref().unwrap_or("?"),
-                r.host.kernel.as_deref().unwrap_or("?"),
-                r.host.cpus,
-                Bytes(r.host.total_memory_bytes as f64)
-            ),
-        );
-        fact(
-            "soak",
-            format!("{} · report schema {}", r.soak_version, r.schema_version),
-        );
         for (k, v) in &r.sources {
             fact(&format!("source of {k}"), v.clone());
         }

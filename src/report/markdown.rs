@@ -1,10 +1,34 @@
 //! `report.md`: the verdict, the checks, the metrics and the run's facts.
 
-use super::{metric_cells, target_line, Exporter, Input, METRIC_HEADERS};
-use crate::units::{Bytes, Secs};
+use super::{metric_cells, run_facts, Exporter, Input, METRIC_HEADERS};
+use crate::units::Secs;
 use std::fmt::Write;
 
 pub(super) struct Markdown;
+
+/// A text sparkline (▁…█) of values, for step summaries that show no images.
+pub fn sparkline(values: &[f64]) -> Option<String> {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.len() < 2 {
+        return None;
+    }
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let span = hi - lo;
+    Some(
+        v.iter()
+            .map(|x| {
+                let k = if span > 0.0 {
+                    ((x - lo) / span * 7.0).round() as usize
+                } else {
+                    0
+                };
+                BARS[k.min(7)]
+            })
+            .collect(),
+    )
+}
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -64,6 +88,23 @@ impl Exporter for Markdown {
         }
         if let Some(m) = r.main_metric() {
             let _ = writeln!(s);
+            if let Some(line) = sparkline(&m.points.iter().map(|p| p.y).collect::<Vec<_>>()) {
+                let _ = writeln!(
+                    s,
+                    "- Trend of the robust points: `{line}` ({} to {})",
+                    crate::analysis::verdict::fmt_value(
+                        m.unit,
+                        m.points.iter().map(|p| p.y).fold(f64::INFINITY, f64::min)
+                    ),
+                    crate::analysis::verdict::fmt_value(
+                        m.unit,
+                        m.points
+                            .iter()
+                            .map(|p| p.y)
+                            .fold(f64::NEG_INFINITY, f64::max)
+                    )
+                );
+            }
             if let Some(d) = m.min_detectable_rate_per_hour {
                 let _ = writeln!(
                     s,
@@ -88,36 +129,9 @@ impl Exporter for Markdown {
             }
         }
         let _ = writeln!(s, "\n## Run\n");
-        let _ = writeln!(s, "- Target: {}", cell(&target_line(r)));
-        if let (Some(a), Some(b)) = (&r.started_at, &r.ended_at) {
-            let _ = writeln!(s, "- From {a} to {b} ({})", Secs(r.elapsed_s));
+        for (k, v) in run_facts(r) {
+            let _ = writeln!(s, "- {k}: {}", cell(&v));
         }
-        let _ = writeln!(
-            s,
-            "- Samples: {} taken, {} missed{}",
-            r.samples.taken,
-            r.samples.missed,
-            r.settings
-                .interval_s
-                .map(|i| format!(", every {}", Secs(i)))
-                .unwrap_or_default()
-        );
-        if let Some(c) = r.cpu_average_percent {
-            let _ = writeln!(s, "- Average CPU: {c:.1}% of one core");
-        }
-        let _ = writeln!(
-            s,
-            "- Host: {} · kernel {} · {} CPUs · {} memory",
-            r.host.os.as_deref().unwrap_or("?"),
-            r.host.kernel.as_deref().unwrap_or("?"),
-            r.host.cpus,
-            Bytes(r.host.total_memory_bytes as f64)
-        );
-        let _ = writeln!(
-            s,
-            "- soak {} · report schema {}",
-            r.soak_version, r.schema_version
-        );
         if !r.sources.is_empty() {
             let _ = writeln!(s, "\n## Sources\n");
             for (k, v) in &r.sources {

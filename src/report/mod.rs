@@ -448,6 +448,45 @@ const METRIC_HEADERS: [&str; 6] = [
     "growth after warm-up",
 ];
 
+/// The run's facts as (label, value) pairs, shared by the Markdown and HTML renderings.
+fn run_facts(r: &Report) -> Vec<(&'static str, String)> {
+    use crate::units::{Bytes, Secs};
+    let mut f = vec![("Target", target_line(r))];
+    if let (Some(a), Some(b)) = (&r.started_at, &r.ended_at) {
+        f.push(("Time", format!("{a} → {b} ({})", Secs(r.elapsed_s))));
+    }
+    f.push((
+        "Samples",
+        format!(
+            "{} taken, {} missed{}",
+            r.samples.taken,
+            r.samples.missed,
+            r.settings
+                .interval_s
+                .map(|i| format!(", every {}", Secs(i)))
+                .unwrap_or_default()
+        ),
+    ));
+    if let Some(c) = r.cpu_average_percent {
+        f.push(("Average CPU", format!("{c:.1}% of one core")));
+    }
+    f.push((
+        "Host",
+        format!(
+            "{} · kernel {} · {} CPUs · {} memory",
+            r.host.os.as_deref().unwrap_or("?"),
+            r.host.kernel.as_deref().unwrap_or("?"),
+            r.host.cpus,
+            Bytes(r.host.total_memory_bytes as f64)
+        ),
+    ));
+    f.push((
+        "soak",
+        format!("{} · report schema {}", r.soak_version, r.schema_version),
+    ));
+    f
+}
+
 /// A line describing the target.
 fn target_line(r: &Report) -> String {
     match (&r.target.command, r.target.pid, &r.target.timeline) {
