@@ -70,8 +70,21 @@ fn main() {
         });
         let mut r = ProcReader::new(false);
         let sample = time_per_call(20_000, || {
-            let st = r.stat(pid).unwrap();
+            let st = r.stat_tracked(pid).unwrap();
             r.sample(pid, &st).unwrap().unwrap();
+        });
+        let mut rt = ProcReader::new(false);
+        let st0 = rt.stat(pid).unwrap();
+        let mut whole = ProcessTree::new(
+            ProcId {
+                pid,
+                starttime: st0.starttime,
+            },
+            vec![],
+            vec![],
+        );
+        let tick = time_per_call(5_000, || {
+            soak::monitor::sample_tree(&mut whole, &mut rt, None).unwrap();
         });
         let mut rp = ProcReader::new(true);
         let iters = if mb == "20" { 5_000 } else { 500 };
@@ -91,6 +104,9 @@ fn main() {
         let refresh = time_per_call(2_000, || {
             tree.refresh(&mut r).unwrap();
         });
+        let listing = time_per_call(2_000, || {
+            std::hint::black_box(std::fs::read_dir("/proc").unwrap().count());
+        });
         println!("process holding {mb} MB (pid {pid}):");
         println!(
             "  raw read of /proc/PID/status        {:>9.1} µs   (1.00×)",
@@ -107,21 +123,28 @@ fn main() {
             sample / raw
         );
         println!(
+            "  soak tick (tree refresh + sample)   {:>9.1} µs   ({:.2}× status)",
+            tick * 1e6,
+            tick / raw
+        );
+        println!(
             "  smaps_rollup read for --pss         {:>9.1} µs   ({:.1}× status)",
             pss_only * 1e6,
             pss_only / raw
         );
+        let pids = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .count();
         println!(
-            "  tree refresh (list /proc, {} pids)  {:>9.1} µs   ({:.1}× status)",
-            std::fs::read_dir("/proc")
-                .unwrap()
-                .filter(|e| e
-                    .as_ref()
-                    .map(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-                    .unwrap_or(false))
-                .count(),
+            "  tree refresh, no process created    {:>9.1} µs   ({:.2}× status)",
             refresh * 1e6,
             refresh / raw
+        );
+        println!(
+            "  listing /proc ({pids} pids; a refresh after any fork) {:>6.1} µs   ({:.2}× status)",
+            listing * 1e6,
+            listing / raw
         );
         child.kill().unwrap();
         child.wait().unwrap();

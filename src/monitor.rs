@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::time::MissedTickBehavior;
 
 /// A finished run: its report and where it was written.
 pub struct Outcome {
@@ -179,6 +178,7 @@ async fn run_async(
     let trend_every = (cfg.duration.as_secs_f64() / 100.0).max(2.0);
     let mut last_trend = 0.0f64;
     let mut trend: Option<crate::analysis::SeriesAnalysis> = None;
+    let mut live_series = LiveSeries::new();
     let status_every = cfg.status_every.as_secs_f64();
     let mut last_status = 0.0f64;
     // A progress bar on a terminal; status lines (for CI logs) elsewhere.
@@ -194,9 +194,8 @@ async fn run_async(
 
     let mut reader = ProcReader::new(cfg.pss);
     let mut tree = ProcessTree::new(root, adopters, exclude);
-    let mut interval =
-        tokio::time::interval_at(tokio::time::Instant::from_std(start), cfg.interval);
-    interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut ticker = Ticker::new(cfg.interval)
+        .map_err(|e| Error::Monitor(format!("cannot create the sampling timer: {e}")))?;
     let interval_s = cfg.interval.as_secs_f64();
     let duration_s = cfg.duration.as_secs_f64();
     let mut last_index: Option<u64> = None;
@@ -229,16 +228,19 @@ async fn run_async(
                     }
                 }
             }
-            scheduled = interval.tick() => {
+            expirations = ticker.tick() => {
+                let expirations = match expirations {
+                    Ok(n) => n.max(1),
+                    Err(e) => break End::MonitorError(format!("sampling timer failed: {e}")),
+                };
                 let elapsed = start.elapsed().as_secs_f64();
-                // The tick's own schedule numbers it: ticks that Skip dropped leave a gap.
-                let since_start = scheduled.into_std().saturating_duration_since(start);
-                let index = (since_start.as_secs_f64() / interval_s).round() as u64;
-                if let Some(last) = last_index {
-                    let skipped = index.saturating_sub(last + 1);
-                    missed += skipped;
+                // The kernel counts the timer's expirations: more than one since the last
+                // read means ticks came while soak was busy; they are missed, not bunched.
+                let index = last_index.map(|i| i + expirations).unwrap_or(0);
+                if last_index.is_some() && expirations > 1 {
+                    missed += expirations - 1;
                     if let Some(m) = &live {
-                        m.missed.inc_by(skipped);
+                        m.missed.inc_by(expirations - 1);
                     }
                 }
                 last_index = Some(index);
@@ -258,6 +260,9 @@ async fn run_async(
                 if let Err(e) = writer.write(&now_rfc3339(), elapsed, &sample) {
                     break End::MonitorError(format!("cannot write {}: {e}", writer.path().display()));
                 }
+                if let Some(v) = metric_value(&cfg.metric, &sample) {
+                    live_series.push(elapsed, v);
+                }
                 if let Some(m) = &live {
                     m.samples.inc();
                     m.elapsed.set(elapsed);
@@ -265,7 +270,7 @@ async fn run_async(
                 }
                 if (live.is_some() || !cfg.quiet) && elapsed - last_trend >= trend_every {
                     last_trend = elapsed;
-                    trend = trend_so_far(writer.path(), cfg);
+                    trend = Some(trend_so_far(&live_series, cfg));
                     if let (Some(m), Some(a)) = (&live, &trend) {
                         publish_trend(m, a);
                     }
@@ -447,20 +452,82 @@ fn publish_sample(m: &LiveMetrics, s: &Sample) {
     set("processes", s.processes as f64);
 }
 
-/// The verdict metric's trend so far, from the timeline as written.
-fn trend_so_far(timeline: &Path, cfg: &RunConfig) -> Option<crate::analysis::SeriesAnalysis> {
-    let tl = read_timeline(timeline, &cfg.metric).ok()?;
-    let y = tl.column(&cfg.metric)?;
-    Some(crate::analysis::analyze_series(
+/// A bounded, evenly decimated copy of the verdict metric for the live trend (progress
+/// bar, status lines, `/metrics`): at most [`LiveSeries::CAP`] samples, halved (every
+/// other kept, stride doubled) whenever full. The run's memory stays flat however long
+/// it is; the final report is computed from every row of the timeline on disk.
+struct LiveSeries {
+    t: Vec<f64>,
+    y: Vec<f64>,
+    stride: u64,
+    seen: u64,
+}
+
+impl LiveSeries {
+    const CAP: usize = 2048;
+
+    fn new() -> Self {
+        LiveSeries {
+            t: Vec::with_capacity(Self::CAP),
+            y: Vec::with_capacity(Self::CAP),
+            stride: 1,
+            seen: 0,
+        }
+    }
+
+    fn push(&mut self, t: f64, y: f64) {
+        if self.seen % self.stride == 0 {
+            if self.t.len() == Self::CAP {
+                let keep = |v: &mut Vec<f64>| {
+                    let mut i = 0;
+                    v.retain(|_| {
+                        i += 1;
+                        i % 2 == 1
+                    });
+                };
+                keep(&mut self.t);
+                keep(&mut self.y);
+                self.stride *= 2;
+            }
+            if self.seen % self.stride == 0 {
+                self.t.push(t);
+                self.y.push(y);
+            }
+        }
+        self.seen += 1;
+    }
+}
+
+/// The value of the verdict metric's column in a sample.
+fn metric_value(metric: &str, s: &Sample) -> Option<f64> {
+    Some(match metric {
+        "rss_bytes" => s.rss_bytes as f64,
+        "anon_bytes" => s.anon_bytes as f64,
+        "file_bytes" => s.file_bytes as f64,
+        "shmem_bytes" => s.shmem_bytes as f64,
+        "swap_bytes" => s.swap_bytes as f64,
+        "heap_bytes" => s.heap_bytes? as f64,
+        "pss_bytes" => s.pss_bytes? as f64,
+        "threads" => s.threads as f64,
+        "fds" => s.fds as f64,
+        "cpu_s" => s.cpu_s,
+        "processes" => s.processes as f64,
+        _ => return None,
+    })
+}
+
+/// The verdict metric's trend so far (approximate: on the decimated live series).
+fn trend_so_far(live: &LiveSeries, cfg: &RunConfig) -> crate::analysis::SeriesAnalysis {
+    crate::analysis::analyze_series(
         &cfg.metric,
-        &tl.elapsed_s,
-        y,
+        &live.t,
+        &live.y,
         &crate::analysis::SeriesOptions {
             warmup_s: cfg.warmup.map(|w| w.as_secs_f64()),
             max_rate_per_hour: cfg.limits.max_growth_rate.map(|r| r.bytes_per_hour),
             max_total_growth: cfg.limits.max_total_growth.map(|b| b as f64),
         },
-    ))
+    )
 }
 
 fn publish_trend(m: &LiveMetrics, a: &crate::analysis::SeriesAnalysis) {
@@ -557,7 +624,80 @@ fn procfs_sources(pss: bool) -> BTreeMap<String, String> {
 
 /// Whether `p` still runs as the same process (not exited, not a zombie, pid not reused).
 fn alive_as(reader: &mut ProcReader, p: ProcId) -> bool {
-    matches!(reader.stat(p.pid), Ok(s) if s.starttime == p.starttime && s.state != b'Z')
+    matches!(reader.stat_tracked(p.pid), Ok(s) if s.starttime == p.starttime && s.state != b'Z')
+}
+
+/// The sampling clock: a periodic `timerfd` on CLOCK_MONOTONIC driven by the runtime.
+/// One wake-up per tick (tokio's timer wheel wakes twice for intervals over 64 ms), and
+/// the kernel's expiration count tells exactly how many ticks were missed.
+struct Ticker {
+    fd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+}
+
+impl Ticker {
+    fn new(interval: std::time::Duration) -> std::io::Result<Ticker> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: timerfd_create returns a new descriptor we own, or -1.
+        let raw = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: raw is a fresh, valid descriptor owned by nobody else.
+        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        let ts = |d: std::time::Duration| libc::timespec {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        };
+        let spec = libc::itimerspec {
+            it_interval: ts(interval),
+            // The first tick fires at once: the run's first sample is at t = 0.
+            it_value: ts(std::time::Duration::from_nanos(1)),
+        };
+        // SAFETY: spec is a valid itimerspec; the old value is not requested.
+        if unsafe { libc::timerfd_settime(raw, 0, &spec, std::ptr::null_mut()) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `owned` is a valid open timerfd, owned by the AsyncFd for its lifetime,
+        // and OwnedFd::as_raw_fd always returns that same descriptor.
+        let fd = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE)
+        }
+        .map_err(|e| e.into_parts().1)?;
+        Ok(Ticker { fd })
+    }
+
+    /// Waits for the next tick; returns how many periods expired since the last call.
+    async fn tick(&mut self) -> std::io::Result<u64> {
+        use std::os::fd::AsRawFd;
+        loop {
+            let mut guard = self.fd.readable().await?;
+            let res = guard.try_io(|fd| {
+                let mut n: u64 = 0;
+                // SAFETY: reads 8 bytes into a u64 we own.
+                let r = unsafe {
+                    libc::read(
+                        fd.as_raw_fd(),
+                        (&mut n as *mut u64).cast(),
+                        std::mem::size_of::<u64>(),
+                    )
+                };
+                if r < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(n)
+                }
+            });
+            match res {
+                Ok(r) => return r,
+                Err(_would_block) => continue,
+            }
+        }
+    }
 }
 
 fn live_members(tree: &mut ProcessTree, reader: &mut ProcReader) -> usize {
@@ -565,8 +705,9 @@ fn live_members(tree: &mut ProcessTree, reader: &mut ProcReader) -> usize {
     members.into_iter().filter(|m| alive_as(reader, *m)).count()
 }
 
-/// Refreshes the tree and sums a sample over its live members.
-fn sample_tree(
+/// Refreshes the tree and sums a sample over its live members (public for the
+/// benchmarks, which time exactly what a tick does).
+pub fn sample_tree(
     tree: &mut ProcessTree,
     reader: &mut ProcReader,
     mut guard: Option<&mut Guard>,
@@ -579,7 +720,7 @@ fn sample_tree(
     let mut total = Sample::default();
     let members: Vec<ProcId> = tree.members().collect();
     for m in members {
-        let st = match reader.stat(m.pid) {
+        let st = match reader.stat_tracked(m.pid) {
             Ok(s) => s,
             Err(e) if gone(&e) => {
                 tree.forget(m.pid);
@@ -599,6 +740,7 @@ fn sample_tree(
             total.add(&s);
         }
     }
+    reader.retain(|pid| tree.contains(pid));
     Ok(total)
 }
 
@@ -632,5 +774,23 @@ mod tests {
         let s = sample_tree(&mut tree, &mut reader, None).unwrap();
         assert_eq!(s.processes, 1);
         assert!(s.rss_bytes > 0 && s.threads >= 1);
+    }
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::LiveSeries;
+
+    #[test]
+    fn live_series_stays_bounded_and_even() {
+        let mut l = LiveSeries::new();
+        for i in 0..100_000u64 {
+            l.push(i as f64, 2.0 * i as f64);
+        }
+        assert!(l.t.len() <= LiveSeries::CAP && l.t.len() > LiveSeries::CAP / 2);
+        let gaps: Vec<f64> = l.t.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|g| *g == gaps[0]), "evenly spaced");
+        assert_eq!(l.t[0], 0.0);
+        assert!(*l.t.last().unwrap() > 90_000.0, "covers the whole run");
     }
 }

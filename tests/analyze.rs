@@ -149,7 +149,16 @@ fn broken_and_degenerate_files() {
 /// redacted: the contract's shape and the engine's figures are pinned.
 #[test]
 fn report_json_snapshot_of_a_corpus_file() {
-    let o = run(&["analyze", corpus("single-step.csv").to_str().unwrap(), "--max-growth-rate", "60MB/h", "--warmup", "60s", "--format", "json"]);
+    let o = run(&[
+        "analyze",
+        corpus("single-step.csv").to_str().unwrap(),
+        "--max-growth-rate",
+        "60MB/h",
+        "--warmup",
+        "60s",
+        "--format",
+        "json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     insta::assert_json_snapshot!(v, {
         ".host" => "[host]",

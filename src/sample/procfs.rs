@@ -116,10 +116,19 @@ pub fn parse_smaps_rollup_pss(bytes: &[u8]) -> Option<u64> {
         .map(|l| leading_number(&l[4..]) * 1024)
 }
 
+/// `stat` and `status` of one process, kept open between ticks: re-reading an open
+/// procfs file from offset 0 skips the path lookup, open and close that dominate the
+/// cost of a sample.
+struct OpenProc {
+    stat: File,
+    status: File,
+}
+
 /// Reads procfs files for one process at a time with a reused buffer.
 pub struct ProcReader {
     buf: Vec<u8>,
     path: String,
+    open: std::collections::HashMap<u32, OpenProc>,
     /// Clock ticks per second (for CPU times).
     pub ticks_per_second: f64,
     /// Whether to read PSS.
@@ -140,6 +149,7 @@ impl ProcReader {
         ProcReader {
             buf: Vec::with_capacity(4096),
             path: String::with_capacity(32),
+            open: std::collections::HashMap::new(),
             ticks_per_second: if tps > 0 { tps as f64 } else { 100.0 },
             pss,
         }
@@ -165,12 +175,83 @@ impl ProcReader {
         Ok(parse_status(self.read(pid, "status")?))
     }
 
-    /// Counts open descriptors (entries of `/proc/PID/fd`).
+    /// Counts open descriptors. Since Linux 6.2 the size of `/proc/PID/fd` is the count
+    /// (one `stat` call); older kernels report 0 there, and the directory is listed.
     pub fn fd_count(&mut self, pid: u32) -> io::Result<u64> {
         use std::fmt::Write;
         self.path.clear();
         let _ = write!(self.path, "/proc/{pid}/fd");
+        let size = std::fs::metadata(&self.path)?.len();
+        if size > 0 {
+            return Ok(size);
+        }
         Ok(std::fs::read_dir(&self.path)?.count() as u64)
+    }
+
+    fn open_files(&mut self, pid: u32) -> io::Result<&OpenProc> {
+        use std::collections::hash_map::Entry;
+        match self.open.entry(pid) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(v) => {
+                let stat = File::open(format!("/proc/{pid}/stat"))?;
+                let status = File::open(format!("/proc/{pid}/status"))?;
+                Ok(v.insert(OpenProc { stat, status }))
+            }
+        }
+    }
+
+    /// Reads a whole open procfs file from offset 0 into the buffer.
+    fn pread_all(buf: &mut Vec<u8>, f: &File) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        buf.clear();
+        let mut off = 0usize;
+        loop {
+            if buf.capacity() - buf.len() < 1024 {
+                buf.reserve(4096);
+            }
+            let cap = buf.capacity();
+            buf.resize(cap, 0);
+            let n = f.read_at(&mut buf[off..], off as u64)?;
+            buf.truncate(off + n);
+            if n == 0 {
+                return Ok(());
+            }
+            off += n;
+        }
+    }
+
+    /// `stat` of a tracked process through its kept-open file (see [`OpenProc`]).
+    pub fn stat_tracked(&mut self, pid: u32) -> io::Result<Stat> {
+        self.open_files(pid)?;
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = match self.open.get(&pid) {
+            Some(o) => Self::pread_all(&mut buf, &o.stat).and_then(|_| {
+                parse_stat(&buf)
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unparsable stat"))
+            }),
+            None => Err(io::Error::new(io::ErrorKind::NotFound, "not cached")),
+        };
+        self.buf = buf;
+        if r.is_err() {
+            self.open.remove(&pid);
+        }
+        r
+    }
+
+    fn status_tracked(&mut self, pid: u32) -> io::Result<Status> {
+        let Some(o) = self.open.get(&pid) else {
+            return self.status(pid);
+        };
+        let r = Self::pread_all(&mut self.buf, &o.status).map(|_| parse_status(&self.buf));
+        if r.is_err() {
+            self.open.remove(&pid);
+        }
+        r
+    }
+
+    /// Closes the kept-open files of processes no longer tracked.
+    pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
+        self.open.retain(|pid, _| keep(*pid));
     }
 
     /// Reads PSS from `smaps_rollup`.
@@ -181,7 +262,7 @@ impl ProcReader {
     /// Samples one process whose `stat` was already read. A process that vanished
     /// mid-read is `Ok(None)`, not an error: processes come and go.
     pub fn sample(&mut self, pid: u32, stat: &Stat) -> io::Result<Option<Sample>> {
-        let st = match self.status(pid) {
+        let st = match self.status_tracked(pid) {
             Ok(s) => s,
             Err(e) if gone(&e) => return Ok(None),
             Err(e) => return Err(e),
@@ -257,6 +338,35 @@ mod tests {
         let s = r.sample(me, &st).unwrap().unwrap();
         assert!(s.rss_bytes > 0 && s.threads >= 1 && s.fds >= 3);
         assert!(s.pss_bytes.unwrap() > 0);
+    }
+
+    #[test]
+    fn kept_open_files_see_fresh_values() {
+        let mut r = ProcReader::new(false);
+        let me = std::process::id();
+        let a = r.stat_tracked(me).unwrap();
+        let big: Vec<u8> = std::hint::black_box(vec![1u8; 64 << 20]);
+        let mut spin = 0u64;
+        for i in 0..20_000_000u64 {
+            spin = spin.wrapping_add(i * i);
+        }
+        std::hint::black_box(spin);
+        let b = r.stat_tracked(me).unwrap();
+        assert_eq!(a.starttime, b.starttime);
+        let s = r.sample(me, &b).unwrap().unwrap();
+        assert!(
+            s.rss_bytes >= 64 << 20,
+            "status re-read after allocating: {}",
+            s.rss_bytes
+        );
+        assert!(b.utime + b.stime >= a.utime + a.stime);
+        assert_eq!(
+            s.fds,
+            std::fs::read_dir("/proc/self/fd").unwrap().count() as u64 - 1
+        );
+        drop(big);
+        r.retain(|_| false);
+        assert!(r.open.is_empty());
     }
 
     proptest! {

@@ -100,7 +100,9 @@ pub fn attach(pid: u32) -> Result<ProcId> {
             permission: false,
         });
     }
-    if let Err(e) = r.fd_count(pid) {
+    // Listing the descriptors needs the rights sampling needs (stat of the folder does
+    // not): another user's process fails here, before anything is created.
+    if let Err(e) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
         let permission = e.kind() == std::io::ErrorKind::PermissionDenied;
         return Err(Error::Attach {
             pid,
