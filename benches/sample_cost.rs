@@ -149,4 +149,54 @@ fn main() {
         child.kill().unwrap();
         child.wait().unwrap();
     }
+    tree_scaling();
+}
+
+/// The cost of one tick over a process tree of 1, 10 and 50 processes.
+fn tree_scaling() {
+    println!("cost of one tick over a whole tree (tree refresh + sample of every member)");
+    let exe =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/examples/workload");
+    let mut base = None;
+    for n in [1usize, 10, 50] {
+        let mut child = Command::new(&exe)
+            .args(["tree", &(n - 1).to_string(), "2"])
+            .spawn()
+            .unwrap();
+        let mut r = ProcReader::new(false);
+        let st = r.stat(child.id()).unwrap();
+        let mut tree = ProcessTree::new(
+            ProcId {
+                pid: child.id(),
+                starttime: st.starttime,
+            },
+            vec![],
+            vec![],
+        );
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(20) {
+            let s = soak::monitor::sample_tree(&mut tree, &mut r, None).unwrap();
+            if s.processes as usize >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let per_tick = time_per_call(2_000, || {
+            soak::monitor::sample_tree(&mut tree, &mut r, None).unwrap();
+        });
+        let b = *base.get_or_insert(per_tick);
+        println!(
+            "  {n:>3} processes: {:>8.1} µs per tick, {:>6.1} µs per process ({:.1}× the 1-process tick)",
+            per_tick * 1e6,
+            per_tick * 1e6 / n as f64,
+            per_tick / b
+        );
+        // The tree's children are killed with their parent's process group below.
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+        for m in tree.members().collect::<Vec<_>>() {
+            unsafe { libc::kill(m.pid as i32, libc::SIGKILL) };
+        }
+        child.kill().ok();
+        child.wait().unwrap();
+    }
 }

@@ -467,9 +467,15 @@ impl LiveSeries {
     const CAP: usize = 2048;
 
     fn new() -> Self {
+        // Touch the whole buffer now, so soak's RSS does not creep up as it fills.
+        let touched = || {
+            let mut v = vec![0.0f64; Self::CAP];
+            v.clear();
+            v
+        };
         LiveSeries {
-            t: Vec::with_capacity(Self::CAP),
-            y: Vec::with_capacity(Self::CAP),
+            t: touched(),
+            y: touched(),
             stride: 1,
             seen: 0,
         }

@@ -68,7 +68,7 @@ impl TimelineWriter {
         // Writing into a String cannot fail.
         let _ = writeln!(
             self.line,
-            "{timestamp},{elapsed_s:.3},{},{},{},{},{},{},{},{},{},{:.2},{}",
+            "{timestamp},{elapsed_s:.6},{},{},{},{},{},{},{},{},{},{:.2},{}",
             s.rss_bytes,
             s.anon_bytes,
             s.file_bytes,
