@@ -304,10 +304,17 @@ async fn run_async(
     }
 
     // Stop the target (never an attached one).
+    let mut stop_escalated = None;
     if let Some(g) = pgid {
         let at = elapsed_s;
         let mut reaped = Vec::new();
-        process::stop_tree(g, &mut tree, &mut reader, cfg.grace, |r| reaped.push(r));
+        stop_escalated = Some(process::stop_tree(
+            g,
+            &mut tree,
+            &mut reader,
+            cfg.grace,
+            |r| reaped.push(r),
+        ));
         for r in reaped {
             handle_reaped(r, at, true, &mut root_exit);
         }
@@ -389,6 +396,7 @@ async fn run_async(
     report.interrupted = interrupted;
     report.target_exit = root_exit;
     report.target_failed = target_failed;
+    report.stop_escalated = stop_escalated;
     report.sources = procfs_sources(cfg.pss);
     report.notes = notes;
     let tl = read_timeline(&dir.join("timeline.csv"), &cfg.metric)?;

@@ -38,6 +38,11 @@ fn steady_workload_passes() {
     assert_eq!(r["verdict"], "PASS");
     assert_eq!(r["schema_version"], 1);
     assert_eq!(r["end"]["reason"], "deadline");
+    assert_eq!(
+        r["stop_escalated"], false,
+        "the target obeys SIGTERM: no SIGKILL needed"
+    );
+    assert_eq!(r["target_exit"]["signal"], "SIGTERM");
     assert!(r["samples"]["taken"].as_u64().unwrap() >= 100);
     let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
     let header = csv.lines().next().unwrap();

@@ -220,6 +220,9 @@ pub struct Report {
     pub target_exit: Option<ExitInfo>,
     /// Whether the target failed (exit code 4 unless a monitor error came first).
     pub target_failed: bool,
+    /// For a target soak started: whether stopping it needed SIGKILL after the grace.
+    #[serde(default)]
+    pub stop_escalated: Option<bool>,
     /// The verdict on the measurements.
     pub verdict: Verdict,
     /// The deciding check's reason code.
@@ -281,6 +284,7 @@ impl Report {
             interrupted: false,
             target_exit: None,
             target_failed: false,
+            stop_escalated: None,
             verdict: Verdict::Inconclusive,
             reason: None,
             explanation: String::new(),

@@ -193,6 +193,7 @@ pub fn stop_tree(
     loop {
         reap_all().into_iter().for_each(&mut on_reap);
         let _ = tree.refresh(reader);
+        tree.prune(reader);
         if tree.is_empty() {
             break;
         }
@@ -207,6 +208,7 @@ pub fn stop_tree(
             while Instant::now() < after {
                 reap_all().into_iter().for_each(&mut on_reap);
                 let _ = tree.refresh(reader);
+                tree.prune(reader);
                 if tree.is_empty() {
                     break;
                 }

@@ -176,6 +176,14 @@ impl ProcessTree {
         parse_last_pid(&buf[..n])
     }
 
+    /// Drops members that are gone or whose pid now belongs to another process. The
+    /// listing that would notice is skipped while no process is created, so whoever
+    /// needs an exact membership (stopping the tree) calls this.
+    pub fn prune(&mut self, reader: &mut ProcReader) {
+        self.members
+            .retain(|pid, start| matches!(reader.stat(*pid), Ok(s) if s.starttime == *start));
+    }
+
     /// Whether `pid` is a member.
     pub fn contains(&self, pid: u32) -> bool {
         self.members.contains_key(&pid)
