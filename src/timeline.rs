@@ -267,18 +267,21 @@ fn read_rows(
         .map(|(i, n)| (i, n.clone(), Vec::new(), true))
         .collect();
     let mut rec = csv::ByteRecord::new();
-    // Rows are applied one behind, so the last one can be judged for tearing.
-    let mut pending: Option<(u64, csv::ByteRecord)> = None;
+    // Rows are applied one behind, so the last one can be judged for tearing; two
+    // records are swapped rather than a row cloned.
+    let mut held = csv::ByteRecord::new();
+    let mut pending: Option<u64> = None;
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
                 let line = rec.position().map(|pos| pos.line()).unwrap_or(0);
-                if let Some((l, r)) = pending.replace((line, rec.clone())) {
+                std::mem::swap(&mut rec, &mut held);
+                if let Some(l) = pending.replace(line) {
                     push_row(
                         &mut tl,
                         &mut cols,
-                        &r,
+                        &rec,
                         l,
                         t_idx,
                         m_idx,
@@ -300,11 +303,12 @@ fn read_rows(
             }
         }
     }
-    if let Some((line, r)) = pending {
+    if let Some(line) = pending {
+        let r = &held;
         let parses = |i: usize| {
             r.get(i)
                 .and_then(|f| std::str::from_utf8(f).ok())
-                .and_then(|f| f.trim().parse::<f64>().ok())
+                .and_then(|f| parse_number(f.trim()).ok())
                 .is_some()
         };
         let whole = r.len() == names.len() && parses(t_idx) && parses(m_idx);
@@ -316,7 +320,7 @@ fn read_rows(
             push_row(
                 &mut tl,
                 &mut cols,
-                &r,
+                r,
                 line,
                 t_idx,
                 m_idx,
@@ -342,6 +346,20 @@ fn read_rows(
             .push(format!("{dups} rows repeat the previous row's elapsed_s"));
     }
     Ok(tl)
+}
+
+/// Parses a cell: most of a timeline is plain integers (bytes, counts), which a digit
+/// loop reads several times faster than the general float parser.
+fn parse_number(s: &str) -> Result<f64, std::num::ParseFloatError> {
+    let b = s.as_bytes();
+    if !b.is_empty() && b.len() <= 15 && b.iter().all(u8::is_ascii_digit) {
+        let mut v: u64 = 0;
+        for &c in b {
+            v = v * 10 + (c - b'0') as u64;
+        }
+        return Ok(v as f64);
+    }
+    s.parse::<f64>()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -403,7 +421,7 @@ fn push_row(
         let x = if v.is_empty() {
             f64::NAN
         } else {
-            match v.parse::<f64>() {
+            match parse_number(v) {
                 Ok(x) => x,
                 Err(_) if *i == m_idx => return Err(bad(required, v)),
                 Err(_) => {
