@@ -116,13 +116,28 @@ pub fn lag1_rank_correlation(x: &[f64]) -> f64 {
     if n < 4 {
         return 0.0;
     }
+    // Values closer than a billionth of the spread are ties (average rank): float noise,
+    // e.g. from adding a large constant, must not reorder them and change the answer.
+    let (lo, hi) = x
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+    let eps = (hi - lo).abs() * 1e-9;
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
     let mut ranks = vec![0.0; n];
-    for (r, &i) in idx.iter().enumerate() {
-        ranks[i] = r as f64;
+    let mut start = 0;
+    while start < n {
+        let mut end = start + 1;
+        while end < n && x[idx[end]] - x[idx[end - 1]] <= eps {
+            end += 1;
+        }
+        let avg = (start + end - 1) as f64 / 2.0;
+        for &i in &idx[start..end] {
+            ranks[i] = avg;
+        }
+        start = end;
     }
-    let mean = (n as f64 - 1.0) / 2.0;
+    let mean = ranks.iter().sum::<f64>() / n as f64;
     let den: f64 = ranks.iter().map(|r| (r - mean).powi(2)).sum();
     if den <= 0.0 {
         return 0.0;
