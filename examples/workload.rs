@@ -10,6 +10,7 @@
 //! workload exit SECONDS CODE         hold 10 MB, exit with CODE after SECONDS
 //! workload crash SECONDS             abort (SIGABRT) after SECONDS
 //! workload fds PER_SECOND            open /dev/null PER_SECOND times a second, never close
+//! workload churn                     every 200 ms start a child that holds 5 MB for 300 ms
 //! ```
 
 #![allow(clippy::unwrap_used)]
@@ -100,6 +101,22 @@ fn main() {
             let _m = hold(10.0);
             std::thread::sleep(Duration::from_secs_f64(arg(&args, 2, 1.0)));
             std::process::abort()
+        }
+        "churn" => {
+            let exe = std::env::current_exe().expect("current exe");
+            let _m = hold(5.0);
+            let mut kids: Vec<std::process::Child> = Vec::new();
+            loop {
+                kids.push(
+                    std::process::Command::new(&exe)
+                        .args(["exit", "0.3", "0"])
+                        .spawn()
+                        .expect("spawn child"),
+                );
+                std::thread::sleep(Duration::from_millis(200));
+                // Reap the ones that finished, as a real server reaps its workers.
+                kids.retain_mut(|k| !matches!(k.try_wait(), Ok(Some(_))));
+            }
         }
         "fds" => {
             let per_s = arg(&args, 2, 10.0);

@@ -121,7 +121,7 @@ pub struct RunArgs {
     pub pid: Option<u32>,
     /// Also sample PSS from /proc/PID/smaps_rollup. The kernel walks every page table
     /// for it: measured 0.19 ms for a 20 MB process and 8 ms for a 1 GB one, against
-    /// 0.03 ms for soak's default sample (benches/sample_cost.rs, one run).
+    /// 0.02 ms for soak's default sample (benches/sample_cost.rs, one run).
     #[arg(long)]
     pub pss: bool,
     /// The workload is finite (a test suite, a batch job): its exit with code 0 ends the
@@ -134,7 +134,7 @@ pub struct RunArgs {
     /// Run name [default: the command's file name, or pid-N].
     #[arg(long)]
     pub name: Option<String>,
-    /// Serve live figures at http://ADDR/metrics in the Prometheus text format
+    /// Serve live figures at http://ADDR/metrics in the OpenMetrics text format Prometheus scrapes
     /// [with no value: 127.0.0.1:9464].
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
     pub metrics_addr: Option<String>,

@@ -124,6 +124,38 @@ fn process_tree_is_summed() {
 }
 
 #[test]
+fn children_that_come_and_go_are_counted_while_they_live() {
+    let d = tmp();
+    let out = d.path().join("run");
+    let w = workload();
+    let o = run(&[
+        "--duration",
+        "4s",
+        "--interval",
+        "50ms",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        w.to_str().unwrap(),
+        "churn",
+    ]);
+    assert!(matches!(code(&o), 0 | 1 | 3), "{}", show(&o));
+    let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
+    let procs: Vec<u32> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(12).unwrap().parse().unwrap())
+        .collect();
+    let max = *procs.iter().max().unwrap();
+    assert!(max >= 2, "short-lived children were seen: {procs:?}");
+    assert!(
+        procs.iter().skip(20).any(|p| *p == max) && procs.iter().skip(20).any(|p| *p < max),
+        "they come and go: {procs:?}"
+    );
+    assert_eq!(report(&out)["end"]["reason"], "deadline");
+}
+
+#[test]
 fn daemonizing_target_keeps_being_tracked_and_is_stopped() {
     let d = tmp();
     let out = d.path().join("run");

@@ -120,7 +120,9 @@ pub fn lag1_rank_correlation(x: &[f64]) -> f64 {
     // e.g. from adding a large constant, must not reorder them and change the answer.
     let (lo, hi) = x
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
     let eps = (hi - lo).abs() * 1e-9;
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
