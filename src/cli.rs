@@ -375,6 +375,11 @@ impl RunArgs {
                 metric.trim_end_matches("_bytes")
             )));
         }
+        if metric == "heap_bytes" {
+            return Err(usage(
+                "--metric heap needs a heap source, which soak does not have yet; use rss or anon",
+            ));
+        }
         let pss = self.pss || prof.pss.unwrap_or(false);
         if metric == "pss_bytes" && !pss {
             return Err(usage("--metric pss needs --pss"));
@@ -476,6 +481,7 @@ mod tests {
             (vec![], "nothing to soak"),
             (vec!["--metric", "pss", "--", "x"], "--pss"),
             (vec!["--metric", "bogus", "--", "x"], "unknown --metric"),
+            (vec!["--metric", "heap", "--", "x"], "heap source"),
             (vec!["--max-cpu", "-5", "--", "x"], "--max-cpu"),
             (vec!["--warmup", "20m", "--", "x"], "--warmup"),
             (
