@@ -18,3 +18,5 @@ pub mod sample;
 pub mod target;
 pub mod timeline;
 pub mod units;
+
+pub use target::in_process::{heap_stats, CountingAlloc, HeapStats, InProcess, InProcessResult};

@@ -74,6 +74,10 @@ pub enum Reason {
     CpuWithin,
     /// No CPU figure could be computed.
     NoData,
+    /// The heap came back to its baseline after the workload's state was dropped.
+    ResidualWithin,
+    /// The heap stayed above its baseline by more than allowed after the state was dropped.
+    ResidualExceeded,
 }
 
 /// One limit checked against one metric: a JUnit test case, a row in the report.

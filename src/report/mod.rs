@@ -493,6 +493,15 @@ fn run_facts(r: &Report) -> Vec<(&'static str, String)> {
 
 /// A line describing the target.
 fn target_line(r: &Report) -> String {
+    if r.target.kind == "closure" {
+        return format!(
+            "a closure in this process{}",
+            r.target
+                .pid
+                .map(|p| format!(" (pid {p})"))
+                .unwrap_or_default()
+        );
+    }
     match (&r.target.command, r.target.pid, &r.target.timeline) {
         (Some(c), pid, _) => format!(
             "`{}`{}",

@@ -2,6 +2,7 @@
 //! ([`process::attach`]), and the process tree under either ([`tree::ProcessTree`]).
 
 pub mod guard;
+pub mod in_process;
 pub mod oom;
 pub mod process;
 pub mod tree;
