@@ -145,3 +145,40 @@ fn state_that_escapes_fails_the_return_to_baseline() {
     );
     assert_eq!(r.report.verdict, soak::analysis::Verdict::Fail);
 }
+
+#[test]
+fn rss_growing_outside_the_heap_is_named() {
+    let _turn = serial();
+    let d = tmp();
+    let r = InProcess::new("retention")
+        .duration(Duration::from_secs(3))
+        .interval(Duration::from_millis(20))
+        .warmup(Duration::from_millis(500))
+        .max_growth_rate_per_hour(1e15)
+        .out_dir(d.path().join("run"))
+        .run(|| {
+            // Memory the heap counter does not see, as an allocator's retained arenas:
+            // 256 kB mapped and touched every 5 ms, never unmapped.
+            unsafe {
+                let p = libc::mmap(
+                    std::ptr::null_mut(),
+                    256 * 1024,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                assert_ne!(p, libc::MAP_FAILED);
+                std::ptr::write_bytes(p as *mut u8, 1, 256 * 1024);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        });
+    assert!(
+        r.report
+            .notes
+            .iter()
+            .any(|n| n.contains("heap is flat") && n.contains("retention")),
+        "{:?}",
+        r.report.notes
+    );
+}

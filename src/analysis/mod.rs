@@ -445,6 +445,38 @@ mod tests {
     }
 
     #[test]
+    fn rss_growing_with_a_flat_heap_is_named_retention() {
+        let t: Vec<f64> = (0..600).map(f64::from).collect();
+        let (_, noise) = noisy(600, 0.0, 9);
+        let growing: Vec<f64> = t
+            .iter()
+            .zip(&noise)
+            .map(|(x, n)| n + x * 100e6 / 3600.0)
+            .collect();
+        let flat: Vec<f64> = noise.iter().map(|n| n - 150e6).collect();
+        let notes = |rss: &[f64], heap: &[f64]| {
+            let cols = vec![
+                ("rss_bytes".to_string(), rss.to_vec()),
+                ("heap_bytes".to_string(), heap.to_vec()),
+            ];
+            let opts = EvaluateOptions {
+                metric: "heap_bytes".into(),
+                warmup_s: Some(60.0),
+                limits: crate::config::Limits::default(),
+            };
+            evaluate(&t, &cols, &opts).notes
+        };
+        let n = notes(&growing, &flat);
+        assert!(n.iter().any(|n| n.contains("retention")), "{n:?}");
+        let n = notes(&growing, &growing);
+        assert!(
+            n.iter().any(|n| n.contains("live objects accumulate")),
+            "{n:?}"
+        );
+        assert!(notes(&flat, &flat).is_empty());
+    }
+
+    #[test]
     fn constant_series_passes() {
         let t: Vec<f64> = (0..600).map(f64::from).collect();
         let a = analyze_series("rss_bytes", &t, &vec![5e6; 600], &opts(1.0));
@@ -478,6 +510,8 @@ pub struct Evaluation {
     pub metrics: Vec<SeriesAnalysis>,
     /// Average CPU over the run, % of one core.
     pub cpu_average_percent: Option<f64>,
+    /// Observations across metrics (e.g. RSS grows while the heap is flat).
+    pub notes: Vec<String>,
 }
 
 /// Columns never fitted: cumulative CPU (a counter, not a level) and the time columns.
@@ -553,6 +587,7 @@ pub fn evaluate(
         .iter()
         .find(|c| c.verdict == verdict)
         .or_else(|| checks.first());
+    let notes = heap_vs_rss(&metrics).into_iter().collect();
     Evaluation {
         verdict,
         reason: deciding.map(|c| c.reason),
@@ -562,6 +597,39 @@ pub fn evaluate(
         checks,
         metrics,
         cpu_average_percent,
+        notes,
+    }
+}
+
+/// Compares the heap's trend with RSS's when both were measured, and names the case
+/// where RSS grows but the live heap does not: memory the allocator keeps (retention,
+/// fragmentation), not live objects that leak.
+pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<String> {
+    let find = |m: &str| metrics.iter().find(|a| a.metric == m);
+    let (heap, rss) = (find("heap_bytes")?, find("rss_bytes")?);
+    let (hs, hl, hh) = (
+        heap.slope_per_hour?,
+        heap.slope_low_per_hour?,
+        heap.slope_high_per_hour?,
+    );
+    let (rs, rl) = (rss.slope_per_hour?, rss.slope_low_per_hour?);
+    let mb = |v: f64| format!("{:.2} MB/h", v / 1e6);
+    if rl > 0.0 && hl <= 0.0 && hh < rl {
+        Some(format!(
+            "RSS grows {} while the heap is flat ({}, 90% interval {} to {}): memory the allocator keeps (retention or fragmentation), not a leak of live objects",
+            mb(rs),
+            mb(hs),
+            mb(hl),
+            mb(hh)
+        ))
+    } else if hl > 0.0 && rl > 0.0 {
+        Some(format!(
+            "the heap grows {} and RSS {}: live objects accumulate",
+            mb(hs),
+            mb(rs)
+        ))
+    } else {
+        None
     }
 }
 

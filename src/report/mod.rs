@@ -304,6 +304,7 @@ impl Report {
         self.explanation = e.explanation;
         self.checks = e.checks;
         self.cpu_average_percent = e.cpu_average_percent;
+        self.notes.extend(e.notes);
         if let Some(m) = e.metrics.first() {
             self.settings.warmup_s = m.warmup_s;
         }
