@@ -176,7 +176,7 @@ fn tree_scaling() {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(20) {
             let s = soak::monitor::sample_tree(&mut tree, &mut r, None).unwrap();
-            if s.processes as usize >= n {
+            if s.sample.processes as usize >= n {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));

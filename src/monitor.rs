@@ -244,12 +244,12 @@ async fn run_async(
                     }
                 }
                 last_index = Some(index);
-                let sample = match sample_tree(&mut tree, &mut reader, guard.as_mut()) {
-                    Ok(s) => s,
+                let (sample, root_alive) = match sample_tree(&mut tree, &mut reader, guard.as_mut()) {
+                    Ok(t) => (t.sample, t.root_alive),
                     Err(e) => break End::MonitorError(format!("cannot read /proc: {e}")),
                 };
                 // Attach mode: the root itself ending ends the run.
-                if attached.is_some() && !alive_as(&mut reader, root) {
+                if attached.is_some() && !root_alive {
                     root_exit = Some(ExitInfo { code: None, signal: None, oom: None, at_s: elapsed, stopped_by_soak: false });
                     break End::TargetGone;
                 }
@@ -719,19 +719,29 @@ fn live_members(tree: &mut ProcessTree, reader: &mut ProcReader) -> usize {
     members.into_iter().filter(|m| alive_as(reader, *m)).count()
 }
 
+/// One tick's reading of the tree.
+pub struct Tick {
+    /// The sample summed over live members.
+    pub sample: Sample,
+    /// Whether the root itself is still alive as itself (not exited, not a zombie).
+    pub root_alive: bool,
+}
+
 /// Refreshes the tree and sums a sample over its live members (public for the
 /// benchmarks, which time exactly what a tick does).
 pub fn sample_tree(
     tree: &mut ProcessTree,
     reader: &mut ProcReader,
     mut guard: Option<&mut Guard>,
-) -> std::io::Result<Sample> {
+) -> std::io::Result<Tick> {
     for j in tree.refresh(reader)? {
         if let Some(g) = guard.as_deref_mut() {
             g.member(j);
         }
     }
     let mut total = Sample::default();
+    let root = tree.root();
+    let mut root_alive = false;
     let members: Vec<ProcId> = tree.members().collect();
     for m in members {
         let st = match reader.stat_tracked(m.pid) {
@@ -751,11 +761,15 @@ pub fn sample_tree(
             continue;
         }
         if let Some(s) = reader.sample(m.pid, &st)? {
+            root_alive |= m == root;
             total.add(&s);
         }
     }
     reader.retain(|pid| tree.contains(pid));
-    Ok(total)
+    Ok(Tick {
+        sample: total,
+        root_alive,
+    })
 }
 
 #[cfg(test)]
@@ -773,8 +787,9 @@ mod tests {
             starttime: real + 1,
         };
         let mut tree = ProcessTree::new(ghost, vec![], vec![]);
-        let s = sample_tree(&mut tree, &mut reader, None).unwrap();
-        assert_eq!(s.processes, 0);
+        let t = sample_tree(&mut tree, &mut reader, None).unwrap();
+        assert_eq!(t.sample.processes, 0);
+        assert!(!t.root_alive);
         assert!(tree.is_empty(), "the impostor is dropped from the tree");
 
         let mut tree = ProcessTree::new(
@@ -785,7 +800,9 @@ mod tests {
             vec![],
             vec![],
         );
-        let s = sample_tree(&mut tree, &mut reader, None).unwrap();
+        let t = sample_tree(&mut tree, &mut reader, None).unwrap();
+        assert!(t.root_alive);
+        let s = t.sample;
         assert_eq!(s.processes, 1);
         assert!(s.rss_bytes > 0 && s.threads >= 1);
     }

@@ -266,6 +266,14 @@ fn read_rows(
         .filter(|(i, _)| *i != t_idx && Some(*i) != ts_idx)
         .map(|(i, n)| (i, n.clone(), Vec::new(), true))
         .collect();
+    let shape = Shape {
+        t_idx,
+        m_idx,
+        ts_idx,
+        width: names.len(),
+        path,
+        required,
+    };
     let mut rec = csv::ByteRecord::new();
     // Rows are applied one behind, so the last one can be judged for tearing; two
     // records are swapped rather than a row cloned.
@@ -278,18 +286,7 @@ fn read_rows(
                 let line = rec.position().map(|pos| pos.line()).unwrap_or(0);
                 std::mem::swap(&mut rec, &mut held);
                 if let Some(l) = pending.replace(line) {
-                    push_row(
-                        &mut tl,
-                        &mut cols,
-                        &rec,
-                        l,
-                        t_idx,
-                        m_idx,
-                        ts_idx,
-                        names.len(),
-                        path,
-                        required,
-                    )?;
+                    push_row(&mut tl, &mut cols, &rec, l, &shape)?;
                 }
             }
             Err(e) => {
@@ -317,18 +314,7 @@ fn read_rows(
                 "the last row (line {line}) was cut off mid-write and was ignored"
             ));
         } else {
-            push_row(
-                &mut tl,
-                &mut cols,
-                r,
-                line,
-                t_idx,
-                m_idx,
-                ts_idx,
-                names.len(),
-                path,
-                required,
-            )?;
+            push_row(&mut tl, &mut cols, r, line, &shape)?;
         }
     }
     for (_, name, values, numeric) in cols {
@@ -362,19 +348,31 @@ fn parse_number(s: &str) -> Result<f64, std::num::ParseFloatError> {
     s.parse::<f64>()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where the columns are, for reading rows.
+struct Shape<'a> {
+    t_idx: usize,
+    m_idx: usize,
+    ts_idx: Option<usize>,
+    width: usize,
+    path: &'a Path,
+    required: &'a str,
+}
+
 fn push_row(
     tl: &mut Timeline,
     cols: &mut [(usize, String, Vec<f64>, bool)],
     r: &csv::ByteRecord,
     line: u64,
-    t_idx: usize,
-    m_idx: usize,
-    ts_idx: Option<usize>,
-    width: usize,
-    path: &Path,
-    required: &str,
+    shape: &Shape,
 ) -> Result<(), ReadError> {
+    let Shape {
+        t_idx,
+        m_idx,
+        ts_idx,
+        width,
+        path,
+        required,
+    } = *shape;
     if r.len() == 1 && r.get(0).is_some_and(|f| f.is_empty()) {
         return Ok(()); // blank line
     }
