@@ -51,10 +51,7 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
         notes.push(format!("only {n} value(s) of {metric}: nothing to fit"));
     }
     if limits.rate_is_default {
-        notes.push(format!(
-            "no memory limit given: the default --max-growth-rate {} MB/h applies",
-            crate::config::DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR / 1e6
-        ));
+        notes.push(crate::config::default_rate_note());
     }
     notes.push("host facts are those of the machine that ran the analysis".into());
     let eval = evaluate(
@@ -80,6 +77,7 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
         command: None,
         pid: None,
         timeline: Some(a.timeline.display().to_string()),
+        container: None,
     };
     let settings = Settings {
         duration_s: None,

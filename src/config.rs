@@ -57,6 +57,25 @@ pub enum TargetSpec {
     Command(Vec<String>),
     /// Attach to this running process and its descendants; never signal them.
     Pid(u32),
+    /// Create a container from a local image, soak it, stop and remove it.
+    Image(ImageSpec),
+    /// Attach to this running container (name or id); never stop it.
+    Container(String),
+}
+
+/// A container soak creates.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImageSpec {
+    /// Local image (soak never pulls).
+    pub image: String,
+    /// Arguments after `--`: the container's command (replacing the image's CMD).
+    pub args: Vec<String>,
+    /// Memory limit, bytes (also the memory+swap limit: no swap beyond it).
+    pub memory_limit: Option<u64>,
+    /// `K=V` environment entries.
+    pub env: Vec<String>,
+    /// Container name (`--name`); the engine picks one otherwise.
+    pub name: Option<String>,
 }
 
 /// A checked run configuration.
@@ -94,12 +113,24 @@ pub struct RunConfig {
     pub quiet: bool,
     /// Status line period off a terminal.
     pub status_every: Duration,
+    /// Where cgroup file systems are mounted (container runs).
+    pub cgroup_root: PathBuf,
+}
+
+/// The report note when the default growth limit applies.
+pub fn default_rate_note() -> String {
+    format!(
+        "no growth limit given (--max-growth-rate, --max-total-growth, --max-peak): the default --max-growth-rate {} MB/h applies",
+        DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR / 1e6
+    )
 }
 
 /// Maps a `--metric` name to its timeline column.
 pub fn metric_column(name: &str) -> String {
     match name {
-        "rss" | "anon" | "heap" | "pss" | "file" | "shmem" | "swap" => format!("{name}_bytes"),
+        "rss" | "anon" | "heap" | "pss" | "file" | "shmem" | "swap" | "usage" | "working_set" => {
+            format!("{name}_bytes")
+        }
         other => other.to_string(),
     }
 }

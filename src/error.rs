@@ -34,6 +34,9 @@ pub enum Error {
         /// Advice.
         hint: &'static str,
     },
+    /// The target (a container) could not be created or started.
+    #[error("{0}")]
+    Start(String),
     /// The process to attach to cannot be read.
     #[error("cannot monitor pid {pid}: {detail}")]
     Attach {
@@ -67,7 +70,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => exit_code::USAGE,
-            Error::Spawn { .. } => exit_code::TARGET_FAILED,
+            Error::Spawn { .. } | Error::Start(_) => exit_code::TARGET_FAILED,
             Error::Attach { permission, .. } => {
                 if *permission {
                     exit_code::MONITOR_ERROR

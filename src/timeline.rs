@@ -26,9 +26,13 @@ pub const COLUMNS: [&str; 13] = [
     "processes",
 ];
 
+/// Columns a container run adds after the contract's (see [`crate::sample::cgroup`]).
+pub const CONTAINER_COLUMNS: [&str; 3] = ["usage_bytes", "working_set_bytes", "oom_kills"];
+
 /// Streams rows to `timeline.csv`.
 pub struct TimelineWriter {
     file: File,
+    container: bool,
     path: PathBuf,
     line: String,
     rows: u64,
@@ -37,14 +41,24 @@ pub struct TimelineWriter {
 impl TimelineWriter {
     /// Creates the file (failing if it exists) and writes the header.
     pub fn create(path: &Path) -> io::Result<Self> {
+        Self::create_with(path, false)
+    }
+
+    /// As [`create`](Self::create); `container` adds [`CONTAINER_COLUMNS`].
+    pub fn create_with(path: &Path, container: bool) -> io::Result<Self> {
         let file = File::options().write(true).create_new(true).open(path)?;
         let mut w = TimelineWriter {
             file,
+            container,
             path: path.to_path_buf(),
             line: String::with_capacity(256),
             rows: 0,
         };
         w.line.push_str(&COLUMNS.join(","));
+        if container {
+            w.line.push(',');
+            w.line.push_str(&CONTAINER_COLUMNS.join(","));
+        }
         w.line.push('\n');
         w.file.write_all(w.line.as_bytes())?;
         Ok(w)
@@ -66,7 +80,7 @@ impl TimelineWriter {
         self.line.clear();
         let opt = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
         // Writing into a String cannot fail.
-        let _ = writeln!(
+        let _ = write!(
             self.line,
             "{timestamp},{elapsed_s:.6},{},{},{},{},{},{},{},{},{},{:.2},{}",
             s.rss_bytes,
@@ -81,6 +95,15 @@ impl TimelineWriter {
             s.cpu_s,
             s.processes
         );
+        if self.container {
+            let c = s.cgroup.unwrap_or_default();
+            let _ = write!(
+                self.line,
+                ",{},{},{}",
+                c.usage_bytes, c.working_set_bytes, c.oom_kills
+            );
+        }
+        self.line.push('\n');
         self.file.write_all(self.line.as_bytes())?;
         self.rows += 1;
         Ok(())
@@ -503,6 +526,31 @@ mod tests {
         assert!(t.column("heap_bytes").unwrap()[0].is_nan());
         assert_eq!(t.column("threads").unwrap(), &[2.0, 2.0]);
         assert_eq!(t.first_timestamp.as_deref(), Some("2026-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn container_rows_carry_the_cgroup_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timeline.csv");
+        let mut w = TimelineWriter::create_with(&path, true).unwrap();
+        let s = Sample {
+            rss_bytes: 10,
+            cgroup: Some(crate::sample::CgroupExtra {
+                usage_bytes: 30,
+                working_set_bytes: 20,
+                oom_kills: 1,
+            }),
+            ..Sample::default()
+        };
+        w.write("2026-01-01T00:00:00Z", 0.0, &s).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(&format!(
+            "{},usage_bytes,working_set_bytes,oom_kills\n",
+            COLUMNS.join(",")
+        )));
+        assert!(text.ends_with(",30,20,1\n"), "{text}");
+        let t = read_timeline(&path, "working_set_bytes").unwrap();
+        assert_eq!(t.column("usage_bytes").unwrap(), &[30.0]);
     }
 
     proptest! {

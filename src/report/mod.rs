@@ -23,9 +23,10 @@ pub use text::summary as text_summary;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// What was soaked.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct TargetInfo {
-    /// `process` (started by soak), `pid` (attached), `timeline` (re-analysed file).
+    /// `process` (started by soak), `pid` (attached), `container` (started by soak from
+    /// an image), `attached_container`, `closure`, `timeline` (re-analysed file).
     pub kind: String,
     /// The command line, for a started process.
     pub command: Option<Vec<String>>,
@@ -33,6 +34,30 @@ pub struct TargetInfo {
     pub pid: Option<u32>,
     /// The timeline file, for `soak analyze`.
     pub timeline: Option<String>,
+    /// The container, for a container run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerInfo>,
+}
+
+/// A soaked container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ContainerInfo {
+    /// Full container id.
+    pub id: String,
+    /// Container name.
+    pub name: String,
+    /// Image it runs.
+    pub image: String,
+    /// Whether soak created it (and removed it at the end) or attached to it.
+    pub created_by_soak: bool,
+    /// Memory limit set on the container, bytes (none = unlimited).
+    pub memory_limit_bytes: Option<u64>,
+    /// The Engine the container runs on (socket).
+    pub engine: String,
+    /// Where the samples came from: `cgroup v1`, `cgroup v2` or `engine stats API`.
+    pub source: String,
+    /// Whether the container was removed at the end.
+    pub removed: bool,
 }
 
 /// Facts about the machine (sysinfo).
@@ -501,6 +526,26 @@ fn target_line(r: &Report) -> String {
                 .pid
                 .map(|p| format!(" (pid {p})"))
                 .unwrap_or_default()
+        );
+    }
+    if let Some(c) = &r.target.container {
+        let short: String = c.id.chars().take(12).collect();
+        return format!(
+            "container {} ({short}, image {}{}, {})",
+            c.name,
+            c.image,
+            c.memory_limit_bytes
+                .map(|b| format!(", memory limit {}", crate::units::Bytes(b as f64)))
+                .unwrap_or_default(),
+            if c.created_by_soak {
+                if c.removed {
+                    "started and removed by soak"
+                } else {
+                    "started by soak, NOT removed"
+                }
+            } else {
+                "attached, left running"
+            }
         );
     }
     match (&r.target.command, r.target.pid, &r.target.timeline) {

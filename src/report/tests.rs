@@ -42,6 +42,7 @@ fn fixture() -> Report {
             command: Some(vec!["./my-server".into(), "--port".into(), "8080".into()]),
             pid: Some(4242),
             timeline: None,
+            container: None,
         },
         Settings {
             duration_s: Some(600.0),

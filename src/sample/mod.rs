@@ -2,6 +2,7 @@
 //! [`Sample`]. Linux procfs is the first source; the trait keeps room for others
 //! (cgroups for containers, sysinfo on other systems).
 
+pub mod cgroup;
 pub mod procfs;
 
 /// One tick's measurements of a whole target (all its processes summed).
@@ -29,6 +30,19 @@ pub struct Sample {
     pub cpu_s: f64,
     /// Processes measured.
     pub processes: u64,
+    /// A container's cgroup totals (extra timeline columns), when the target is one.
+    pub cgroup: Option<CgroupExtra>,
+}
+
+/// The cgroup's own totals, written after the contract's columns for a container.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CgroupExtra {
+    /// Charged memory: what the container's memory limit is enforced on.
+    pub usage_bytes: u64,
+    /// Usage minus inactive file cache (the kubelet's working set).
+    pub working_set_bytes: u64,
+    /// OOM kills inside the cgroup so far.
+    pub oom_kills: u64,
 }
 
 impl Sample {

@@ -294,6 +294,7 @@ impl ProcReader {
             fds,
             cpu_s: ticks as f64 / self.ticks_per_second,
             processes: 1,
+            cgroup: None,
         }))
     }
 }

@@ -6,6 +6,7 @@
 //! identity as it learns them. If the pipe closes without a `done` line, soak died: the
 //! guard sends SIGKILL to the group and to every member whose start time still matches.
 //! The direct child also has a parent-death signal; the guard covers its descendants.
+//! For a container soak created, the guard removes it through the engine's socket.
 
 use super::tree::ProcId;
 use crate::sample::procfs::ProcReader;
@@ -54,6 +55,11 @@ impl Guard {
         self.send(&format!("pid {} {}\n", p.pid, p.starttime));
     }
 
+    /// Tells the guard about a container soak created, on the engine at `socket`.
+    pub fn container(&mut self, socket: &str, id: &str) {
+        self.send(&format!("container {id} {socket}\n"));
+    }
+
     /// soak is ending normally: the guard exits without killing.
     pub fn done(mut self) {
         self.send("done\n");
@@ -73,9 +79,17 @@ pub fn run_guard() {
     }
     let mut pgid: Option<i32> = None;
     let mut members: Vec<ProcId> = Vec::new();
+    let mut containers: Vec<(String, String)> = Vec::new();
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
+        if let Some((id, socket)) = line
+            .strip_prefix("container ")
+            .and_then(|r| r.split_once(' '))
+        {
+            containers.push((id.to_string(), socket.to_string()));
+            continue;
+        }
         let mut w = line.split_whitespace();
         match (w.next(), w.next(), w.next()) {
             (Some("done"), _, _) => return,
@@ -90,6 +104,10 @@ pub fn run_guard() {
     }
     // soak died without saying done.
     kill_all(pgid, &members);
+    for (id, socket) in containers {
+        // Nobody is left to report a failure to; the label lets `docker ps` find it.
+        let _ = crate::target::container::remove_blocking(&socket, &id);
+    }
 }
 
 /// SIGKILL to a process group and to members that are still who they were.

@@ -288,6 +288,7 @@ impl InProcess {
                 command: None,
                 pid: Some(std::process::id()),
                 timeline: None,
+                container: None,
             },
             Settings {
                 duration_s: self.duration.map(|d| d.as_secs_f64()),

@@ -1,6 +1,7 @@
 //! What is being soaked: a command soak starts ([`process::Launched`]), a running pid
 //! ([`process::attach`]), and the process tree under either ([`tree::ProcessTree`]).
 
+pub mod container;
 pub mod guard;
 pub mod in_process;
 pub mod oom;

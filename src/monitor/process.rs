@@ -1,0 +1,314 @@
+//! The run of a command soak starts, or of a running pid it attached to: the target's
+//! process tree is sampled from procfs; SIGCHLD tells when members exit.
+
+use super::{conclude, End, Ending, Recorder, StopSignals};
+use crate::config::{RunConfig, TargetSpec};
+use crate::error::{Error, Result};
+use crate::report::TargetInfo;
+use crate::sample::procfs::{gone, ProcReader};
+use crate::sample::Sample;
+use crate::target::guard::Guard;
+use crate::target::process::{self, Reaped};
+use crate::target::tree::{ProcId, ProcessTree};
+use crate::target::{oom, ExitInfo};
+use std::collections::BTreeMap;
+use std::path::Path;
+use tokio::signal::unix::SignalKind;
+
+/// Runs a command (or an attached pid) to its end and reports.
+pub(super) async fn run_process(
+    cfg: &RunConfig,
+    guard_exe: Option<&Path>,
+    attached: Option<ProcId>,
+) -> Result<super::Outcome> {
+    let dir = cfg.out_dir.clone();
+    // Installed before the target starts, so no exit or Ctrl-C is missed.
+    let mut stops = StopSignals::install()?;
+    let mut sigchld = super::install(SignalKind::child())?;
+    let oom_before = oom::cgroup_oom_kills();
+    let live = super::serve_metrics(cfg).await?;
+
+    let mut guard = None;
+    let (root, pgid, adopters, exclude) = match (&cfg.target, attached) {
+        (TargetSpec::Command(argv), _) => {
+            process::become_subreaper();
+            if let Some(exe) = guard_exe {
+                guard = Some(
+                    Guard::start(exe)
+                        .map_err(|e| Error::io("cannot start guard process", exe, e))?,
+                );
+            }
+            let l = process::spawn(
+                argv,
+                &dir.join("target.stdout.log"),
+                &dir.join("target.stderr.log"),
+            );
+            let l = match l {
+                Ok(l) => l,
+                Err(e) => {
+                    if let Some(g) = guard.take() {
+                        g.done();
+                    }
+                    return Err(e);
+                }
+            };
+            if let Some(g) = guard.as_mut() {
+                g.process_group(l.pgid);
+                g.member(l.root);
+            }
+            let me = std::process::id();
+            let excl = guard.as_ref().map(|g| vec![g.pid()]).unwrap_or_default();
+            (l.root, Some(l.pgid), vec![me], excl)
+        }
+        (TargetSpec::Pid(_), Some(p)) => (p, None, vec![], vec![]),
+        (other, _) => return Err(Error::Monitor(format!("{other:?} is not a process target"))),
+    };
+    let what = match &cfg.target {
+        TargetSpec::Command(c) => format!("`{}` (pid {})", c.join(" "), root.pid),
+        _ => format!("pid {} (attached)", root.pid),
+    };
+    let mut rec = Recorder::start(cfg, false, live, &what)?;
+
+    let mut reader = ProcReader::new(cfg.pss);
+    let mut tree = ProcessTree::new(root, adopters, exclude);
+    let mut root_exit: Option<ExitInfo> = None;
+    let handle_reaped = |r: Reaped, at_s: f64, by_soak: bool, root_exit: &mut Option<ExitInfo>| {
+        if r.pid == root.pid && root_exit.is_none() {
+            *root_exit = Some(process::exit_info(r, at_s, by_soak));
+        }
+    };
+
+    let end = loop {
+        tokio::select! {
+            biased;
+            s = stops.recv() => break End::Signal(s),
+            _ = sigchld.recv() => {
+                let at = rec.elapsed();
+                for r in process::reap_all() {
+                    handle_reaped(r, at, false, &mut root_exit);
+                }
+                if attached.is_none() && root_exit.is_some() {
+                    // The root is gone; the run goes on while descendants live.
+                    if let Ok(joined) = tree.refresh(&mut reader) {
+                        for j in joined { if let Some(g) = guard.as_mut() { g.member(j); } }
+                    }
+                    if live_members(&mut tree, &mut reader) == 0 {
+                        break End::TargetGone;
+                    }
+                }
+            }
+            t = rec.next_tick() => {
+                let (index, elapsed) = match t { Ok(t) => t, Err(end) => break end };
+                let (sample, root_alive) = match sample_tree(&mut tree, &mut reader, guard.as_mut()) {
+                    Ok(t) => (t.sample, t.root_alive),
+                    Err(e) => break End::MonitorError(format!("cannot read /proc: {e}")),
+                };
+                // Attach mode: the root itself ending ends the run.
+                if attached.is_some() && !root_alive {
+                    root_exit = Some(ExitInfo { code: None, signal: None, oom: None, at_s: elapsed, stopped_by_soak: false });
+                    break End::TargetGone;
+                }
+                if sample.processes == 0 {
+                    for r in process::reap_all() { handle_reaped(r, elapsed, false, &mut root_exit); }
+                    break End::TargetGone;
+                }
+                if let Err(e) = rec.record(elapsed, &sample) {
+                    break End::MonitorError(e);
+                }
+                if rec.deadline(index) {
+                    break End::Deadline;
+                }
+            }
+        }
+    };
+    let elapsed_s = rec.elapsed();
+    rec.clear_progress();
+
+    // Stop the target (never an attached one).
+    let mut stop_escalated = None;
+    if let Some(g) = pgid {
+        let mut reaped = Vec::new();
+        stop_escalated = Some(process::stop_tree(
+            g,
+            &mut tree,
+            &mut reader,
+            cfg.grace,
+            |r| reaped.push(r),
+        ));
+        for r in reaped {
+            handle_reaped(r, elapsed_s, true, &mut root_exit);
+        }
+    }
+    if let Some(g) = guard.take() {
+        g.done();
+    }
+    let recorded = rec.finish(elapsed_s);
+
+    if let Some(x) = root_exit.as_mut() {
+        if !x.stopped_by_soak {
+            x.oom = oom::explain(
+                root.pid,
+                x.signal.as_deref().and_then(super::signal_number),
+                oom_before,
+            );
+        }
+    }
+    let target = TargetInfo {
+        kind: match cfg.target {
+            TargetSpec::Command(_) => "process",
+            _ => "pid",
+        }
+        .into(),
+        command: match &cfg.target {
+            TargetSpec::Command(c) => Some(c.clone()),
+            _ => None,
+        },
+        pid: Some(root.pid),
+        ..TargetInfo::default()
+    };
+    conclude(
+        cfg,
+        Ending {
+            end,
+            recorded,
+            target,
+            target_exit: root_exit,
+            stop_escalated,
+            sources: procfs_sources(cfg.pss),
+            notes: Vec::new(),
+        },
+    )
+}
+
+fn procfs_sources(pss: bool) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let tree = "summed over the target and its descendants";
+    for (col, src) in [
+        ("rss_bytes", "/proc/PID/status VmRSS"),
+        ("anon_bytes", "/proc/PID/status RssAnon"),
+        ("file_bytes", "/proc/PID/status RssFile"),
+        ("shmem_bytes", "/proc/PID/status RssShmem"),
+        ("swap_bytes", "/proc/PID/status VmSwap"),
+        ("threads", "/proc/PID/status Threads"),
+        ("fds", "entries of /proc/PID/fd"),
+        ("cpu_s", "/proc/PID/stat utime+stime+cutime+cstime"),
+    ] {
+        m.insert(col.to_string(), format!("{src}, {tree}"));
+    }
+    m.insert(
+        "processes".into(),
+        "live (non-zombie) processes in the tree".into(),
+    );
+    m.insert(
+        "heap_bytes".into(),
+        "not sampled (no heap source for this target)".into(),
+    );
+    m.insert(
+        "pss_bytes".into(),
+        if pss {
+            format!("/proc/PID/smaps_rollup Pss, {tree}")
+        } else {
+            "not sampled (use --pss)".into()
+        },
+    );
+    m
+}
+
+/// Whether `p` still runs as the same process (not exited, not a zombie, pid not reused).
+fn alive_as(reader: &mut ProcReader, p: ProcId) -> bool {
+    matches!(reader.stat_tracked(p.pid), Ok(s) if s.starttime == p.starttime && s.state != b'Z')
+}
+
+fn live_members(tree: &mut ProcessTree, reader: &mut ProcReader) -> usize {
+    let members: Vec<ProcId> = tree.members().collect();
+    members.into_iter().filter(|m| alive_as(reader, *m)).count()
+}
+
+/// One tick's reading of the tree.
+pub struct Tick {
+    /// The sample summed over live members.
+    pub sample: Sample,
+    /// Whether the root itself is still alive as itself (not exited, not a zombie).
+    pub root_alive: bool,
+}
+
+/// Refreshes the tree and sums a sample over its live members (public for the
+/// benchmarks, which time exactly what a tick does).
+pub fn sample_tree(
+    tree: &mut ProcessTree,
+    reader: &mut ProcReader,
+    mut guard: Option<&mut Guard>,
+) -> std::io::Result<Tick> {
+    for j in tree.refresh(reader)? {
+        if let Some(g) = guard.as_deref_mut() {
+            g.member(j);
+        }
+    }
+    let mut total = Sample::default();
+    let root = tree.root();
+    let mut root_alive = false;
+    let members: Vec<ProcId> = tree.members().collect();
+    for m in members {
+        let st = match reader.stat_tracked(m.pid) {
+            Ok(s) => s,
+            Err(e) if gone(&e) => {
+                tree.forget(m.pid);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if st.starttime != m.starttime {
+            // The pid now belongs to another process: never sample it as the target.
+            tree.forget(m.pid);
+            continue;
+        }
+        if st.state == b'Z' {
+            continue;
+        }
+        if let Some(s) = reader.sample(m.pid, &st)? {
+            root_alive |= m == root;
+            total.add(&s);
+        }
+    }
+    reader.retain(|pid| tree.contains(pid));
+    Ok(Tick {
+        sample: total,
+        root_alive,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_pid_is_never_sampled_as_the_target() {
+        let mut reader = ProcReader::new(false);
+        let me = std::process::id();
+        let real = reader.stat(me).unwrap().starttime;
+        // Same pid, other start time: what a reused pid looks like.
+        let ghost = ProcId {
+            pid: me,
+            starttime: real + 1,
+        };
+        let mut tree = ProcessTree::new(ghost, vec![], vec![]);
+        let t = sample_tree(&mut tree, &mut reader, None).unwrap();
+        assert_eq!(t.sample.processes, 0);
+        assert!(!t.root_alive);
+        assert!(tree.is_empty(), "the impostor is dropped from the tree");
+
+        let mut tree = ProcessTree::new(
+            ProcId {
+                pid: me,
+                starttime: real,
+            },
+            vec![],
+            vec![],
+        );
+        let t = sample_tree(&mut tree, &mut reader, None).unwrap();
+        assert!(t.root_alive);
+        let s = t.sample;
+        assert_eq!(s.processes, 1);
+        assert!(s.rss_bytes > 0 && s.threads >= 1);
+    }
+}
