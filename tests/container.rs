@@ -475,3 +475,38 @@ fn without_the_cgroup_soak_reads_the_engine_stats_api_and_says_so() {
     assert_eq!(r["settings"]["metric"], "working_set_bytes");
     assert!(leftovers(&name).is_empty(), "container left behind");
 }
+
+#[test]
+fn an_engine_socket_without_permission_is_exit_5() {
+    image();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "SKIPPED an_engine_socket_without_permission_is_exit_5: needs root to switch users"
+        );
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let dir = out.path().join("run");
+    // nobody, outside the docker group, against the real socket.
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(soak())
+        .args([
+            "--container",
+            "x",
+            "--duration",
+            "5s",
+            "--out",
+            dir.to_str().expect("utf8"),
+        ])
+        .output()
+        .expect("setpriv (util-linux) runs soak as nobody");
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("ermission denied") && err.contains("docker group"),
+        "{err}"
+    );
+}

@@ -170,3 +170,32 @@ fn fixture_is_a_fail_with_reasons() {
         r.explanation
     );
 }
+
+#[test]
+fn container_runs_render_their_container_and_round_trip() {
+    let mut r = fixture();
+    r.target = TargetInfo {
+        kind: "container".into(),
+        pid: Some(4242),
+        container: Some(ContainerInfo {
+            id: "3f64fa446f30b03a24d27d2c3f0bbc1b395203b471ca171be321afd0fb9abe6c".into(),
+            name: "my-service".into(),
+            image: "my-service:1.2".into(),
+            created_by_soak: true,
+            memory_limit_bytes: Some(512_000_000),
+            engine: "unix:///var/run/docker.sock".into(),
+            source: "cgroup v2".into(),
+            removed: true,
+        }),
+        ..TargetInfo::default()
+    };
+    insta::assert_snapshot!(text::summary(&r, None));
+    let md = to_markdown(&r);
+    assert!(md.contains(
+        "container my-service (3f64fa446f30, image my-service:1.2, memory limit 512.0 MB, started and removed by soak)"
+    ));
+    let back: Report = serde_json::from_str(&to_json(&r)).unwrap();
+    assert_eq!(back.target, r.target);
+    // A process report's JSON has no container key at all (the schema only grows).
+    assert!(!to_json(&fixture()).contains("\"container\""));
+}
