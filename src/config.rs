@@ -115,6 +115,8 @@ pub struct RunConfig {
     pub status_every: Duration,
     /// Where cgroup file systems are mounted (container runs).
     pub cgroup_root: PathBuf,
+    /// Inject the heap shim into a command soak starts (off with `--no-heap`).
+    pub heap: bool,
 }
 
 /// The report note when the default growth limit applies.

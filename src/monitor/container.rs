@@ -16,7 +16,7 @@ use std::path::Path;
 
 /// Where a tick's figures come from.
 enum Source {
-    Cgroup(CgroupReader),
+    Cgroup(Box<CgroupReader>),
     /// The engine's stats API, with the reason the cgroup could not be read.
     Api(String),
 }
@@ -94,7 +94,7 @@ async fn soak(
     )>,
 ) -> Result<Ending> {
     let mut source = match CgroupReader::open(&cfg.cgroup_root, c.pid) {
-        Ok(r) => Source::Cgroup(r),
+        Ok(r) => Source::Cgroup(Box::new(r)),
         Err(e) => Source::Api(format!(
             "cannot read the container's cgroup under {}: {e}",
             cfg.cgroup_root.display()

@@ -5,6 +5,7 @@ use super::{conclude, End, Ending, Recorder, StopSignals};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
 use crate::report::TargetInfo;
+use crate::sample::heap::{self, HeapFiles};
 use crate::sample::procfs::{gone, ProcReader};
 use crate::sample::Sample;
 use crate::target::guard::Guard;
@@ -29,6 +30,11 @@ pub(super) async fn run_process(
     let live = super::serve_metrics(cfg).await?;
 
     let mut guard = None;
+    let mut notes = Vec::new();
+    let heap = match &cfg.target {
+        TargetSpec::Command(argv) => heap_files(cfg, argv, &mut notes)?,
+        _ => None,
+    };
     let (root, pgid, adopters, exclude) = match (&cfg.target, attached) {
         (TargetSpec::Command(argv), _) => {
             process::become_subreaper();
@@ -38,8 +44,10 @@ pub(super) async fn run_process(
                         .map_err(|e| Error::io("cannot start guard process", exe, e))?,
                 );
             }
+            let env = heap.as_ref().map(|h| h.env()).unwrap_or_default();
             let l = process::spawn(
                 argv,
+                &env,
                 &dir.join("target.stdout.log"),
                 &dir.join("target.stderr.log"),
             );
@@ -70,6 +78,13 @@ pub(super) async fn run_process(
     let mut rec = Recorder::start(cfg, false, live, &what)?;
 
     let mut reader = ProcReader::new(cfg.pss);
+    if let Some(h) = &heap {
+        reader = reader.with_heap(h.reader());
+    }
+    // Heap coverage over the run: ticks with any heap figure, and the most processes
+    // seen at once without one.
+    let mut heap_ticks = 0u64;
+    let mut heap_missing_max = 0u64;
     let mut tree = ProcessTree::new(root, adopters, exclude);
     let mut root_exit: Option<ExitInfo> = None;
     let handle_reaped = |r: Reaped, at_s: f64, by_soak: bool, root_exit: &mut Option<ExitInfo>| {
@@ -112,6 +127,8 @@ pub(super) async fn run_process(
                     for r in process::reap_all() { handle_reaped(r, elapsed, false, &mut root_exit); }
                     break End::TargetGone;
                 }
+                heap_ticks += u64::from(sample.heap_bytes.is_some());
+                heap_missing_max = heap_missing_max.max(std::mem::take(&mut reader.heap_missing));
                 if let Err(e) = rec.record(elapsed, &sample) {
                     break End::MonitorError(e);
                 }
@@ -143,6 +160,18 @@ pub(super) async fn run_process(
         g.done();
     }
     let recorded = rec.finish(elapsed_s);
+    if heap.is_some() {
+        if heap_ticks == 0 {
+            notes.push(
+                "heap_bytes is empty: no process of the tree loaded the heap shim (a static or setuid program, LD_PRELOAD cleared, or not glibc)".into(),
+            );
+        } else if heap_missing_max > 0 {
+            notes.push(format!(
+                "heap_bytes covers only the processes that loaded the heap shim: up to {heap_missing_max} process(es) at once had none (static, setuid, or LD_PRELOAD cleared)"
+            ));
+        }
+    }
+    drop(heap);
 
     if let Some(x) = root_exit.as_mut() {
         if !x.stopped_by_soak {
@@ -174,13 +203,43 @@ pub(super) async fn run_process(
             target,
             target_exit: root_exit,
             stop_escalated,
-            sources: procfs_sources(cfg.pss),
-            notes: Vec::new(),
+            sources: procfs_sources(cfg.pss, heap_ticks > 0),
+            notes,
         },
     )
 }
 
-fn procfs_sources(pss: bool) -> BTreeMap<String, String> {
+/// The heap shim's files for a command, unless `--no-heap` or the program is statically
+/// linked (then a note says why heap_bytes stays empty).
+fn heap_files(
+    cfg: &RunConfig,
+    argv: &[String],
+    notes: &mut Vec<String>,
+) -> Result<Option<HeapFiles>> {
+    if !cfg.heap {
+        notes.push("heap not counted (--no-heap)".into());
+        return Ok(None);
+    }
+    let Some(program) = argv.first() else {
+        return Ok(None);
+    };
+    if heap::is_static_elf(program) == Some(true) {
+        if cfg.metric == "heap_bytes" {
+            return Err(Error::Usage(format!(
+                "--metric heap: {program} is statically linked, so the LD_PRELOAD heap shim cannot load; use rss or anon"
+            )));
+        }
+        notes.push(format!(
+            "heap_bytes is empty: {program} is statically linked, so the LD_PRELOAD heap shim cannot load"
+        ));
+        return Ok(None);
+    }
+    HeapFiles::create(&cfg.out_dir)
+        .map(Some)
+        .map_err(|e| Error::io("cannot set up heap counting in", &cfg.out_dir, e))
+}
+
+fn procfs_sources(pss: bool, heap: bool) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     let tree = "summed over the target and its descendants";
     for (col, src) in [
@@ -201,7 +260,11 @@ fn procfs_sources(pss: bool) -> BTreeMap<String, String> {
     );
     m.insert(
         "heap_bytes".into(),
-        "not sampled (no heap source for this target)".into(),
+        if heap {
+            format!("LD_PRELOAD shim counting malloc/calloc/realloc/free/memalign/posix_memalign/aligned_alloc (malloc_usable_size), published in shared memory, {tree}")
+        } else {
+            "not sampled (no heap counters: see the notes)".into()
+        },
     );
     m.insert(
         "pss_bytes".into(),

@@ -3,6 +3,7 @@
 //! (cgroups for containers, sysinfo on other systems).
 
 pub mod cgroup;
+pub mod heap;
 pub mod procfs;
 
 /// One tick's measurements of a whole target (all its processes summed).

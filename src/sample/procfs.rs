@@ -133,6 +133,11 @@ pub struct ProcReader {
     pub ticks_per_second: f64,
     /// Whether to read PSS.
     pub pss: bool,
+    /// The heap shim's segments, when soak injected it.
+    heap: Option<super::heap::HeapReader>,
+    /// Processes sampled without heap counters since this was last taken (the shim did
+    /// not load in them).
+    pub heap_missing: u64,
 }
 
 impl Default for ProcReader {
@@ -152,7 +157,15 @@ impl ProcReader {
             open: std::collections::HashMap::new(),
             ticks_per_second: if tps > 0 { tps as f64 } else { 100.0 },
             pss,
+            heap: None,
+            heap_missing: 0,
         }
+    }
+
+    /// Also reads each process's live heap from the shim's segments.
+    pub fn with_heap(mut self, heap: super::heap::HeapReader) -> Self {
+        self.heap = Some(heap);
+        self
     }
 
     fn read(&mut self, pid: u32, file: &str) -> io::Result<&[u8]> {
@@ -252,6 +265,9 @@ impl ProcReader {
     /// Closes the kept-open files of processes no longer tracked.
     pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
         self.open.retain(|pid, _| keep(*pid));
+        if let Some(h) = self.heap.as_mut() {
+            h.retain(&keep);
+        }
     }
 
     /// Reads PSS from `smaps_rollup`.
@@ -281,6 +297,14 @@ impl ProcReader {
         } else {
             None
         };
+        let heap = match self.heap.as_mut() {
+            Some(h) => {
+                let v = h.live_bytes(pid, stat.starttime);
+                self.heap_missing += u64::from(v.is_none());
+                v
+            }
+            None => None,
+        };
         let ticks = stat.utime + stat.stime + stat.cutime + stat.cstime;
         Ok(Some(Sample {
             rss_bytes: st.rss,
@@ -288,7 +312,7 @@ impl ProcReader {
             file_bytes: st.file,
             shmem_bytes: st.shmem,
             swap_bytes: st.swap,
-            heap_bytes: None,
+            heap_bytes: heap,
             pss_bytes: pss,
             threads: st.threads,
             fds,

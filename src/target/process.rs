@@ -27,9 +27,14 @@ pub fn become_subreaper() {
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 }
 
-/// Starts `argv` with stdout/stderr to the given files, in a new process group, with
-/// SIGKILL as its parent-death signal.
-pub fn spawn(argv: &[String], stdout: &Path, stderr: &Path) -> Result<Launched> {
+/// Starts `argv` with stdout/stderr to the given files and `env` added to soak's
+/// environment, in a new process group, with SIGKILL as its parent-death signal.
+pub fn spawn(
+    argv: &[String],
+    env: &[(String, String)],
+    stdout: &Path,
+    stderr: &Path,
+) -> Result<Launched> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| Error::Usage("no command given after --".into()))?;
@@ -39,6 +44,7 @@ pub fn spawn(argv: &[String], stdout: &Path, stderr: &Path) -> Result<Launched> 
     let soak_pid = unsafe { libc::getpid() };
     let mut cmd = Command::new(program);
     cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

@@ -1,0 +1,338 @@
+//! Live heap of a process tree soak started: an LD_PRELOAD shim (heap_shim.c, built by
+//! build.rs and embedded in the binary) counts malloc-family calls in every process of
+//! the tree and publishes live bytes and blocks in one small file per process in shared
+//! memory; this reader sums them each tick.
+//!
+//! What it cannot see, the report says: a statically linked target cannot load the
+//! shim; setuid programs drop LD_PRELOAD; an allocator that does not go through malloc
+//! (Go, a statically linked jemalloc, raw mmap) is not counted.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The shim, as compiled for this machine by build.rs.
+pub static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libsoak_heap.so"));
+
+/// "SOAKHEAP" as the shim writes it.
+const MAGIC: u64 = 0x5041_454b_4841_4f53;
+/// Layout version (see `struct segment` in heap_shim.c).
+const VERSION: u32 = 2;
+/// Size of the segment header; each thread slot is as long.
+pub const HEADER_LEN: usize = 64;
+/// Thread slots in a segment.
+pub const SLOTS: usize = 256;
+
+/// One process's published figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    /// The pid that wrote it.
+    pub pid: u32,
+    /// CLOCK_BOOTTIME (ns) when this process (or exec'd image) began publishing.
+    pub created_ns: u64,
+    /// Bytes allocated and not freed (malloc_usable_size of each block).
+    pub live_bytes: i64,
+    /// Blocks allocated and not freed.
+    pub live_blocks: i64,
+}
+
+fn u64_at(b: &[u8], o: usize) -> Option<u64> {
+    b.get(o..o + 8)?.try_into().ok().map(u64::from_ne_bytes)
+}
+
+fn u32_at(b: &[u8], o: usize) -> Option<u32> {
+    b.get(o..o + 4)?.try_into().ok().map(u32::from_ne_bytes)
+}
+
+/// How many thread slots of a segment whose header is `b` may hold figures; `None`
+/// when it is not (yet) a valid segment.
+pub fn slots_used(b: &[u8]) -> Option<usize> {
+    if u64_at(b, 0)? != MAGIC || u32_at(b, 8)? != VERSION {
+        return None;
+    }
+    Some((u32_at(b, 40)? as usize).min(SLOTS))
+}
+
+/// Parses a segment: the header and its used slots (`b` may stop after them).
+pub fn parse_segment(b: &[u8]) -> Option<Segment> {
+    let used = slots_used(b)?;
+    let mut bytes = u64_at(b, 24)? as i64;
+    let mut blocks = u64_at(b, 32)? as i64;
+    for i in 0..used {
+        let o = HEADER_LEN * (1 + i);
+        bytes = bytes.wrapping_add(u64_at(b, o + 8)? as i64);
+        blocks = blocks.wrapping_add(u64_at(b, o + 16)? as i64);
+    }
+    Some(Segment {
+        pid: u32_at(b, 12)?,
+        created_ns: u64_at(b, 16)?,
+        live_bytes: bytes,
+        live_blocks: blocks,
+    })
+}
+
+/// The files of one run's heap counting: the shim written out for ld.so to load, and
+/// the folder the processes publish in. Both are removed when dropped.
+pub struct HeapFiles {
+    shim: PathBuf,
+    dir: PathBuf,
+}
+
+impl HeapFiles {
+    /// Writes the shim into the run directory and makes the segment folder (in /dev/shm
+    /// when there is one, so the counters never touch a disk).
+    pub fn create(run_dir: &Path) -> io::Result<HeapFiles> {
+        let shim = run_dir.join(".soak-heap-shim.so");
+        std::fs::write(&shim, SHIM)?;
+        let unique = format!(
+            "soak-heap-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            shm.join(unique)
+        } else {
+            run_dir.join(".soak-heap")
+        };
+        std::fs::create_dir_all(&dir)?;
+        Ok(HeapFiles { shim, dir })
+    }
+
+    /// The environment that injects the shim; an LD_PRELOAD the user set is kept after it.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut preload = self.shim.display().to_string();
+        if let Ok(existing) = std::env::var("LD_PRELOAD") {
+            if !existing.trim().is_empty() {
+                preload = format!("{preload}:{existing}");
+            }
+        }
+        vec![
+            ("LD_PRELOAD".into(), preload),
+            ("SOAK_HEAP_DIR".into(), self.dir.display().to_string()),
+        ]
+    }
+
+    /// A reader of this run's segments.
+    pub fn reader(&self) -> HeapReader {
+        HeapReader::new(&self.dir)
+    }
+}
+
+impl Drop for HeapFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(&self.shim);
+    }
+}
+
+/// Reads the segments of tree members, keeping each file open.
+pub struct HeapReader {
+    dir: PathBuf,
+    open: HashMap<u32, File>,
+    buf: Vec<u8>,
+    boot_ticks_per_second: f64,
+}
+
+impl HeapReader {
+    /// Reads segments in `dir`.
+    pub fn new(dir: &Path) -> HeapReader {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let tps = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        HeapReader {
+            dir: dir.to_path_buf(),
+            open: HashMap::new(),
+            buf: vec![0; HEADER_LEN * (1 + SLOTS)],
+            boot_ticks_per_second: if tps > 0 { tps as f64 } else { 100.0 },
+        }
+    }
+
+    /// Live heap bytes of `pid`, whose /proc start time is `starttime` (clock ticks
+    /// after boot); `None` when it publishes nothing (the shim is not loaded in it). A
+    /// segment older than the process belongs to an earlier process with the same pid.
+    pub fn live_bytes(&mut self, pid: u32, starttime: u64) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        if !self.open.contains_key(&pid) {
+            let f = File::open(self.dir.join(pid.to_string())).ok()?;
+            self.open.insert(pid, f);
+        }
+        let f = self.open.get(&pid)?;
+        // The header says how many thread slots to read: most programs use a few.
+        let n = f.read_at(&mut self.buf[..HEADER_LEN], 0).ok()?;
+        let used = slots_used(&self.buf[..n])?;
+        let len = HEADER_LEN * (1 + used);
+        let n = f
+            .read_at(&mut self.buf[HEADER_LEN..len], HEADER_LEN as u64)
+            .ok()?;
+        let s = parse_segment(&self.buf[..HEADER_LEN + n])?;
+        // Start times have clock-tick resolution: allow one tick of slack.
+        let started_ns = (starttime as f64 - 1.0) / self.boot_ticks_per_second * 1e9;
+        if s.pid != pid || (s.created_ns as f64) < started_ns {
+            self.open.remove(&pid);
+            return None;
+        }
+        Some(s.live_bytes.max(0) as u64)
+    }
+
+    /// Forgets (and deletes the segments of) processes no longer in the tree.
+    pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
+        let dir = &self.dir;
+        self.open.retain(|pid, _| {
+            let k = keep(*pid);
+            if !k {
+                let _ = std::fs::remove_file(dir.join(pid.to_string()));
+            }
+            k
+        });
+    }
+}
+
+/// Whether `program` (looked up in PATH when it has no slash) is a statically linked
+/// ELF executable, which cannot load the shim. `None` when that cannot be told (not
+/// found, a script, unreadable).
+pub fn is_static_elf(program: &str) -> Option<bool> {
+    let path = if program.contains('/') {
+        PathBuf::from(program)
+    } else {
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())?
+    };
+    let bytes = std::fs::read(path).ok()?;
+    elf_has_interp(&bytes).map(|interp| !interp)
+}
+
+/// Whether an ELF image has a PT_INTERP program header (a dynamic loader); `None` when
+/// the bytes are not a 64-bit little-endian ELF file.
+pub fn elf_has_interp(b: &[u8]) -> Option<bool> {
+    if b.get(0..4)? != b"\x7fELF" || *b.get(4)? != 2 || *b.get(5)? != 1 {
+        return None;
+    }
+    let u16_at = |o: usize| {
+        b.get(o..o + 2)
+            .and_then(|s| s.try_into().ok())
+            .map(u16::from_le_bytes)
+    };
+    let u32_at = |o: usize| {
+        b.get(o..o + 4)
+            .and_then(|s| s.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    let u64_at = |o: usize| {
+        b.get(o..o + 8)
+            .and_then(|s| s.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let phoff = usize::try_from(u64_at(0x20)?).ok()?;
+    let phentsize = usize::from(u16_at(0x36)?);
+    let phnum = usize::from(u16_at(0x38)?);
+    const PT_INTERP: u32 = 3;
+    for i in 0..phnum {
+        if u32_at(phoff.checked_add(i.checked_mul(phentsize)?)?)? == PT_INTERP {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A segment with base figures (`bytes`, 7 blocks) and two thread slots.
+    fn segment(pid: u32, created_ns: u64, bytes: i64) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend(MAGIC.to_ne_bytes());
+        b.extend(VERSION.to_ne_bytes());
+        b.extend(pid.to_ne_bytes());
+        b.extend(created_ns.to_ne_bytes());
+        b.extend((bytes - 30).to_ne_bytes());
+        b.extend(7i64.to_ne_bytes());
+        b.extend(2u32.to_ne_bytes());
+        b.resize(HEADER_LEN, 0);
+        for (sb, sk) in [(100i64, 1i64), (-70, -1)] {
+            let mut slot = vec![0u8; HEADER_LEN];
+            slot[0] = 1;
+            slot[8..16].copy_from_slice(&sb.to_ne_bytes());
+            slot[16..24].copy_from_slice(&sk.to_ne_bytes());
+            b.extend(slot);
+        }
+        b.resize(HEADER_LEN * (1 + SLOTS), 0);
+        b
+    }
+
+    #[test]
+    fn segments_parse_and_stale_ones_are_refused() {
+        let s = parse_segment(&segment(42, 5, 1000)).expect("valid");
+        assert_eq!((s.pid, s.live_bytes, s.live_blocks), (42, 1000, 7));
+        let mut bad = segment(42, 5, 1000);
+        bad[0] ^= 1;
+        assert_eq!(parse_segment(&bad), None, "no magic, not valid yet");
+        assert_eq!(parse_segment(&segment(1, 1, 1)[..20]), None);
+        assert_eq!(
+            parse_segment(&segment(1, 1, 1)[..HEADER_LEN + 10]),
+            None,
+            "slots cut off"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let start = crate::sample::procfs::ProcReader::new(false)
+            .stat(me)
+            .unwrap()
+            .starttime;
+        let mut r = HeapReader::new(dir.path());
+        assert_eq!(r.live_bytes(me, start), None, "no file: no heap");
+        // A segment written before this process started: a previous owner of the pid.
+        std::fs::write(dir.path().join(me.to_string()), segment(me, 0, 5)).unwrap();
+        assert_eq!(r.live_bytes(me, start), None);
+        let now_ns = {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: ts is a valid timespec to write into.
+            unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+            ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+        };
+        std::fs::write(dir.path().join(me.to_string()), segment(me, now_ns, -3)).unwrap();
+        assert_eq!(r.live_bytes(me, start), Some(0), "negative clamps to zero");
+        std::fs::write(dir.path().join(me.to_string()), segment(me, now_ns, 4096)).unwrap();
+        assert_eq!(r.live_bytes(me, start), Some(4096));
+        r.retain(|_| false);
+        assert!(
+            !dir.path().join(me.to_string()).exists(),
+            "segment of a gone process deleted"
+        );
+    }
+
+    #[test]
+    fn static_and_dynamic_executables_are_told_apart() {
+        assert_eq!(is_static_elf("/bin/sh"), Some(false));
+        assert_eq!(is_static_elf("sh"), Some(false), "found in PATH");
+        assert_eq!(is_static_elf("/nonexistent"), None);
+        assert_eq!(elf_has_interp(b"#!/bin/sh\n"), None);
+        assert!(!SHIM.is_empty(), "build.rs embedded the shim");
+        assert_eq!(
+            elf_has_interp(SHIM),
+            Some(false),
+            "a shared object has no interpreter"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(b in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = parse_segment(&b);
+            let mut elf = b"\x7fELF\x02\x01".to_vec();
+            elf.extend(&b);
+            let _ = elf_has_interp(&elf);
+        }
+    }
+}
