@@ -1,6 +1,8 @@
 //! What soak::CountingAlloc costs against the system allocator it wraps, in one run:
 //! the same allocate/free pattern through each (called directly, so both are in one
-//! binary under the same load). Run: `cargo bench --bench alloc_cost`.
+//! binary under the same load). Run: `cargo bench --bench alloc_cost`; with
+//! `--features dhat` CountingAlloc forwards to dhat::Alloc, and the bench also times it
+//! while dhat's profiler records (what an in-process soak pays after warm-up).
 
 #![allow(clippy::unwrap_used)]
 
@@ -53,4 +55,25 @@ fn main() {
         c / rounds as f64 * 1e9,
         c / s
     );
+    if cfg!(feature = "dhat") {
+        println!(
+            "  (built with --features dhat: CountingAlloc forwards to dhat::Alloc, profiler idle)"
+        );
+    }
+    #[cfg(feature = "dhat")]
+    {
+        // Recording captures a backtrace per allocation: far fewer rounds.
+        let few = 200_000;
+        let dir = tempfile::tempdir().unwrap();
+        let profiler = dhat::Profiler::builder()
+            .file_name(dir.path().join("dhat-heap.json"))
+            .build();
+        let d = churn(&CountingAlloc, few);
+        drop(profiler);
+        println!(
+            "  dhat recording  {:>8.1} ns per alloc+free  ({:.0}× System; {few} rounds)",
+            d / few as f64 * 1e9,
+            d / few as f64 / (s / rounds as f64)
+        );
+    }
 }

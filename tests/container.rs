@@ -510,3 +510,42 @@ fn an_engine_socket_without_permission_is_exit_5() {
         "{err}"
     );
 }
+
+#[test]
+fn a_soak_error_still_removes_the_container() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED a_soak_error_still_removes_the_container: needs root to mount a tmpfs");
+        return;
+    }
+    let (name, out, _) = setup("diskfull");
+    let mnt = out.path().join("small");
+    std::fs::create_dir(&mnt).expect("mkdir");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=48k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .expect("mount");
+    assert!(mounted.success(), "mount a 48 kB tmpfs");
+    let dir = mnt.join("run");
+    // 5 ms rows fill 48 kB in a couple of seconds: the timeline write fails mid-run.
+    let o = soak_image(
+        &name,
+        &dir,
+        "--duration 60s --interval 5ms --grace 2s",
+        &["steady", "5"],
+    );
+    let rows = std::fs::read_to_string(dir.join("timeline.csv"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0);
+    let _ = Command::new("umount").arg(&mnt).status();
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    let err = stderr(&o);
+    let last = err.trim().lines().last().unwrap_or_default();
+    assert!(last.contains("No space left on device"), "{err}");
+    assert!(rows > 10, "{rows} rows kept");
+    assert!(
+        leftovers(&name).is_empty(),
+        "container left behind after a soak error"
+    );
+}

@@ -173,6 +173,17 @@ fn threads_that_come_and_go_are_counted_exactly() {
 }
 
 #[test]
+fn memory_that_bypasses_malloc_is_called_out() {
+    let (code, r, _d) = soak_on(
+        "--duration 3s --interval 250ms --max-growth-rate 1GB/h",
+        &[dynamic(), "mmap", "64"],
+    );
+    assert!(matches!(code, 0 | 3), "ran to the end: {code}");
+    let n = notes(&r);
+    assert!(n.contains("bypasses malloc"), "{n}");
+}
+
+#[test]
 fn a_static_target_has_an_empty_heap_and_says_why() {
     let stat = targets().1.to_str().expect("utf8");
     let (code, r, d) = soak_on(

@@ -26,8 +26,11 @@ fn counting_allocator_counts() {
     let before = heap_stats().unwrap();
     let v: Vec<u8> = std::hint::black_box(vec![1u8; 10_000_000]);
     let during = heap_stats().unwrap();
+    // The counter is process-wide: the test harness's other threads may free a few
+    // bytes meanwhile (seen: 24 bytes), so allow 64 kB of their traffic either way.
     assert!(
-        during.bytes >= before.bytes + 10_000_000,
+        during.bytes + 64_000 >= before.bytes + 10_000_000
+            && during.bytes <= before.bytes + 10_000_000 + 64_000,
         "{before:?} → {during:?}"
     );
     drop(v);

@@ -85,6 +85,7 @@ pub(super) async fn run_process(
     // seen at once without one.
     let mut heap_ticks = 0u64;
     let mut heap_missing_max = 0u64;
+    let mut last: Option<Sample> = None;
     let mut tree = ProcessTree::new(root, adopters, exclude);
     let mut root_exit: Option<ExitInfo> = None;
     let handle_reaped = |r: Reaped, at_s: f64, by_soak: bool, root_exit: &mut Option<ExitInfo>| {
@@ -128,6 +129,7 @@ pub(super) async fn run_process(
                     break End::TargetGone;
                 }
                 heap_ticks += u64::from(sample.heap_bytes.is_some());
+                last = Some(sample);
                 heap_missing_max = heap_missing_max.max(std::mem::take(&mut reader.heap_missing));
                 if let Err(e) = rec.record(elapsed, &sample) {
                     break End::MonitorError(e);
@@ -165,6 +167,8 @@ pub(super) async fn run_process(
             notes.push(
                 "heap_bytes is empty: no process of the tree loaded the heap shim (a static or setuid program, LD_PRELOAD cleared, or not glibc)".into(),
             );
+        } else if let Some(note) = last.and_then(|s| bypass_note(&s)) {
+            notes.push(note);
         } else if heap_missing_max > 0 {
             notes.push(format!(
                 "heap_bytes covers only the processes that loaded the heap shim: up to {heap_missing_max} process(es) at once had none (static, setuid, or LD_PRELOAD cleared)"
@@ -237,6 +241,20 @@ fn heap_files(
     HeapFiles::create(&cfg.out_dir)
         .map(Some)
         .map_err(|e| Error::io("cannot set up heap counting in", &cfg.out_dir, e))
+}
+
+/// A heap far below the anonymous memory means the program's memory mostly does not
+/// come from malloc: heap_bytes is then not its heap, and the report must say so.
+fn bypass_note(s: &Sample) -> Option<String> {
+    let heap = s.heap_bytes? as f64;
+    let anon = s.anon_bytes as f64;
+    (anon >= 16e6 && heap < 0.05 * anon).then(|| {
+        format!(
+            "heap_bytes counts {} of {} anonymous memory at the end: this program's memory mostly bypasses malloc (Go, a statically linked jemalloc or mimalloc, raw mmap), so heap_bytes is not its heap — judge rss or anon",
+            crate::units::Bytes(heap),
+            crate::units::Bytes(anon)
+        )
+    })
 }
 
 fn procfs_sources(pss: bool, heap: bool) -> BTreeMap<String, String> {

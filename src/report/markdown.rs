@@ -128,6 +128,22 @@ impl Exporter for Markdown {
                 );
             }
         }
+        if !r.allocation_sites.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n## Allocation sites that grew after warm-up\n\nLive at the end of the run, allocated after warm-up (dhat-rs; `dhat-heap.json` opens in DHAT's viewer).\n\n| # | live bytes | blocks | where (innermost first) |\n|---|---|---|---|"
+            );
+            for (i, site) in r.allocation_sites.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} |",
+                    i + 1,
+                    crate::units::Bytes(site.bytes as f64),
+                    site.blocks,
+                    cell(&site.frames.join(" ← "))
+                );
+            }
+        }
         let _ = writeln!(s, "\n## Run\n");
         for (k, v) in run_facts(r) {
             let _ = writeln!(s, "- {k}: {}", cell(&v));

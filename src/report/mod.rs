@@ -266,6 +266,10 @@ pub struct Report {
     pub sources: BTreeMap<String, String>,
     /// Things to know about this run (torn rows, default limits, …).
     pub notes: Vec<String>,
+    /// In-process soaks with the `dhat` feature: the allocation sites whose live bytes
+    /// grew most between the end of warm-up and the end of the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allocation_sites: Vec<crate::sample::dhat_sites::AllocationSite>,
 }
 
 /// The exit code of a verdict under an INCONCLUSIVE policy.
@@ -319,6 +323,7 @@ impl Report {
             metrics: Vec::new(),
             sources: BTreeMap::new(),
             notes: Vec::new(),
+            allocation_sites: Vec::new(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! (cgroups for containers, sysinfo on other systems).
 
 pub mod cgroup;
+pub mod dhat_sites;
 pub mod heap;
 pub mod procfs;
 

@@ -8,6 +8,8 @@
  *                                 keeps what it was given: trimming is turned off)
  *   heap_target fork N MIB        fork N children; each (and the parent) then holds MIB
  *                                 MiB in 1 MiB blocks
+ *   heap_target mmap MIB          hold MIB of touched memory from mmap, not malloc (what
+ *                                 Go or a private allocator does)
  *   heap_target threads           8 threads each allocate 5 blocks of 1 MiB and exit; 300
  *                                 short-lived threads (more than the shim's 256 slots,
  *                                 one at a time) each keep 100 KiB; then the main thread
@@ -20,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,6 +122,13 @@ int main(int argc, char **argv) {
         wait_for_term();
         for (long i = 0; i < a; i++) kill(kids[i], SIGTERM);
         while (wait(NULL) > 0) {}
+    } else if (strcmp(mode, "mmap") == 0) {
+        size_t len = (size_t)a << 20;
+        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return 3;
+        memset(p, 6, len);
+        sink = p;
+        wait_for_term();
     } else if (strcmp(mode, "threads") == 0) {
         pthread_t t[8];
         for (long i = 0; i < 8; i++) pthread_create(&t[i], NULL, five_mib, (void *)i);
