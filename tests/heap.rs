@@ -45,7 +45,9 @@ fn dynamic() -> &'static str {
 /// Runs soak on `cmd` with `opts`; returns (exit code, report, run dir holder).
 fn soak_on(opts: &str, cmd: &[&str]) -> (i32, serde_json::Value, tempfile::TempDir) {
     let d = tempfile::tempdir().expect("tempdir");
-    let dir = d.path().join("run");
+    // A space in the path: LD_PRELOAD cannot carry it, so soak must place the shim
+    // elsewhere (every heap test would fail if it did not).
+    let dir = d.path().join("run dir");
     let mut args: Vec<&str> = opts.split_whitespace().collect();
     args.extend(["-q", "--out", dir.to_str().expect("utf8"), "--"]);
     args.extend(cmd);
@@ -192,7 +194,8 @@ fn a_static_target_has_an_empty_heap_and_says_why() {
     );
     assert!(matches!(code, 0 | 3), "ran to the end: {code}");
     assert!(notes(&r).contains("statically linked"), "{}", notes(&r));
-    let timeline = std::fs::read_to_string(d.path().join("run/timeline.csv")).expect("timeline");
+    let timeline =
+        std::fs::read_to_string(d.path().join("run dir/timeline.csv")).expect("timeline");
     let row = timeline.lines().nth(1).expect("a row");
     assert_eq!(row.split(',').nth(7), Some(""), "heap_bytes empty: {row}");
     // Asking for a verdict on a heap that cannot be counted is refused up front.
@@ -218,7 +221,8 @@ fn no_heap_turns_injection_off() {
     );
     assert!(matches!(code, 0 | 3), "ran to the end: {code}");
     assert!(notes(&r).contains("--no-heap"), "{}", notes(&r));
-    let timeline = std::fs::read_to_string(d.path().join("run/timeline.csv")).expect("timeline");
+    let timeline =
+        std::fs::read_to_string(d.path().join("run dir/timeline.csv")).expect("timeline");
     assert!(timeline
         .lines()
         .skip(1)

@@ -80,11 +80,9 @@ pub struct HeapFiles {
 }
 
 impl HeapFiles {
-    /// Writes the shim into the run directory and makes the segment folder (in /dev/shm
-    /// when there is one, so the counters never touch a disk).
+    /// Makes the segment folder (in /dev/shm when there is one, so the counters never
+    /// touch a disk) and writes the shim into the run directory.
     pub fn create(run_dir: &Path) -> io::Result<HeapFiles> {
-        let shim = run_dir.join(".soak-heap-shim.so");
-        std::fs::write(&shim, SHIM)?;
         let unique = format!(
             "soak-heap-{}-{}",
             std::process::id(),
@@ -100,6 +98,15 @@ impl HeapFiles {
             run_dir.join(".soak-heap")
         };
         std::fs::create_dir_all(&dir)?;
+        // ld.so splits LD_PRELOAD on spaces and colons: a run directory whose path has
+        // one cannot hold the shim, the segment folder (a name soak chose) can.
+        let in_run_dir = run_dir.join(".soak-heap-shim.so");
+        let shim = if in_run_dir.to_string_lossy().contains([' ', ':']) {
+            dir.join(".soak-heap-shim.so")
+        } else {
+            in_run_dir
+        };
+        std::fs::write(&shim, SHIM)?;
         Ok(HeapFiles { shim, dir })
     }
 
