@@ -72,7 +72,12 @@ pub(super) async fn run_container(
         }
     }
     if let Some(g) = guard.take() {
-        g.done();
+        if removed {
+            g.done();
+        } else {
+            // Closing the pipe without `done` makes the guard try the removal once more.
+            drop(g);
+        }
     }
     let mut ending = result?;
     if let Some(c) = ending.target.container.as_mut() {
