@@ -41,6 +41,7 @@ fn sigkill_at_twenty_random_moments() {
         let out = d.path().join(format!("run{round}"));
         let m = marker();
         let mut soak_p = spawn_soak_on_tree(&out, "10ms", 1, &m);
+        let soak_pid = soak_p.id();
         std::thread::sleep(delay);
         soak_p.kill().unwrap();
         soak_p.wait().unwrap();
@@ -48,6 +49,25 @@ fn sigkill_at_twenty_random_moments() {
             wait_gone(&m, Duration::from_secs(5)),
             "round {round} ({delay:?}): target outlived soak: {:?}",
             pids_with(&m)
+        );
+        // The heap counters in /dev/shm go too (the guard removes them).
+        let counters = |pid: u32| -> Vec<String> {
+            std::fs::read_dir("/dev/shm")
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| n.starts_with(&format!("soak-heap-{pid}-")))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let t0 = std::time::Instant::now();
+        while !counters(soak_pid).is_empty() && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            counters(soak_pid).is_empty(),
+            "round {round}: heap counters left in /dev/shm"
         );
         let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap_or_default();
         if csv.is_empty() {

@@ -39,10 +39,12 @@ pub(super) async fn run_process(
         (TargetSpec::Command(argv), _) => {
             process::become_subreaper();
             if let Some(exe) = guard_exe {
-                guard = Some(
-                    Guard::start(exe)
-                        .map_err(|e| Error::io("cannot start guard process", exe, e))?,
-                );
+                let mut g = Guard::start(exe)
+                    .map_err(|e| Error::io("cannot start guard process", exe, e))?;
+                for p in heap.iter().flat_map(|h| h.paths()) {
+                    g.remove_path(p);
+                }
+                guard = Some(g);
             }
             let env = heap.as_ref().map(|h| h.env()).unwrap_or_default();
             let l = process::spawn(

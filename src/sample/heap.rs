@@ -124,6 +124,11 @@ impl HeapFiles {
         ]
     }
 
+    /// What to delete if soak dies without dropping this (handed to the guard).
+    pub fn paths(&self) -> [&Path; 2] {
+        [&self.dir, &self.shim]
+    }
+
     /// A reader of this run's segments.
     pub fn reader(&self) -> HeapReader {
         HeapReader::new(&self.dir)

@@ -60,6 +60,12 @@ impl Guard {
         self.send(&format!("container {id} {socket}\n"));
     }
 
+    /// A file or folder of soak's to delete if soak dies (the heap counters in /dev/shm,
+    /// which would otherwise outlive it).
+    pub fn remove_path(&mut self, path: &Path) {
+        self.send(&format!("rm {}\n", path.display()));
+    }
+
     /// soak is ending normally: the guard exits without killing.
     pub fn done(mut self) {
         self.send("done\n");
@@ -80,9 +86,14 @@ pub fn run_guard() {
     let mut pgid: Option<i32> = None;
     let mut members: Vec<ProcId> = Vec::new();
     let mut containers: Vec<(String, String)> = Vec::new();
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
+        if let Some(p) = line.strip_prefix("rm ") {
+            paths.push(p.into());
+            continue;
+        }
         if let Some((id, socket)) = line
             .strip_prefix("container ")
             .and_then(|r| r.split_once(' '))
@@ -107,6 +118,9 @@ pub fn run_guard() {
     for (id, socket) in containers {
         // Nobody is left to report a failure to; the label lets `docker ps` find it.
         let _ = crate::target::container::remove_blocking(&socket, &id);
+    }
+    for p in paths {
+        let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
     }
 }
 
