@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::report::{ContainerInfo, TargetInfo};
 use crate::sample::cgroup::{self, CgroupReader};
 use crate::sample::Sample;
-use crate::target::container::{socket_path, Container, Engine};
+use crate::target::container::{socket_path, Container, Engine, StatsFeed};
 use crate::target::guard::Guard;
 use crate::target::ExitInfo;
 use std::path::Path;
@@ -17,8 +17,8 @@ use std::path::Path;
 /// Where a tick's figures come from.
 enum Source {
     Cgroup(Box<CgroupReader>),
-    /// The engine's stats API, with the reason the cgroup could not be read.
-    Api(String),
+    /// The engine's stats stream, with the reason the cgroup could not be read.
+    Api(StatsFeed, String),
 }
 
 /// Runs a container target to its end and reports. A container soak created is removed
@@ -100,15 +100,24 @@ async fn soak(
 ) -> Result<Ending> {
     let mut source = match CgroupReader::open(&cfg.cgroup_root, c.pid) {
         Ok(r) => Source::Cgroup(Box::new(r)),
-        Err(e) => Source::Api(format!(
-            "cannot read the container's cgroup under {}: {e}",
-            cfg.cgroup_root.display()
-        )),
+        Err(e) => {
+            let why = format!(
+                "cannot read the container's cgroup under {}: {e}",
+                cfg.cgroup_root.display()
+            );
+            let feed = engine.stats_feed(&c.id).await.map_err(|f| {
+                Error::Monitor(format!(
+                    "{why}; and the engine's stats API at {} failed too: {f}",
+                    engine.host
+                ))
+            })?;
+            Source::Api(feed, why)
+        }
     };
     let short: String = c.id.chars().take(12).collect();
     let from = match &source {
         Source::Cgroup(r) => format!("cgroup v{} {}", r.version(), r.memory_dir().display()),
-        Source::Api(_) => format!("the engine's stats API at {}", engine.host),
+        Source::Api(..) => format!("the engine's stats API at {}", engine.host),
     };
     let what = format!(
         "container {} ({short}, image {}{}) from {from}",
@@ -120,6 +129,7 @@ async fn soak(
     let wait = engine.wait(&c.id);
     tokio::pin!(wait);
     let mut last: Option<Sample> = None;
+    let mut api_readings = 0u64;
     let mut ended_at: Option<f64> = None;
 
     let end = loop {
@@ -142,13 +152,17 @@ async fn soak(
                             r.memory_dir().display()
                         )),
                     },
-                    Source::Api(_) => match engine.stats(&c.id).await {
-                        Ok(s) => cgroup::from_api(&s),
+                    // The engine publishes about once a second: a faster tick repeats
+                    // its latest reading (the report says so).
+                    Source::Api(feed, _) => match feed.latest() {
+                        Ok((s, readings)) => {
+                            api_readings = readings;
+                            s
+                        }
                         Err(e) => {
                             if engine.inspect(&c.id).await.map(|i| i.pid != 0).unwrap_or(false) {
                                 break End::MonitorError(format!(
-                                    "cannot read the container's stats from {}: {e}",
-                                    engine.host
+                                    "the engine's stats stream for the container ended: {e}"
                                 ));
                             }
                             None
@@ -208,9 +222,13 @@ async fn soak(
     }
     let (sources, source_name) = match &source {
         Source::Cgroup(r) => (r.sources(), format!("cgroup v{}", r.version())),
-        Source::Api(why) => {
+        Source::Api(_, why) => {
             notes.push(format!(
                 "samples came from the engine's stats API, not the cgroup ({why}); swap, fds and OOM-kill counts are not available there and are written as 0"
+            ));
+            notes.push(format!(
+                "the engine sent {api_readings} stats readings for {} samples: it publishes about once a second, and a faster tick repeats its latest reading",
+                recorded.taken
             ));
             (
                 cgroup::api_sources(&engine.host, why),

@@ -250,7 +250,10 @@ impl Engine {
         }
     }
 
-    /// One reading of the Engine's stats API (no streaming, no CPU pre-read).
+    /// One reading of the engine's stats API (`stream=false&one-shot=true`). The engine
+    /// answers the first call at once but later ones only at its collector's next tick
+    /// (about a second, measured in benches/container_sample_cost.rs), so sampling uses
+    /// [`Engine::stats_feed`] instead.
     pub async fn stats(&self, id: &str) -> std::result::Result<bollard::container::Stats, String> {
         let options = StatsOptions {
             stream: false,
@@ -261,6 +264,80 @@ impl Engine {
             Some(Err(e)) => Err(root_cause(&e)),
             None => Err("the engine sent no stats".into()),
         }
+    }
+
+    /// Subscribes to the engine's stats stream for `id` (the engine publishes about once
+    /// a second) and keeps the latest reading in the returned feed, from a task of the
+    /// runtime. Waits up to 10 s for the first reading.
+    pub async fn stats_feed(&self, id: &str) -> std::result::Result<StatsFeed, String> {
+        let options = StatsOptions {
+            stream: true,
+            one_shot: false,
+        };
+        let mut stream = Box::pin(self.docker.stats(id, Some(options)));
+        let first = match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+            Ok(Some(Ok(s))) => s,
+            Ok(Some(Err(e))) => return Err(root_cause(&e)),
+            Ok(None) => return Err("the engine closed the stats stream".into()),
+            Err(_) => return Err("no stats from the engine within 10 s".into()),
+        };
+        let latest = std::sync::Arc::new(std::sync::Mutex::new(FeedState {
+            stats: Some(first),
+            readings: 1,
+            ended: None,
+        }));
+        let feed = latest.clone();
+        let task = tokio::spawn(async move {
+            while let Some(item) = stream.next().await {
+                let mut st = feed.lock().unwrap_or_else(|e| e.into_inner());
+                match item {
+                    Ok(s) => {
+                        st.stats = Some(s);
+                        st.readings += 1;
+                    }
+                    Err(e) => {
+                        st.ended = Some(root_cause(&e));
+                        return;
+                    }
+                }
+            }
+            let mut st = feed.lock().unwrap_or_else(|e| e.into_inner());
+            st.ended = Some("the engine closed the stats stream".into());
+        });
+        Ok(StatsFeed { latest, task })
+    }
+}
+
+struct FeedState {
+    stats: Option<bollard::container::Stats>,
+    readings: u64,
+    ended: Option<String>,
+}
+
+/// The latest reading of a container's stats stream (see [`Engine::stats_feed`]).
+pub struct StatsFeed {
+    latest: std::sync::Arc<std::sync::Mutex<FeedState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StatsFeed {
+    /// The latest reading as a sample, how many readings the engine has sent so far,
+    /// or why the stream ended.
+    pub fn latest(&self) -> std::result::Result<(Option<crate::sample::Sample>, u64), String> {
+        let st = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(why) = &st.ended {
+            return Err(why.clone());
+        }
+        Ok((
+            st.stats.as_ref().and_then(crate::sample::cgroup::from_api),
+            st.readings,
+        ))
+    }
+}
+
+impl Drop for StatsFeed {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
