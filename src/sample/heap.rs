@@ -148,7 +148,12 @@ pub struct HeapReader {
     open: HashMap<u32, File>,
     buf: Vec<u8>,
     boot_ticks_per_second: f64,
+    last_sweep: std::time::Instant,
 }
+
+/// How often the segment folder is swept for processes that lived and died between two
+/// ticks (their segments were never opened, so `retain` cannot see them).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl HeapReader {
     /// Reads segments in `dir`.
@@ -160,6 +165,7 @@ impl HeapReader {
             open: HashMap::new(),
             buf: vec![0; HEADER_LEN * (1 + SLOTS)],
             boot_ticks_per_second: if tps > 0 { tps as f64 } else { 100.0 },
+            last_sweep: std::time::Instant::now(),
         }
     }
 
@@ -200,6 +206,32 @@ impl HeapReader {
             }
             k
         });
+        if self.last_sweep.elapsed() >= SWEEP_EVERY {
+            self.sweep();
+        }
+    }
+
+    /// Deletes the segments of processes that no longer exist, so a long soak of a
+    /// target that starts many short-lived processes does not fill /dev/shm. Only dead
+    /// pids go: a process forked a moment ago may not be in the tree yet.
+    pub fn sweep(&mut self) -> usize {
+        self.last_sweep = std::time::Instant::now();
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if !self.open.contains_key(&pid)
+                && !Path::new(&format!("/proc/{pid}")).exists()
+                && std::fs::remove_file(e.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        removed
     }
 }
 
@@ -321,6 +353,25 @@ mod tests {
         assert!(
             !dir.path().join(me.to_string()).exists(),
             "segment of a gone process deleted"
+        );
+    }
+
+    #[test]
+    fn sweep_deletes_only_segments_of_dead_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        for pid in [dead, me] {
+            std::fs::write(dir.path().join(pid.to_string()), segment(pid, 1, 1)).unwrap();
+        }
+        let mut r = HeapReader::new(dir.path());
+        assert_eq!(r.sweep(), 1);
+        assert!(!dir.path().join(dead.to_string()).exists());
+        assert!(
+            dir.path().join(me.to_string()).exists(),
+            "a live process keeps its segment"
         );
     }
 
