@@ -462,6 +462,9 @@ fn publish_sample(m: &LiveMetrics, s: &Sample) {
     if let Some(p) = s.pss_bytes {
         set("pss_bytes", p as f64);
     }
+    if let Some(h) = s.heap_bytes {
+        set("heap_bytes", h as f64);
+    }
     set("threads", s.threads as f64);
     set("fds", s.fds as f64);
     set("cpu_s", s.cpu_s);

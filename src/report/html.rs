@@ -498,6 +498,24 @@ impl Exporter for Html {
                 let _ = write!(h, "<h2>Other metrics</h2><div class=\"grid\">{cards}</div>");
             }
         }
+        if !r.allocation_sites.is_empty() {
+            h.push_str("<h2>Allocation sites that grew after warm-up</h2><p>Live at the end of the run, allocated after warm-up (dhat-rs; dhat-heap.json opens in DHAT's viewer).</p><table><tr><th>#</th><th>live bytes</th><th>blocks</th><th>where (innermost first)</th></tr>");
+            for (i, site) in r.allocation_sites.iter().enumerate() {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    i + 1,
+                    crate::units::Bytes(site.bytes as f64),
+                    site.blocks,
+                    site.frames
+                        .iter()
+                        .map(|f| esc(f))
+                        .collect::<Vec<_>>()
+                        .join("<br>")
+                );
+            }
+            h.push_str("</table>");
+        }
         h.push_str("<h2>Run</h2><table>");
         let mut fact = |k: &str, v: String| {
             let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
