@@ -380,6 +380,9 @@ mod tests {
         assert!(!t.root_alive);
         assert!(tree.is_empty(), "the impostor is dropped from the tree");
 
+        let _turn = crate::target::CHILDREN_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut tree = ProcessTree::new(
             ProcId {
                 pid: me,

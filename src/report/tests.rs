@@ -6,6 +6,14 @@ use crate::analysis::{evaluate, EvaluateOptions};
 use crate::config::Limits;
 use crate::units::Rate;
 
+/// insta starts `cargo metadata` to find the workspace: a child of this process, which
+/// the unit test that counts this process's tree must not see.
+fn children_turn() -> std::sync::MutexGuard<'static, ()> {
+    crate::target::CHILDREN_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
 fn fixture() -> Report {
     let t: Vec<f64> = (0..600).map(f64::from).collect();
     // 200 MB, leaking 120 MB/h, with a small deterministic wobble.
@@ -79,11 +87,13 @@ fn fixture() -> Report {
 
 #[test]
 fn markdown_snapshot() {
+    let _turn = children_turn();
     insta::assert_snapshot!(to_markdown(&fixture()));
 }
 
 #[test]
 fn text_snapshot() {
+    let _turn = children_turn();
     insta::assert_snapshot!(text::summary(
         &fixture(),
         Some(std::path::Path::new("reports/x"))
@@ -99,12 +109,14 @@ fn json_snapshot() {
         let n = m["points"].as_array().map(|p| p.len()).unwrap_or(0);
         m["points"] = serde_json::json!(format!("[{n} points]"));
     }
+    let _turn = children_turn();
     insta::assert_json_snapshot!(v);
 }
 
 #[test]
 fn junit_snapshot() {
     let r = fixture();
+    let _turn = children_turn();
     insta::assert_snapshot!(junit::Junit.render(&Input {
         report: &r,
         timeline: None
@@ -189,6 +201,7 @@ fn container_runs_render_their_container_and_round_trip() {
         }),
         ..TargetInfo::default()
     };
+    let _turn = children_turn();
     insta::assert_snapshot!(text::summary(&r, None));
     let md = to_markdown(&r);
     assert!(md.contains(

@@ -117,6 +117,16 @@ pub enum Layout {
     },
 }
 
+impl Layout {
+    /// The file holding the cgroup's `oom_kill` count.
+    pub fn oom_file(&self) -> PathBuf {
+        match self {
+            Layout::V1 { memory, .. } => memory.join("memory.oom_control"),
+            Layout::V2 { dir } => dir.join("memory.events"),
+        }
+    }
+}
+
 /// Finds a process's cgroup folders under `root` (normally /sys/fs/cgroup) from the
 /// text of its `/proc/PID/cgroup`. v1 controllers win where the memory controller is
 /// mounted as v1 (a hybrid host has both, but memory is then accounted in v1 only).
@@ -219,14 +229,14 @@ impl CgroupReader {
             Layout::V1 { memory, .. } => parse_v1(
                 &read(memory, "memory.stat")?,
                 &read(memory, "memory.usage_in_bytes")?,
-                &read(memory, "memory.oom_control").unwrap_or_default(),
+                &std::fs::read_to_string(self.layout.oom_file()).unwrap_or_default(),
             )
             .ok_or_else(|| bad(memory)),
             Layout::V2 { dir } => parse_v2(
                 &read(dir, "memory.stat")?,
                 &read(dir, "memory.current")?,
                 read(dir, "memory.swap.current").ok().as_deref(),
-                &read(dir, "memory.events").unwrap_or_default(),
+                &std::fs::read_to_string(self.layout.oom_file()).unwrap_or_default(),
             )
             .ok_or_else(|| bad(dir)),
         }

@@ -248,8 +248,19 @@ pub fn is_static_elf(program: &str) -> Option<bool> {
             .map(|d| d.join(program))
             .find(|p| p.is_file())?
     };
-    let bytes = std::fs::read(path).ok()?;
-    elf_has_interp(&bytes).map(|interp| !interp)
+    // Only the ELF header and the program headers are needed, not the whole binary.
+    use std::os::unix::fs::FileExt;
+    let f = File::open(path).ok()?;
+    let mut header = [0u8; 64];
+    let n = f.read_at(&mut header, 0).ok()?;
+    let header = &header[..n];
+    let phoff = u64::from_le_bytes(header.get(0x20..0x28)?.try_into().ok()?);
+    let phentsize = u64::from(u16::from_le_bytes(header.get(0x36..0x38)?.try_into().ok()?));
+    let phnum = u64::from(u16::from_le_bytes(header.get(0x38..0x3a)?.try_into().ok()?));
+    let end = usize::try_from(phoff.checked_add(phentsize.checked_mul(phnum)?)?).ok()?;
+    let mut bytes = vec![0u8; end.min(1 << 20)];
+    let n = f.read_at(&mut bytes, 0).ok()?;
+    elf_has_interp(&bytes[..n]).map(|interp| !interp)
 }
 
 /// Whether an ELF image has a PT_INTERP program header (a dynamic loader); `None` when
@@ -359,9 +370,14 @@ mod tests {
     #[test]
     fn sweep_deletes_only_segments_of_dead_processes() {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead = child.id();
-        child.wait().unwrap();
+        // A pid above pid_max never runs. (Spawning and reaping a child here would race
+        // with the unit test that samples this process's tree.)
+        let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let dead = pid_max + 1;
         let me = std::process::id();
         for pid in [dead, me] {
             std::fs::write(dir.path().join(pid.to_string()), segment(pid, 1, 1)).unwrap();

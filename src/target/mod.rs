@@ -10,6 +10,11 @@ pub mod tree;
 
 use serde::{Deserialize, Serialize};
 
+/// Unit tests that start child processes, and those that count this process's tree,
+/// take turns: a child of one would be a member of the other's tree.
+#[cfg(test)]
+pub(crate) static CHILDREN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// How a target process ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExitInfo {

@@ -6,31 +6,14 @@ use std::io::Read;
 
 /// The `oom_kill` count of the memory cgroup soak runs in, where readable.
 pub fn cgroup_oom_kills() -> Option<u64> {
-    let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    for line in cg.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrl, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let file = if ctrl.is_empty() {
-            format!("/sys/fs/cgroup{path}/memory.events")
-        } else if ctrl.split(',').any(|c| c == "memory") {
-            format!("/sys/fs/cgroup/memory{path}/memory.oom_control")
-        } else {
-            continue;
-        };
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            if let Some(n) = parse_oom_kill(&text) {
-                return Some(n);
-            }
-        }
-    }
-    None
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let layout = crate::sample::cgroup::locate(std::path::Path::new("/sys/fs/cgroup"), &own)?;
+    parse_oom_kill(&std::fs::read_to_string(layout.oom_file()).ok()?)
 }
 
 /// Parses the `oom_kill N` line of memory.events / memory.oom_control.
 pub fn parse_oom_kill(text: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("oom_kill "))
-        .and_then(|v| v.trim().parse().ok())
+    crate::sample::cgroup::kv(text, "oom_kill")
 }
 
 /// Whether the kernel log says the OOM killer killed `pid`.

@@ -303,6 +303,9 @@ mod tests {
             vec![],
             vec![],
         );
+        let _turn = crate::target::CHILDREN_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         t.refresh(&mut r).unwrap();
         let before = t.last_pid_seen;
         let mut child = std::process::Command::new("sleep")
