@@ -23,13 +23,15 @@ fn main() {
             "-O2",
             "-fno-plt",
             "-fno-semantic-interposition",
+            // operator new may throw through the shim's frames.
+            "-fexceptions",
             "-Wall",
             "-Wextra",
             "-o",
         ])
         .arg(&out)
         .arg(src)
-        .arg("-lpthread")
+        .args(["-lpthread", "-ldl"])
         .status();
     match status {
         Ok(s) if s.success() => {}

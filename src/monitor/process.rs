@@ -132,7 +132,12 @@ pub(super) async fn run_process(
                 }
                 heap_ticks += u64::from(sample.heap_bytes.is_some());
                 last = Some(sample);
-                heap_missing_max = heap_missing_max.max(std::mem::take(&mut reader.heap_missing));
+                let missing = std::mem::take(&mut reader.heap_missing);
+                // At the first tick the command may not have exec'd yet (still soak's
+                // forked image, which has no shim).
+                if index > 0 {
+                    heap_missing_max = heap_missing_max.max(missing);
+                }
                 if let Err(e) = rec.record(elapsed, &sample) {
                     break End::MonitorError(e);
                 }
@@ -165,17 +170,13 @@ pub(super) async fn run_process(
     }
     let recorded = rec.finish(elapsed_s);
     if heap.is_some() {
-        if heap_ticks == 0 {
-            notes.push(
-                "heap_bytes is empty: no process of the tree loaded the heap shim (a static or setuid program, LD_PRELOAD cleared, or not glibc)".into(),
-            );
-        } else if let Some(note) = last.and_then(|s| bypass_note(&s)) {
-            notes.push(note);
-        } else if heap_missing_max > 0 {
-            notes.push(format!(
-                "heap_bytes covers only the processes that loaded the heap shim: up to {heap_missing_max} process(es) at once had none (static, setuid, or LD_PRELOAD cleared)"
-            ));
-        }
+        notes.extend(heap_notes(
+            reader.heap(),
+            heap_ticks,
+            heap_missing_max,
+            last.as_ref(),
+            root_exit.as_ref(),
+        ));
     }
     drop(heap);
 
@@ -243,6 +244,72 @@ fn heap_files(
     HeapFiles::create(&cfg.out_dir)
         .map(Some)
         .map_err(|e| Error::io("cannot set up heap counting in", &cfg.out_dir, e))
+}
+
+/// What the report says about heap counting: which allocators served the tree and
+/// whether the shim could count them, what heap_bytes misses, and — when the target died
+/// of a signal with the shim loaded — that the shim may be to blame.
+fn heap_notes(
+    heap: Option<&heap::HeapReader>,
+    heap_ticks: u64,
+    heap_missing_max: u64,
+    last: Option<&Sample>,
+    root_exit: Option<&ExitInfo>,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let published = heap.is_some_and(|h| h.any_published());
+    let allocators = heap.map(|h| h.allocators().clone()).unwrap_or_default();
+    let counted: Vec<&str> = allocators
+        .iter()
+        .filter(|(_, &c)| c)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let uncounted: Vec<&str> = allocators
+        .iter()
+        .filter(|(_, &c)| !c)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if let Some(sig) = root_exit
+        .filter(|x| !x.stopped_by_soak)
+        .and_then(|x| x.signal.as_deref())
+    {
+        if published {
+            notes.push(format!(
+                "the target died of {sig} while soak's heap shim was loaded in it: if it does not die without the shim, rerun with --no-heap (and report it to soak)"
+            ));
+        }
+    }
+    if !counted.is_empty() {
+        notes.push(format!(
+            "heap_bytes counted through the program's own allocator ({}), each block sized by its usable-size function",
+            counted.join(", ")
+        ));
+    }
+    if !uncounted.is_empty() {
+        notes.push(format!(
+            "heap not counted where malloc is served by {}: its usable-size function is missing or belongs to another object, so the shim only forwarded calls",
+            uncounted.join(", ")
+        ));
+    }
+    if heap_ticks == 0 {
+        if !published {
+            notes.push("heap_bytes is empty: no process of the tree loaded the heap shim (a static or setuid program, or LD_PRELOAD cleared)".into());
+        } else if counted.is_empty() && !uncounted.is_empty() {
+            notes.push(
+                "heap_bytes is empty: no process of the tree had an allocator the shim can count"
+                    .into(),
+            );
+        } else {
+            notes.push("heap_bytes is empty: the shim loaded, but no sample saw a counting process (it ended before the first tick)".into());
+        }
+    } else if let Some(note) = last.and_then(bypass_note) {
+        notes.push(note);
+    } else if heap_missing_max > 0 {
+        notes.push(format!(
+            "heap_bytes covers only the processes that loaded the heap shim: up to {heap_missing_max} process(es) at once had none (static, setuid, LD_PRELOAD cleared, or an allocator it cannot count)"
+        ));
+    }
+    notes
 }
 
 /// A heap far below the anonymous memory means the program's memory mostly does not

@@ -18,9 +18,16 @@ pub static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libsoak_heap.
 /// "SOAKHEAP" as the shim writes it.
 const MAGIC: u64 = 0x5041_454b_4841_4f53;
 /// Layout version (see `struct segment` in heap_shim.c).
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Size of the segment header; each thread slot is as long.
 pub const HEADER_LEN: usize = 64;
+/// The allocator's name follows the header; the thread slots follow it.
+const NAME_LEN: usize = 64;
+/// Where the thread slots begin.
+const SLOTS_AT: usize = HEADER_LEN + NAME_LEN;
+/// `flags` bit: the figures are counts (unset: the shim only forwards calls, because
+/// counting with that allocator is not safe).
+const FLAG_COUNTING: u32 = 1;
 /// Thread slots in a segment.
 pub const SLOTS: usize = 256;
 
@@ -35,6 +42,22 @@ pub struct Segment {
     pub live_bytes: i64,
     /// Blocks allocated and not freed.
     pub live_blocks: i64,
+    /// Whether the figures are counts (the shim could size this allocator's blocks).
+    pub counting: bool,
+    /// The object that serves malloc in that process (`libc.so.6`, `libjemalloc.so.2`).
+    pub allocator: [u8; NAME_LEN],
+}
+
+impl Segment {
+    /// The allocator's name as text.
+    pub fn allocator_name(&self) -> String {
+        let end = self
+            .allocator
+            .iter()
+            .position(|&c| c == 0)
+            .unwrap_or(NAME_LEN);
+        String::from_utf8_lossy(&self.allocator[..end]).into_owned()
+    }
 }
 
 fn u64_at(b: &[u8], o: usize) -> Option<u64> {
@@ -60,7 +83,7 @@ pub fn parse_segment(b: &[u8]) -> Option<Segment> {
     let mut bytes = u64_at(b, 24)? as i64;
     let mut blocks = u64_at(b, 32)? as i64;
     for i in 0..used {
-        let o = HEADER_LEN * (1 + i);
+        let o = SLOTS_AT + HEADER_LEN * i;
         bytes = bytes.wrapping_add(u64_at(b, o + 8)? as i64);
         blocks = blocks.wrapping_add(u64_at(b, o + 16)? as i64);
     }
@@ -69,6 +92,8 @@ pub fn parse_segment(b: &[u8]) -> Option<Segment> {
         created_ns: u64_at(b, 16)?,
         live_bytes: bytes,
         live_blocks: blocks,
+        counting: u32_at(b, 44)? & FLAG_COUNTING != 0,
+        allocator: b.get(HEADER_LEN..SLOTS_AT)?.try_into().ok()?,
     })
 }
 
@@ -146,6 +171,8 @@ impl Drop for HeapFiles {
 pub struct HeapReader {
     dir: PathBuf,
     open: HashMap<u32, File>,
+    /// Allocators seen in the tree, and whether the shim could count each.
+    allocators: std::collections::BTreeMap<String, bool>,
     buf: Vec<u8>,
     boot_ticks_per_second: f64,
     last_sweep: std::time::Instant,
@@ -163,7 +190,8 @@ impl HeapReader {
         HeapReader {
             dir: dir.to_path_buf(),
             open: HashMap::new(),
-            buf: vec![0; HEADER_LEN * (1 + SLOTS)],
+            allocators: std::collections::BTreeMap::new(),
+            buf: vec![0; SLOTS_AT + HEADER_LEN * SLOTS],
             boot_ticks_per_second: if tps > 0 { tps as f64 } else { 100.0 },
             last_sweep: std::time::Instant::now(),
         }
@@ -174,26 +202,43 @@ impl HeapReader {
     /// segment older than the process belongs to an earlier process with the same pid.
     pub fn live_bytes(&mut self, pid: u32, starttime: u64) -> Option<u64> {
         use std::os::unix::fs::FileExt;
-        if !self.open.contains_key(&pid) {
+        let new = !self.open.contains_key(&pid);
+        if new {
             let f = File::open(self.dir.join(pid.to_string())).ok()?;
             self.open.insert(pid, f);
         }
         let f = self.open.get(&pid)?;
         // The header says how many thread slots to read: most programs use a few.
-        let n = f.read_at(&mut self.buf[..HEADER_LEN], 0).ok()?;
+        let n = f.read_at(&mut self.buf[..SLOTS_AT], 0).ok()?;
         let used = slots_used(&self.buf[..n])?;
-        let len = HEADER_LEN * (1 + used);
+        let len = SLOTS_AT + HEADER_LEN * used;
         let n = f
-            .read_at(&mut self.buf[HEADER_LEN..len], HEADER_LEN as u64)
+            .read_at(&mut self.buf[SLOTS_AT..len], SLOTS_AT as u64)
             .ok()?;
-        let s = parse_segment(&self.buf[..HEADER_LEN + n])?;
+        let s = parse_segment(&self.buf[..SLOTS_AT + n])?;
         // Start times have clock-tick resolution: allow one tick of slack.
         let started_ns = (starttime as f64 - 1.0) / self.boot_ticks_per_second * 1e9;
         if s.pid != pid || (s.created_ns as f64) < started_ns {
             self.open.remove(&pid);
             return None;
         }
-        Some(s.live_bytes.max(0) as u64)
+        if new {
+            self.allocators.insert(s.allocator_name(), s.counting);
+        }
+        s.counting.then(|| s.live_bytes.max(0) as u64)
+    }
+
+    /// The allocators seen in the tree's processes, each with whether the shim could
+    /// count it.
+    pub fn allocators(&self) -> &std::collections::BTreeMap<String, bool> {
+        &self.allocators
+    }
+
+    /// Whether any process published a segment in this run (the shim loaded), even one
+    /// that ended before a tick read it.
+    pub fn any_published(&self) -> bool {
+        !self.allocators.is_empty()
+            || std::fs::read_dir(&self.dir).is_ok_and(|mut d| d.next().is_some())
     }
 
     /// Forgets (and deletes the segments of) processes no longer in the tree.
@@ -310,7 +355,10 @@ mod tests {
         b.extend((bytes - 30).to_ne_bytes());
         b.extend(7i64.to_ne_bytes());
         b.extend(2u32.to_ne_bytes());
+        b.extend(FLAG_COUNTING.to_ne_bytes());
         b.resize(HEADER_LEN, 0);
+        b.extend(b"libc.so.6");
+        b.resize(SLOTS_AT, 0);
         for (sb, sk) in [(100i64, 1i64), (-70, -1)] {
             let mut slot = vec![0u8; HEADER_LEN];
             slot[0] = 1;
@@ -318,7 +366,7 @@ mod tests {
             slot[16..24].copy_from_slice(&sk.to_ne_bytes());
             b.extend(slot);
         }
-        b.resize(HEADER_LEN * (1 + SLOTS), 0);
+        b.resize(SLOTS_AT + HEADER_LEN * SLOTS, 0);
         b
     }
 
@@ -326,12 +374,14 @@ mod tests {
     fn segments_parse_and_stale_ones_are_refused() {
         let s = parse_segment(&segment(42, 5, 1000)).expect("valid");
         assert_eq!((s.pid, s.live_bytes, s.live_blocks), (42, 1000, 7));
+        assert!(s.counting);
+        assert_eq!(s.allocator_name(), "libc.so.6");
         let mut bad = segment(42, 5, 1000);
         bad[0] ^= 1;
         assert_eq!(parse_segment(&bad), None, "no magic, not valid yet");
         assert_eq!(parse_segment(&segment(1, 1, 1)[..20]), None);
         assert_eq!(
-            parse_segment(&segment(1, 1, 1)[..HEADER_LEN + 10]),
+            parse_segment(&segment(1, 1, 1)[..SLOTS_AT + 10]),
             None,
             "slots cut off"
         );
@@ -360,6 +410,16 @@ mod tests {
         assert_eq!(r.live_bytes(me, start), Some(0), "negative clamps to zero");
         std::fs::write(dir.path().join(me.to_string()), segment(me, now_ns, 4096)).unwrap();
         assert_eq!(r.live_bytes(me, start), Some(4096));
+        assert_eq!(r.allocators().get("libc.so.6"), Some(&true));
+        assert!(r.any_published());
+        r.retain(|_| false);
+        // A segment whose allocator the shim could not size: forwarded, not counted.
+        let mut uncounting = segment(me, now_ns, 4096);
+        uncounting[44] = 0;
+        uncounting[HEADER_LEN..HEADER_LEN + 9].copy_from_slice(b"libfoo.so");
+        std::fs::write(dir.path().join(me.to_string()), uncounting).unwrap();
+        assert_eq!(r.live_bytes(me, start), None, "not counted: no heap figure");
+        assert_eq!(r.allocators().get("libfoo.so"), Some(&false));
         r.retain(|_| false);
         assert!(
             !dir.path().join(me.to_string()).exists(),

@@ -168,6 +168,11 @@ impl ProcReader {
         self
     }
 
+    /// The heap shim's reader, when heap counting is on.
+    pub fn heap(&self) -> Option<&super::heap::HeapReader> {
+        self.heap.as_ref()
+    }
+
     fn read(&mut self, pid: u32, file: &str) -> io::Result<&[u8]> {
         use std::fmt::Write;
         self.path.clear();
