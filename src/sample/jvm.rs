@@ -613,7 +613,7 @@ fn jcmd(
             .arg(command)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot run jcmd: {e}"))?;
         h.push(child.id());
@@ -621,13 +621,15 @@ fn jcmd(
     };
     let mut out = String::new();
     let deadline = Instant::now() + timeout.max(Duration::from_secs(30));
-    let reader = child.stdout.take().map(|mut o| {
+    fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
         std::thread::spawn(move || {
             let mut s = String::new();
-            let _ = o.read_to_string(&mut s);
+            let _ = r.read_to_string(&mut s);
             s
         })
-    });
+    }
+    let reader = child.stdout.take().map(drain);
+    let errors = child.stderr.take().map(drain);
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
@@ -644,14 +646,24 @@ fn jcmd(
     if let Some(r) = reader {
         out = r.join().unwrap_or_default();
     }
+    let err = errors.and_then(|e| e.join().ok()).unwrap_or_default();
     if out.contains("Command executed successfully") {
-        Ok(())
-    } else {
-        Err(format!(
-            "jcmd failed: {}",
-            out.lines().last().unwrap_or("no output").trim()
-        ))
+        return Ok(());
     }
+    // The reason is the first line naming an exception or error, else the last line.
+    let text = format!("{out}\n{err}");
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let why = lines
+        .iter()
+        .find(|l| l.contains("Exception") || l.contains("rror"))
+        .or(lines.last())
+        .copied()
+        .unwrap_or("no output");
+    Err(format!("jcmd failed: {why}"))
 }
 
 #[cfg(test)]
