@@ -117,6 +117,9 @@ pub struct RunConfig {
     pub cgroup_root: PathBuf,
     /// Inject the heap shim into a command soak starts (off with `--no-heap`).
     pub heap: bool,
+    /// Request a full collection from the target's JVMs and node processes this often
+    /// (`--full-gc-every`); `None` = never (the default).
+    pub full_gc_every: Option<Duration>,
 }
 
 /// The report note when the default growth limit applies.
@@ -130,9 +133,17 @@ pub fn default_rate_note() -> String {
 /// Maps a `--metric` name to its timeline column.
 pub fn metric_column(name: &str) -> String {
     match name {
-        "rss" | "anon" | "heap" | "pss" | "file" | "shmem" | "swap" | "usage" | "working_set" => {
-            format!("{name}_bytes")
-        }
+        "rss"
+        | "anon"
+        | "heap"
+        | "pss"
+        | "file"
+        | "shmem"
+        | "swap"
+        | "usage"
+        | "working_set"
+        | "runtime_heap"
+        | "runtime_heap_after_gc" => format!("{name}_bytes"),
         other => other.to_string(),
     }
 }
@@ -179,6 +190,8 @@ pub struct Profile {
     pub reports_dir: Option<String>,
     /// Address for `/metrics` (Prometheus text format).
     pub metrics_addr: Option<String>,
+    /// Period of requested full collections of JVMs and node processes (e.g. `"5m"`).
+    pub full_gc_every: Option<String>,
 }
 
 impl Profile {

@@ -29,10 +29,37 @@ pub const COLUMNS: [&str; 13] = [
 /// Columns a container run adds after the contract's (see [`crate::sample::cgroup`]).
 pub const CONTAINER_COLUMNS: [&str; 3] = ["usage_bytes", "working_set_bytes", "oom_kills"];
 
+/// Columns a process run (a command or `--pid`) adds after the contract's: the
+/// runtimes' own heaps (see [`crate::sample::runtime`]), empty when no runtime is seen.
+pub const RUNTIME_COLUMNS: [&str; 2] = ["runtime_heap_bytes", "runtime_heap_after_gc_bytes"];
+
+/// Which columns follow the contract's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Extra {
+    /// None (an in-process soak).
+    #[default]
+    None,
+    /// [`RUNTIME_COLUMNS`]: a process run.
+    Runtime,
+    /// [`CONTAINER_COLUMNS`]: a container run.
+    Container,
+}
+
+impl Extra {
+    /// The extra column names.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Extra::None => &[],
+            Extra::Runtime => &RUNTIME_COLUMNS,
+            Extra::Container => &CONTAINER_COLUMNS,
+        }
+    }
+}
+
 /// Streams rows to `timeline.csv`.
 pub struct TimelineWriter {
     file: File,
-    container: bool,
+    extra: Extra,
     path: PathBuf,
     line: String,
     rows: u64,
@@ -41,23 +68,23 @@ pub struct TimelineWriter {
 impl TimelineWriter {
     /// Creates the file (failing if it exists) and writes the header.
     pub fn create(path: &Path) -> io::Result<Self> {
-        Self::create_with(path, false)
+        Self::create_with(path, Extra::None)
     }
 
-    /// As [`create`](Self::create); `container` adds [`CONTAINER_COLUMNS`].
-    pub fn create_with(path: &Path, container: bool) -> io::Result<Self> {
+    /// As [`create`](Self::create), with `extra` columns after the contract's.
+    pub fn create_with(path: &Path, extra: Extra) -> io::Result<Self> {
         let file = File::options().write(true).create_new(true).open(path)?;
         let mut w = TimelineWriter {
             file,
-            container,
+            extra,
             path: path.to_path_buf(),
             line: String::with_capacity(256),
             rows: 0,
         };
         w.line.push_str(&COLUMNS.join(","));
-        if container {
+        for c in extra.columns() {
             w.line.push(',');
-            w.line.push_str(&CONTAINER_COLUMNS.join(","));
+            w.line.push_str(c);
         }
         w.line.push('\n');
         w.file.write_all(w.line.as_bytes())?;
@@ -95,13 +122,24 @@ impl TimelineWriter {
             s.cpu_s,
             s.processes
         );
-        if self.container {
-            let c = s.cgroup.unwrap_or_default();
-            let _ = write!(
-                self.line,
-                ",{},{},{}",
-                c.usage_bytes, c.working_set_bytes, c.oom_kills
-            );
+        match self.extra {
+            Extra::None => {}
+            Extra::Runtime => {
+                let _ = write!(
+                    self.line,
+                    ",{},{}",
+                    opt(s.runtime_heap_bytes),
+                    opt(s.runtime_heap_after_gc_bytes)
+                );
+            }
+            Extra::Container => {
+                let c = s.cgroup.unwrap_or_default();
+                let _ = write!(
+                    self.line,
+                    ",{},{},{}",
+                    c.usage_bytes, c.working_set_bytes, c.oom_kills
+                );
+            }
         }
         self.line.push('\n');
         self.file.write_all(self.line.as_bytes())?;
@@ -532,7 +570,7 @@ mod tests {
     fn container_rows_carry_the_cgroup_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timeline.csv");
-        let mut w = TimelineWriter::create_with(&path, true).unwrap();
+        let mut w = TimelineWriter::create_with(&path, Extra::Container).unwrap();
         let s = Sample {
             rss_bytes: 10,
             cgroup: Some(crate::sample::CgroupExtra {
@@ -551,6 +589,36 @@ mod tests {
         assert!(text.ends_with(",30,20,1\n"), "{text}");
         let t = read_timeline(&path, "working_set_bytes").unwrap();
         assert_eq!(t.column("usage_bytes").unwrap(), &[30.0]);
+    }
+
+    #[test]
+    fn process_rows_carry_the_runtime_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timeline.csv");
+        let mut w = TimelineWriter::create_with(&path, Extra::Runtime).unwrap();
+        let s = Sample {
+            rss_bytes: 10,
+            ..Sample::default()
+        };
+        w.write("2026-01-01T00:00:00Z", 0.0, &s).unwrap();
+        let s = Sample {
+            runtime_heap_bytes: Some(300),
+            runtime_heap_after_gc_bytes: Some(200),
+            ..s
+        };
+        w.write("2026-01-01T00:00:01Z", 1.0, &s).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(&format!(
+            "{},runtime_heap_bytes,runtime_heap_after_gc_bytes\n",
+            COLUMNS.join(",")
+        )));
+        assert!(
+            text.contains(",,\n") && text.ends_with(",300,200\n"),
+            "{text}"
+        );
+        let t = read_timeline(&path, "runtime_heap_after_gc_bytes").unwrap();
+        let after = t.column("runtime_heap_after_gc_bytes").unwrap();
+        assert!(after[0].is_nan() && after[1] == 200.0);
     }
 
     proptest! {

@@ -265,5 +265,7 @@ async fn soak(
         stop_escalated,
         sources,
         notes,
+        runtimes: Vec::new(),
+        full_gc: None,
     })
 }

@@ -190,7 +190,12 @@ impl<'a> Recorder<'a> {
         let dir = &cfg.out_dir;
         let started_at = now_rfc3339();
         let start = Instant::now();
-        let writer = TimelineWriter::create_with(&dir.join("timeline.csv"), container)
+        let extra = if container {
+            crate::timeline::Extra::Container
+        } else {
+            crate::timeline::Extra::Runtime
+        };
+        let writer = TimelineWriter::create_with(&dir.join("timeline.csv"), extra)
             .map_err(|e| Error::io("cannot create timeline", dir.join("timeline.csv"), e))?;
         let serving = live
             .as_ref()
@@ -343,6 +348,10 @@ struct Ending {
     stop_escalated: Option<bool>,
     sources: BTreeMap<String, String>,
     notes: Vec<String>,
+    /// Language runtimes whose own heap was read.
+    runtimes: Vec<report::RuntimeSeen>,
+    /// The full collections `--full-gc-every` requested.
+    full_gc: Option<report::FullGcReport>,
 }
 
 /// Analyses the timeline on disk and writes the reports; maps the run to its exit code.
@@ -356,6 +365,8 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         stop_escalated,
         sources,
         notes: extra_notes,
+        runtimes,
+        full_gc,
     } = e;
     let mut notes = Vec::new();
     if cfg.limits.rate_is_default {
@@ -407,6 +418,8 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
     report.stop_escalated = stop_escalated;
     report.sources = sources;
     report.notes = notes;
+    report.runtimes = runtimes;
+    report.full_gc = full_gc;
     let tl = read_timeline(&dir.join("timeline.csv"), &cfg.metric)?;
     report.notes.extend(tl.notes.iter().cloned());
     let eval = evaluate(
@@ -464,6 +477,12 @@ fn publish_sample(m: &LiveMetrics, s: &Sample) {
     }
     if let Some(h) = s.heap_bytes {
         set("heap_bytes", h as f64);
+    }
+    if let Some(h) = s.runtime_heap_bytes {
+        set("runtime_heap_bytes", h as f64);
+    }
+    if let Some(h) = s.runtime_heap_after_gc_bytes {
+        set("runtime_heap_after_gc_bytes", h as f64);
     }
     set("threads", s.threads as f64);
     set("fds", s.fds as f64);
@@ -542,6 +561,8 @@ fn metric_value(metric: &str, s: &Sample) -> Option<f64> {
         "fds" => s.fds as f64,
         "cpu_s" => s.cpu_s,
         "processes" => s.processes as f64,
+        "runtime_heap_bytes" => s.runtime_heap_bytes? as f64,
+        "runtime_heap_after_gc_bytes" => s.runtime_heap_after_gc_bytes? as f64,
         "usage_bytes" => s.cgroup?.usage_bytes as f64,
         "working_set_bytes" => s.cgroup?.working_set_bytes as f64,
         "oom_kills" => s.cgroup?.oom_kills as f64,

@@ -5,8 +5,11 @@ use super::{conclude, End, Ending, Recorder, StopSignals};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
 use crate::report::TargetInfo;
+use crate::report::{FullGcReport, RuntimeSeen};
 use crate::sample::heap::{self, HeapFiles};
+use crate::sample::node::NodeFiles;
 use crate::sample::procfs::{gone, ProcReader};
+use crate::sample::runtime::{FullGc, RuntimeReader};
 use crate::sample::Sample;
 use crate::target::guard::Guard;
 use crate::target::process::{self, Reaped};
@@ -35,6 +38,14 @@ pub(super) async fn run_process(
         TargetSpec::Command(argv) => heap_files(cfg, argv, &mut notes)?,
         _ => None,
     };
+    // Node's preload goes into every command (only node reads NODE_OPTIONS).
+    let node = match &cfg.target {
+        TargetSpec::Command(_) => Some(
+            NodeFiles::create(&cfg.out_dir, cfg.full_gc_every)
+                .map_err(|e| Error::io("cannot set up node's heap reading in", &cfg.out_dir, e))?,
+        ),
+        _ => None,
+    };
     let (root, pgid, adopters, exclude) = match (&cfg.target, attached) {
         (TargetSpec::Command(argv), _) => {
             process::become_subreaper();
@@ -44,9 +55,13 @@ pub(super) async fn run_process(
                 for p in heap.iter().flat_map(|h| h.paths()) {
                     g.remove_path(p);
                 }
+                if let Some(n) = &node {
+                    g.remove_path(n.dir());
+                }
                 guard = Some(g);
             }
-            let env = heap.as_ref().map(|h| h.env()).unwrap_or_default();
+            let mut env = heap.as_ref().map(|h| h.env()).unwrap_or_default();
+            env.extend(node.iter().flat_map(|n| n.env()));
             let l = process::spawn(
                 argv,
                 &env,
@@ -79,10 +94,17 @@ pub(super) async fn run_process(
     };
     let mut rec = Recorder::start(cfg, false, live, &what)?;
 
-    let mut reader = ProcReader::new(cfg.pss);
+    let mut reader = ProcReader::new(cfg.pss)
+        .with_runtime(RuntimeReader::new(node.as_ref().map(|n| n.reader())));
     if let Some(h) = &heap {
         reader = reader.with_heap(h.reader());
     }
+    let mut full_gc = match cfg.full_gc_every {
+        Some(every) => Some(FullGc::start(every).map_err(|e| {
+            Error::Monitor(format!("cannot start the full-collection worker: {e}"))
+        })?),
+        None => None,
+    };
     // Heap coverage over the run: ticks with any heap figure, and the most processes
     // seen at once without one.
     let mut heap_ticks = 0u64;
@@ -117,10 +139,22 @@ pub(super) async fn run_process(
             }
             t = rec.next_tick() => {
                 let (index, elapsed) = match t { Ok(t) => t, Err(end) => break end };
-                let (sample, root_alive) = match sample_tree(&mut tree, &mut reader, guard.as_mut()) {
+                // A jcmd soak started for a full collection is never the target's: the
+                // worker holds this lock while it starts one.
+                let helpers = full_gc.as_ref().map(|g| g.helpers.clone());
+                let held = helpers.as_ref().map(|h| h.lock().unwrap_or_else(|e| e.into_inner()));
+                for p in held.iter().flat_map(|h| h.iter()) {
+                    tree.exclude(*p);
+                }
+                let sampled = sample_tree(&mut tree, &mut reader, guard.as_mut());
+                drop(held);
+                let (sample, root_alive) = match sampled {
                     Ok(t) => (t.sample, t.root_alive),
                     Err(e) => break End::MonitorError(format!("cannot read /proc: {e}")),
                 };
+                if let (Some(g), Some(r)) = (full_gc.as_mut(), reader.runtime()) {
+                    g.tick(elapsed, r.live_jvms());
+                }
                 // Attach mode: the root itself ending ends the run.
                 if attached.is_some() && !root_alive {
                     root_exit = Some(ExitInfo { code: None, signal: None, oom: None, at_s: elapsed, stopped_by_soak: false });
@@ -179,6 +213,30 @@ pub(super) async fn run_process(
         ));
     }
     drop(heap);
+    let gc_counts = full_gc.take().map(|g| {
+        let every = g.every();
+        (every, g.finish(std::time::Duration::from_secs(2)))
+    });
+    let (runtimes, full_gc_report) = runtime_report(
+        &reader,
+        gc_counts.as_ref().map(|(e, c)| (*e, c.as_ref())),
+        &mut notes,
+    );
+    if let (TargetSpec::Pid(_), Some(n)) = (&cfg.target, runs_node(root.pid)) {
+        if !runtimes.iter().any(|r| r.kind == "node") {
+            notes.push(format!(
+                "pid {} runs {n}: node's heap is read through a preload soak injects with NODE_OPTIONS, which only reaches commands soak starts (soak -- node …), so runtime_heap_bytes is empty here",
+                root.pid
+            ));
+        }
+    }
+    if crate::timeline::RUNTIME_COLUMNS.contains(&cfg.metric.as_str()) && runtimes.is_empty() {
+        notes.push(format!(
+            "--metric {}: no runtime heap was seen (no JVM perf data in the tree, no node process loading soak's preload)",
+            cfg.metric.trim_end_matches("_bytes")
+        ));
+    }
+    drop(node);
 
     if let Some(x) = root_exit.as_mut() {
         if !x.stopped_by_soak {
@@ -210,8 +268,14 @@ pub(super) async fn run_process(
             target,
             target_exit: root_exit,
             stop_escalated,
-            sources: procfs_sources(cfg.pss, heap_ticks > 0),
+            sources: {
+                let mut s = procfs_sources(cfg.pss, heap_ticks > 0);
+                runtime_sources(&mut s, &runtimes);
+                s
+            },
             notes,
+            runtimes,
+            full_gc: full_gc_report,
         },
     )
 }
@@ -362,6 +426,119 @@ fn procfs_sources(pss: bool, heap: bool) -> BTreeMap<String, String> {
         },
     );
     m
+}
+
+/// The runtimes seen over the run and the full collections requested, with the notes
+/// they call for.
+fn runtime_report(
+    reader: &ProcReader,
+    gc: Option<(std::time::Duration, &crate::sample::runtime::GcCounts)>,
+    notes: &mut Vec<String>,
+) -> (Vec<RuntimeSeen>, Option<FullGcReport>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let Some(r) = reader.runtime() else {
+        return (Vec::new(), None);
+    };
+    let jvms = r.jvms();
+    let nodes = r.nodes();
+    let mut seen: Vec<RuntimeSeen> = jvms
+        .iter()
+        .map(|j| RuntimeSeen {
+            kind: "jvm".into(),
+            pid: j.pid,
+            detail: match &j.vm_version {
+                Some(v) => format!("{}, Java {v}", j.collector),
+                None => j.collector.clone(),
+            },
+            full_gcs: j.full_gcs,
+        })
+        .collect();
+    seen.extend(nodes.iter().map(|n| RuntimeSeen {
+        kind: "node".into(),
+        pid: n.pid,
+        detail: n.node.clone(),
+        full_gcs: n.major_gcs,
+    }));
+    let report = gc.map(|(every, c)| {
+        let forced_by_node: u64 = nodes.iter().map(|n| n.forced_gcs).sum();
+        let requested = c.done.load(Relaxed) + forced_by_node;
+        let failed = c.failed.load(Relaxed);
+        notes.push(format!(
+            "a full collection was requested every {} ({requested} times)",
+            crate::units::Secs(every.as_secs_f64())
+        ));
+        if failed > 0 {
+            let last = c
+                .last_error
+                .lock()
+                .ok()
+                .and_then(|l| l.clone())
+                .unwrap_or_default();
+            notes.push(format!(
+                "{failed} full-collection request(s) to a JVM failed (last: {last})"
+            ));
+        }
+        let via_jcmd = c.via_jcmd.load(Relaxed);
+        if via_jcmd > 0 {
+            notes.push(format!(
+                "{via_jcmd} full collection(s) were requested with jcmd after the attach protocol failed"
+            ));
+        }
+        let skipped = c.skipped.load(Relaxed);
+        if skipped > 0 {
+            notes.push(format!(
+                "{skipped} full-collection period(s) were skipped: the previous request was still running"
+            ));
+        }
+        if seen.is_empty() {
+            notes.push(
+                "--full-gc-every: no JVM or node process was seen, so no collection was requested"
+                    .into(),
+            );
+        }
+        FullGcReport {
+            every_s: every.as_secs_f64(),
+            requested,
+            failed,
+        }
+    });
+    if report.is_none() && seen.iter().any(|s| s.kind == "jvm" && s.full_gcs == 0) {
+        notes.push("runtime_heap_after_gc_bytes stays empty for a JVM until its first full collection: --full-gc-every requests them".into());
+    }
+    (seen, report)
+}
+
+/// The column sources of the runtime heaps.
+fn runtime_sources(m: &mut BTreeMap<String, String>, seen: &[RuntimeSeen]) {
+    let jvm = seen.iter().find(|s| s.kind == "jvm");
+    let node = seen.iter().find(|s| s.kind == "node");
+    let tree = "summed over the tree's processes that publish one";
+    let (mut heap, mut after) = (Vec::new(), Vec::new());
+    if let Some(j) = jvm {
+        heap.push(format!("JVM ({}): HotSpot perf data (hsperfdata, read without attaching), sun.gc.generation.*.space.*.used: eden, survivors and old generation", j.detail));
+        after.push("JVM: old generation plus survivors at the first sample after a full collection (sun.gc.collector.1.invocations changed), carried forward until the next; G1's mixed collections are not told apart by perf data and do not count".to_string());
+    }
+    if let Some(n) = node {
+        heap.push(format!("node {}: v8.getHeapStatistics().used_heap_size, published by soak's preload (NODE_OPTIONS=--require)", n.detail));
+        after.push("node: used heap after the last major (mark-compact) collection, seen through perf_hooks 'gc' entries or a forced gc()".to_string());
+    }
+    let join = |v: Vec<String>| {
+        if v.is_empty() {
+            "not sampled (no JVM perf data and no node process with soak's preload seen)"
+                .to_string()
+        } else {
+            format!("{}; {tree}", v.join("; "))
+        }
+    };
+    m.insert("runtime_heap_bytes".into(), join(heap));
+    m.insert("runtime_heap_after_gc_bytes".into(), join(after));
+}
+
+/// "node" when `pid`'s executable is node (or nodejs).
+fn runs_node(pid: u32) -> Option<String> {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    let name = exe.file_name()?.to_string_lossy().into_owned();
+    name.starts_with("node").then_some(name)
 }
 
 /// Whether `p` still runs as the same process (not exited, not a zombie, pid not reused).

@@ -60,6 +60,30 @@ pub struct ContainerInfo {
     pub removed: bool,
 }
 
+/// A language runtime whose own heap soak read (the runtime_heap columns).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RuntimeSeen {
+    /// `jvm` (HotSpot perf data) or `node` (soak's preload).
+    pub kind: String,
+    /// The process.
+    pub pid: u32,
+    /// The JVM's collector (`G1`, `Parallel`, `Serial`, …) or node's version.
+    pub detail: String,
+    /// Full (JVM) or major (V8) collections the runtime counted by its last sample.
+    pub full_gcs: u64,
+}
+
+/// The full collections `--full-gc-every` requested.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct FullGcReport {
+    /// The period, seconds.
+    pub every_s: f64,
+    /// Collections requested and done (JVM requests answered, node's forced `gc()` calls).
+    pub requested: u64,
+    /// Requests that failed (see the notes).
+    pub failed: u64,
+}
+
 /// Facts about the machine (sysinfo).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct HostInfo {
@@ -270,6 +294,12 @@ pub struct Report {
     /// grew most between the end of warm-up and the end of the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allocation_sites: Vec<crate::sample::dhat_sites::AllocationSite>,
+    /// The language runtimes whose own heap was read (JVM, Node).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtimes: Vec<RuntimeSeen>,
+    /// The periodic full collections of `--full-gc-every`, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_gc: Option<FullGcReport>,
 }
 
 /// The exit code of a verdict under an INCONCLUSIVE policy.
@@ -324,6 +354,8 @@ impl Report {
             sources: BTreeMap::new(),
             notes: Vec::new(),
             allocation_sites: Vec::new(),
+            runtimes: Vec::new(),
+            full_gc: None,
         }
     }
 
@@ -505,6 +537,9 @@ fn run_facts(r: &Report) -> Vec<(&'static str, String)> {
     if let Some(c) = r.cpu_average_percent {
         f.push(("Average CPU", format!("{c:.1}% of one core")));
     }
+    if !r.runtimes.is_empty() {
+        f.push(("Runtimes", runtimes_line(&r.runtimes)));
+    }
     f.push((
         "Host",
         format!(
@@ -520,6 +555,18 @@ fn run_facts(r: &Report) -> Vec<(&'static str, String)> {
         format!("{} · report schema {}", r.soak_version, r.schema_version),
     ));
     f
+}
+
+/// "JVM (G1) pid 42, node v20.11.1 pid 43" for the run's facts.
+pub fn runtimes_line(seen: &[RuntimeSeen]) -> String {
+    seen.iter()
+        .map(|r| match r.kind.as_str() {
+            "jvm" => format!("JVM ({}) pid {}", r.detail, r.pid),
+            "node" => format!("node {} pid {}", r.detail, r.pid),
+            k => format!("{k} {} pid {}", r.detail, r.pid),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A line describing the target.

@@ -9,6 +9,9 @@ pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "soak: {} — {}", r.verdict, r.explanation);
     let _ = writeln!(s, "  target   {}", target_line(r));
+    if !r.runtimes.is_empty() {
+        let _ = writeln!(s, "  runtime  {}", super::runtimes_line(&r.runtimes));
+    }
     if let Some(x) = &r.target_exit {
         let _ = writeln!(
             s,

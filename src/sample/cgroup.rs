@@ -53,6 +53,8 @@ impl MemFigures {
             fds,
             cpu_s,
             processes,
+            runtime_heap_bytes: None,
+            runtime_heap_after_gc_bytes: None,
             cgroup: Some(CgroupExtra {
                 usage_bytes: self.usage,
                 working_set_bytes: self.working_set(),

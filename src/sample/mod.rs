@@ -5,7 +5,10 @@
 pub mod cgroup;
 pub mod dhat_sites;
 pub mod heap;
+pub mod jvm;
+pub mod node;
 pub mod procfs;
+pub mod runtime;
 
 /// One tick's measurements of a whole target (all its processes summed).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -32,6 +35,12 @@ pub struct Sample {
     pub cpu_s: f64,
     /// Processes measured.
     pub processes: u64,
+    /// The runtimes' own used heap (JVM perf data, Node's preload), summed over the
+    /// processes that publish one; `None` when no runtime was seen.
+    pub runtime_heap_bytes: Option<u64>,
+    /// The runtimes' used heap after their last full (JVM) or major (V8) collection,
+    /// summed over the processes that had one.
+    pub runtime_heap_after_gc_bytes: Option<u64>,
     /// A container's cgroup totals (extra timeline columns), when the target is one.
     pub cgroup: Option<CgroupExtra>,
 }
@@ -61,6 +70,11 @@ impl Sample {
         self.fds += o.fds;
         self.cpu_s += o.cpu_s;
         self.processes += o.processes;
+        self.runtime_heap_bytes = add_opt(self.runtime_heap_bytes, o.runtime_heap_bytes);
+        self.runtime_heap_after_gc_bytes = add_opt(
+            self.runtime_heap_after_gc_bytes,
+            o.runtime_heap_after_gc_bytes,
+        );
     }
 }
 

@@ -138,6 +138,8 @@ pub struct ProcReader {
     /// Processes sampled without heap counters since this was last taken (the shim did
     /// not load in them).
     pub heap_missing: u64,
+    /// The runtimes' own heaps (JVM perf data, Node's preload), when a run reads them.
+    runtime: Option<super::runtime::RuntimeReader>,
 }
 
 impl Default for ProcReader {
@@ -159,6 +161,7 @@ impl ProcReader {
             pss,
             heap: None,
             heap_missing: 0,
+            runtime: None,
         }
     }
 
@@ -171,6 +174,18 @@ impl ProcReader {
     /// The heap shim's reader, when heap counting is on.
     pub fn heap(&self) -> Option<&super::heap::HeapReader> {
         self.heap.as_ref()
+    }
+
+    /// Also reads each process's runtime heap (a JVM's perf data, a node process's
+    /// preload file).
+    pub fn with_runtime(mut self, runtime: super::runtime::RuntimeReader) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// The runtime-heap reader, when there is one.
+    pub fn runtime(&self) -> Option<&super::runtime::RuntimeReader> {
+        self.runtime.as_ref()
     }
 
     fn read(&mut self, pid: u32, file: &str) -> io::Result<&[u8]> {
@@ -273,6 +288,9 @@ impl ProcReader {
         if let Some(h) = self.heap.as_mut() {
             h.retain(&keep);
         }
+        if let Some(r) = self.runtime.as_mut() {
+            r.retain(&keep);
+        }
     }
 
     /// Reads PSS from `smaps_rollup`.
@@ -310,6 +328,10 @@ impl ProcReader {
             }
             None => None,
         };
+        let runtime = self
+            .runtime
+            .as_mut()
+            .and_then(|r| r.read(pid, stat.starttime));
         let ticks = stat.utime + stat.stime + stat.cutime + stat.cstime;
         Ok(Some(Sample {
             rss_bytes: st.rss,
@@ -323,6 +345,8 @@ impl ProcReader {
             fds,
             cpu_s: ticks as f64 / self.ticks_per_second,
             processes: 1,
+            runtime_heap_bytes: runtime.map(|r| r.heap_bytes),
+            runtime_heap_after_gc_bytes: runtime.and_then(|r| r.after_gc_bytes),
             cgroup: None,
         }))
     }

@@ -189,6 +189,16 @@ impl ProcessTree {
         self.members.contains_key(&pid)
     }
 
+    /// Never counts `pid` (a helper soak started, e.g. `jcmd`), even as an orphan soak
+    /// adopted; drops it if it had joined.
+    pub fn exclude(&mut self, pid: u32) {
+        if !self.exclude.contains(&pid) {
+            self.exclude.push(pid);
+        }
+        self.members.remove(&pid);
+        self.outside.insert(pid, ());
+    }
+
     /// Drops a member that was found gone or replaced.
     pub fn forget(&mut self, pid: u32) {
         self.members.remove(&pid);

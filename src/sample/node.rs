@@ -1,0 +1,242 @@
+//! Node's own (V8) heap: soak injects a preload script (node_preload.js, embedded) into
+//! the commands it starts through `NODE_OPTIONS=--require PATH` (only node reads that
+//! variable, so it is harmless for any other program). Each node process of the tree
+//! publishes one padded JSON line in `SOAK_RUNTIME_DIR/<pid>`, rewritten in place every
+//! second: V8's used heap, the used heap after the last major (mark-compact) collection,
+//! and its collection counts. With `--full-gc-every`, the preload also calls `gc()` at
+//! that period (`SOAK_NODE_GC_EVERY_MS`).
+//!
+//! A process soak attaches to (`--pid`) cannot be given the preload.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The preload script.
+pub static PRELOAD: &str = include_str!("node_preload.js");
+
+/// One node process's published figures.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct NodeFigures {
+    /// Format version (1).
+    pub v: u32,
+    /// `process.pid` as node sees it.
+    pub pid: u32,
+    /// `process.version`, e.g. `v20.11.1`.
+    pub node: String,
+    /// `v8.getHeapStatistics().used_heap_size`, bytes.
+    pub heap_used: u64,
+    /// Used heap after the last major collection, once one happened.
+    pub after_gc: Option<u64>,
+    /// Major (mark-compact) collections seen.
+    pub major_gcs: u64,
+    /// Other collections (scavenges, incremental marking, weak callbacks) seen.
+    pub minor_gcs: u64,
+    /// Collections the preload forced (`--full-gc-every`).
+    pub forced_gcs: u64,
+}
+
+/// Parses a published file: the first line, trailing padding ignored. `None` for
+/// anything else (an empty file, a torn write, another format).
+pub fn parse(b: &[u8]) -> Option<NodeFigures> {
+    let line = b.split(|&c| c == b'\n').next()?;
+    let f: NodeFigures = serde_json::from_slice(line.trim_ascii()).ok()?;
+    (f.v == 1).then_some(f)
+}
+
+/// The preload written out and the folder node processes publish in; both removed
+/// when dropped.
+pub struct NodeFiles {
+    dir: PathBuf,
+    script: PathBuf,
+    gc_every: Option<Duration>,
+}
+
+impl NodeFiles {
+    /// Makes the folder (in /dev/shm when there is one) and writes the preload in it.
+    pub fn create(run_dir: &Path, gc_every: Option<Duration>) -> io::Result<NodeFiles> {
+        let unique = format!(
+            "soak-runtime-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            shm.join(unique)
+        } else {
+            run_dir.join(".soak-runtime")
+        };
+        std::fs::create_dir_all(&dir)?;
+        let script = dir.join("soak-node-preload.js");
+        std::fs::write(&script, PRELOAD)?;
+        Ok(NodeFiles {
+            dir,
+            script,
+            gc_every,
+        })
+    }
+
+    /// The folder node processes publish in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The environment that injects the preload: `--require` appended to any
+    /// NODE_OPTIONS soak was given.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let script = self.script.display().to_string();
+        let require = if script.contains([' ', '"', '\\']) {
+            format!(
+                "--require \"{}\"",
+                script.replace('\\', "\\\\").replace('"', "\\\"")
+            )
+        } else {
+            format!("--require {script}")
+        };
+        let options = match std::env::var("NODE_OPTIONS") {
+            Ok(existing) if !existing.trim().is_empty() => format!("{existing} {require}"),
+            _ => require,
+        };
+        let mut env = vec![
+            ("NODE_OPTIONS".to_string(), options),
+            (
+                "SOAK_RUNTIME_DIR".to_string(),
+                self.dir.display().to_string(),
+            ),
+        ];
+        if let Some(p) = self.gc_every {
+            env.push((
+                "SOAK_NODE_GC_EVERY_MS".to_string(),
+                p.as_millis().max(1).to_string(),
+            ));
+        }
+        env
+    }
+
+    /// A reader of this folder.
+    pub fn reader(&self) -> NodeReader {
+        NodeReader {
+            dir: self.dir.clone(),
+            last: HashMap::new(),
+            ever: std::collections::BTreeMap::new(),
+            buf: Vec::with_capacity(1024),
+        }
+    }
+}
+
+impl Drop for NodeFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Reads the node processes' published figures.
+pub struct NodeReader {
+    dir: PathBuf,
+    /// The last good figures of each pid (a torn read keeps them).
+    last: HashMap<u32, NodeFigures>,
+    /// Every node process seen during the run, with its latest figures.
+    ever: std::collections::BTreeMap<u32, NodeFigures>,
+    buf: Vec<u8>,
+}
+
+impl NodeReader {
+    /// The figures `pid` published, if it is a node process that loaded the preload.
+    pub fn read(&mut self, pid: u32) -> Option<NodeFigures> {
+        use std::io::Read;
+        self.buf.clear();
+        let path = self.dir.join(pid.to_string());
+        let ok = std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut self.buf))
+            .is_ok();
+        if ok {
+            if let Some(f) = parse(&self.buf) {
+                self.ever.insert(pid, f.clone());
+                self.last.insert(pid, f);
+            }
+        }
+        self.last.get(&pid).cloned()
+    }
+
+    /// Forgets processes no longer tracked.
+    pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
+        self.last.retain(|pid, _| keep(*pid));
+    }
+
+    /// Every node process seen during the run (by pid), with its latest figures.
+    pub fn seen(&self) -> Vec<NodeFigures> {
+        self.ever.values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_preload_line() {
+        let mut line = br#"{"v":1,"pid":42,"node":"v20.20.2","heap_used":7743744,"after_gc":7742784,"major_gcs":2,"minor_gcs":5,"forced_gcs":2,"t":1795882923326}"#.to_vec();
+        line.resize(511, b' ');
+        line.push(b'\n');
+        let f = parse(&line).unwrap();
+        assert_eq!(f.pid, 42);
+        assert_eq!(f.heap_used, 7_743_744);
+        assert_eq!(f.after_gc, Some(7_742_784));
+        assert_eq!((f.major_gcs, f.forced_gcs), (2, 2));
+        let none = br#"{"v":1,"pid":4,"node":"v20","heap_used":1,"after_gc":null,"major_gcs":0,"minor_gcs":0,"forced_gcs":0}"#;
+        assert_eq!(parse(none).unwrap().after_gc, None);
+        assert_eq!(parse(b""), None);
+        assert_eq!(parse(br#"{"v":1,"pid":4,"#), None);
+        assert_eq!(parse(br#"{"v":2,"pid":4,"node":"v20","heap_used":1,"after_gc":null,"major_gcs":0,"minor_gcs":0,"forced_gcs":0}"#), None);
+    }
+
+    #[test]
+    fn env_appends_to_node_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = NodeFiles::create(dir.path(), Some(Duration::from_secs(2))).unwrap();
+        let env = files.env();
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert!(get("NODE_OPTIONS").unwrap().contains("--require "));
+        assert_eq!(get("SOAK_NODE_GC_EVERY_MS").as_deref(), Some("2000"));
+        assert_eq!(
+            std::fs::read_to_string(files.dir().join("soak-node-preload.js")).unwrap(),
+            PRELOAD
+        );
+        let d = files.dir().to_path_buf();
+        drop(files);
+        assert!(!d.exists(), "removed when dropped");
+    }
+
+    /// The preload's own output, from a real node when there is one (the integration
+    /// tests in tests/runtime_heap.rs require it under CI).
+    #[test]
+    fn preload_output_parses() {
+        let Ok(out) = std::process::Command::new("node").arg("--version").output() else {
+            eprintln!("node not installed: preload output not checked here");
+            return;
+        };
+        assert!(out.status.success());
+        let dir = tempfile::tempdir().unwrap();
+        let files = NodeFiles::create(dir.path(), None).unwrap();
+        let st = std::process::Command::new("node")
+            .args(["-e", "globalThis.keep = new Array(1e5).fill(1)"])
+            .envs(files.env())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let published: Vec<_> = std::fs::read_dir(files.dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name() != "soak-node-preload.js")
+            .collect();
+        assert_eq!(published.len(), 1, "one file per process");
+        let bytes = std::fs::read(published[0].path()).unwrap();
+        assert_eq!(bytes.len(), 512, "fixed width");
+        let f = parse(&bytes).unwrap();
+        assert!(f.heap_used > 1_000_000 && f.node.starts_with('v'), "{f:?}");
+    }
+}
