@@ -474,6 +474,43 @@ mod tests {
             "{n:?}"
         );
         assert!(notes(&flat, &flat).is_empty());
+
+        // A runtime's heap, when one was read, is the heap that counts: a JVM whose
+        // after-GC heap grows is not "retention" because its (malloc) heap_bytes is flat.
+        let with = |extra: Vec<(String, Vec<f64>)>| {
+            let mut cols = vec![
+                ("rss_bytes".to_string(), growing.clone()),
+                ("heap_bytes".to_string(), flat.clone()),
+            ];
+            cols.extend(extra);
+            let opts = EvaluateOptions {
+                metric: "rss_bytes".into(),
+                warmup_s: Some(60.0),
+                limits: crate::config::Limits::default(),
+            };
+            evaluate(&t, &cols, &opts).notes
+        };
+        let n = with(vec![("runtime_heap_after_gc_bytes".into(), growing.clone())]);
+        assert!(
+            n.iter()
+                .any(|n| n.contains("runtime's heap after collections grows")),
+            "{n:?}"
+        );
+        assert!(!n.iter().any(|n| n.contains("retention")), "{n:?}");
+        // A malloc heap that is a sliver of the anonymous memory says nothing about RSS.
+        let sliver: Vec<f64> = noise.iter().map(|n| n * 1e-3 + 1e6).collect();
+        let anon: Vec<f64> = growing.iter().map(|g| g + 500e6).collect();
+        let cols = vec![
+            ("rss_bytes".to_string(), growing.clone()),
+            ("anon_bytes".to_string(), anon),
+            ("heap_bytes".to_string(), sliver),
+        ];
+        let opts = EvaluateOptions {
+            metric: "rss_bytes".into(),
+            warmup_s: Some(60.0),
+            limits: crate::config::Limits::default(),
+        };
+        assert!(evaluate(&t, &cols, &opts).notes.is_empty());
     }
 
     #[test]
@@ -605,8 +642,29 @@ pub fn evaluate(
 /// where RSS grows but the live heap does not: memory the allocator keeps (retention,
 /// fragmentation), not live objects that leak.
 pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<String> {
-    let find = |m: &str| metrics.iter().find(|a| a.metric == m);
-    let (heap, rss) = (find("heap_bytes")?, find("rss_bytes")?);
+    let find = |m: &str| {
+        metrics
+            .iter()
+            .find(|a| a.metric == m && a.slope_per_hour.is_some())
+    };
+    let rss = find("rss_bytes")?;
+    // The heap that holds the program's objects: a runtime's own (the JVM's and V8's
+    // heaps do not come from malloc), else malloc's — and malloc's only when it holds a
+    // real share of the anonymous memory, or its flatness says nothing about RSS.
+    let (heap, what) = if let Some(h) = find("runtime_heap_after_gc_bytes") {
+        (h, "the runtime's heap after collections")
+    } else if let Some(h) = find("runtime_heap_bytes") {
+        (h, "the runtime's heap")
+    } else {
+        let h = find("heap_bytes")?;
+        let anon = find("anon_bytes").and_then(|a| a.end_level);
+        if let (Some(he), Some(ae)) = (h.end_level, anon) {
+            if he < 0.05 * ae {
+                return None;
+            }
+        }
+        (h, "the heap")
+    };
     let (hs, hl, hh) = (
         heap.slope_per_hour?,
         heap.slope_low_per_hour?,
@@ -616,7 +674,7 @@ pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<String> {
     let mb = |v: f64| format!("{:.2} MB/h", v / 1e6);
     if rl > 0.0 && hl <= 0.0 && hh < rl {
         Some(format!(
-            "RSS grows {} while the heap is flat ({}, 90% interval {} to {}): memory the allocator keeps (retention or fragmentation), not a leak of live objects",
+            "RSS grows {} while {what} is flat ({}, 90% interval {} to {}): memory the allocator keeps (retention or fragmentation), not a leak of live objects",
             mb(rs),
             mb(hs),
             mb(hl),
@@ -624,7 +682,7 @@ pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<String> {
         ))
     } else if hl > 0.0 && rl > 0.0 {
         Some(format!(
-            "the heap grows {} and RSS {}: live objects accumulate",
+            "{what} grows {} and RSS {}: live objects accumulate",
             mb(hs),
             mb(rs)
         ))

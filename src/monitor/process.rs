@@ -204,8 +204,12 @@ pub(super) async fn run_process(
     }
     let recorded = rec.finish(elapsed_s);
     if heap.is_some() {
+        let runtime_seen = reader
+            .runtime()
+            .is_some_and(|r| !r.jvms().is_empty() || !r.nodes().is_empty());
         notes.extend(heap_notes(
             reader.heap(),
+            runtime_seen,
             heap_ticks,
             heap_missing_max,
             last.as_ref(),
@@ -315,6 +319,7 @@ fn heap_files(
 /// of a signal with the shim loaded — that the shim may be to blame.
 fn heap_notes(
     heap: Option<&heap::HeapReader>,
+    runtime_seen: bool,
     heap_ticks: u64,
     heap_missing_max: u64,
     last: Option<&Sample>,
@@ -366,6 +371,8 @@ fn heap_notes(
         } else {
             notes.push("heap_bytes is empty: the shim loaded, but no sample saw a counting process (it ended before the first tick)".into());
         }
+    } else if runtime_seen {
+        notes.push("heap_bytes is malloc's heap only: a JVM's or V8's objects live in heaps the runtime maps itself, read into runtime_heap_bytes and runtime_heap_after_gc_bytes (judge them with --metric runtime_heap_after_gc and --full-gc-every)".into());
     } else if let Some(note) = last.and_then(bypass_note) {
         notes.push(note);
     } else if heap_missing_max > 0 {
