@@ -208,6 +208,9 @@ static int resolved;
 /* Whether counting is safe: malloc's own usable-size function is known. */
 static int counting;
 static char allocator_name[64] = "unknown";
+/* Whether the allocator may call back into the shim from its size function (glibc's and
+ * jemalloc's never do: the flag and its thread-local stores are skipped for them). */
+static int reenters = 1;
 
 /* Allocations made while dlsym runs (it may allocate an error string) come from here;
  * they are never counted and free ignores them. */
@@ -323,6 +326,8 @@ static void resolve(void) {
     if (real.malloc && dladdr((void *)real.malloc, &mi) && mi.dli_fname)
         basename_into(allocator_name, sizeof allocator_name, mi.dli_fname);
     counting = have;
+    reenters = !(strncmp(allocator_name, "libc.so", 7) == 0 ||
+                 strncmp(allocator_name, "libjemalloc.so", 14) == 0);
     Dl_info ni;
     new_counts = have && real.new1 && dladdr((void *)real.new1, &ni) &&
                  ni.dli_fbase == mi.dli_fbase;
@@ -348,6 +353,7 @@ static inline int ready(void) {
 static __thread volatile int busy __attribute__((tls_model("initial-exec")));
 
 static inline size_t sized(size_t (*size)(void *), void *p) {
+    if (!reenters) return size(p);
     busy = 1;
     size_t n = size(p);
     busy = 0;
@@ -356,7 +362,7 @@ static inline size_t sized(size_t (*size)(void *), void *p) {
 
 /* Whether this call is counted: the allocator can be sized, and it is not a call that
  * an allocator makes from inside its own size function. */
-static inline int counts(void) { return counting && !busy; }
+static inline int counts(void) { return counting && (!reenters || !busy); }
 
 static inline void counted_with(void *p, size_t (*size)(void *)) {
     if (p && counts()) add((int64_t)sized(size, p), 1);
