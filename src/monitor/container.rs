@@ -68,7 +68,7 @@ pub(super) async fn run_container(
     if created {
         match engine.remove(&container.id).await {
             Ok(()) => removed = true,
-            Err(e) => eprintln!("soak: {e}"),
+            Err(e) => crate::console::err_line(&format!("soak: {e}")),
         }
     }
     if let Some(g) = guard.take() {

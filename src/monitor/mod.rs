@@ -196,12 +196,12 @@ impl<'a> Recorder<'a> {
             .as_ref()
             .map(|(_, a)| format!("; metrics at http://{a}/metrics"))
             .unwrap_or_default();
-        eprintln!(
+        crate::console::err_line(&format!(
             "soak: monitoring {what} for {} every {} → {}{serving}",
             crate::units::Secs(cfg.duration.as_secs_f64()),
             crate::units::Secs(cfg.interval.as_secs_f64()),
             dir.display()
-        );
+        ));
         // A progress bar on a terminal; status lines (for CI logs) elsewhere.
         let bar = (!cfg.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
             let b = indicatif::ProgressBar::new((cfg.duration.as_secs_f64() * 10.0) as u64);
@@ -296,14 +296,14 @@ impl<'a> Recorder<'a> {
             bar.set_message(progress_text(cfg, sample, self.trend.as_ref()));
         } else if !cfg.quiet && elapsed - self.last_status >= self.status_every {
             self.last_status = elapsed;
-            eprintln!(
+            crate::console::err_line(&format!(
                 "soak: {} of {}: {}; {} samples, {} missed",
                 crate::units::Secs(elapsed),
                 crate::units::Secs(duration_s),
                 progress_text(cfg, sample, self.trend.as_ref()),
                 self.writer.rows(),
                 self.missed
-            );
+            ));
         }
         if self.last_sync.elapsed().as_secs() >= 60 {
             let _ = self.writer.sync();
