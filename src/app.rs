@@ -155,18 +155,12 @@ fn compare(a: CompareArgs) -> Result<i32> {
     append_step_summary(&md);
     if github_actions() {
         let msg = format!("{} vs baseline {}: {:?}", cand.name, base.name, c.status);
-        match c.status {
-            crate::compare::Status::Fail => {
-                console::out_line(&format!("::error title=soak compare::{}", gh_escape(&msg)))
-            }
-            crate::compare::Status::Warn => console::out_line(&format!(
-                "::warning title=soak compare::{}",
-                gh_escape(&msg)
-            )),
-            crate::compare::Status::Ok => {
-                console::out_line(&format!("::notice title=soak compare::{}", gh_escape(&msg)))
-            }
-        }
+        let kind = match c.status {
+            crate::compare::Status::Fail => "error",
+            crate::compare::Status::Warn => "warning",
+            crate::compare::Status::Ok => "notice",
+        };
+        console::err_line(&format!("::{kind} title=soak compare::{}", gh_escape(&msg)));
     }
     Ok(if c.status == crate::compare::Status::Fail {
         1
@@ -205,7 +199,9 @@ fn append_step_summary(md: &str) {
     }
 }
 
-/// CI-native outputs of a verdict: the step summary and an annotation.
+/// CI-native outputs of a verdict: the step summary and an annotation. The annotation
+/// goes to stderr (the runner reads workflow commands from both streams), so stdout
+/// stays exactly the summary or the JSON report.
 fn ci_outputs(r: &report::Report) {
     append_step_summary(&report::to_markdown(r));
     if github_actions() {
@@ -214,7 +210,7 @@ fn ci_outputs(r: &report::Report) {
             crate::analysis::Verdict::Inconclusive => "warning",
             crate::analysis::Verdict::Pass => "notice",
         };
-        console::out_line(&format!(
+        console::err_line(&format!(
             "::{kind} title=soak {} {}::{}",
             r.verdict,
             gh_escape(&r.name).replace([',', ':'], " "),

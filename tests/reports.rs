@@ -182,12 +182,47 @@ fn github_step_summary_and_annotation() {
         s.contains("# soak: FAIL") && s.contains("| metric |"),
         "{s}"
     );
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stdout
+        stderr
             .lines()
             .any(|l| l.starts_with("::error title=soak FAIL")),
-        "{stdout}"
+        "{stderr}"
+    );
+}
+
+#[test]
+fn github_annotation_leaves_json_stdout_pure() {
+    let o = Command::new(soak())
+        .args([
+            "analyze",
+            data("leak-2L-white.csv").to_str().unwrap(),
+            "--max-growth-rate",
+            "60MB/h",
+            "--warmup",
+            "60s",
+            "--format",
+            "json",
+        ])
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}): {}", show(&o)));
+    assert_eq!(r["verdict"], "FAIL");
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("::error"),
+        "{}",
+        show(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .any(|l| l.starts_with("::error title=soak FAIL")),
+        "the annotation is still printed, on stderr: {}",
+        show(&o)
     );
 }
 
