@@ -6,6 +6,7 @@ use crate::config::Format;
 use crate::console;
 use crate::error::Error;
 use crate::error::Result;
+use crate::report::markup::{gh_message, gh_property};
 use crate::report::{self, LimitsReport, Report, SampleCounts, Settings, TargetInfo};
 use crate::timeline::read_timeline;
 
@@ -160,7 +161,10 @@ fn compare(a: CompareArgs) -> Result<i32> {
             crate::compare::Status::Warn => "warning",
             crate::compare::Status::Ok => "notice",
         };
-        console::err_line(&format!("::{kind} title=soak compare::{}", gh_escape(&msg)));
+        console::err_line(&format!(
+            "::{kind} title=soak compare::{}",
+            gh_message(&msg)
+        ));
     }
     Ok(if c.status == crate::compare::Status::Fail {
         1
@@ -171,13 +175,6 @@ fn compare(a: CompareArgs) -> Result<i32> {
 
 fn github_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-}
-
-/// GitHub workflow commands need `%`, CR and LF escaped.
-fn gh_escape(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
 }
 
 /// Appends Markdown to `$GITHUB_STEP_SUMMARY` when it is set; a failure to write is
@@ -213,8 +210,8 @@ fn ci_outputs(r: &report::Report) {
         console::err_line(&format!(
             "::{kind} title=soak {} {}::{}",
             r.verdict,
-            gh_escape(&r.name).replace([',', ':'], " "),
-            gh_escape(&r.explanation)
+            gh_property(&r.name),
+            gh_message(&r.explanation)
         ));
     }
 }

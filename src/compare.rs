@@ -9,6 +9,7 @@
 
 use crate::analysis::verdict::{fmt_rate, fmt_value};
 use crate::analysis::{SeriesAnalysis, Unit};
+use crate::report::markup::{md_code, md_text};
 use crate::report::Report;
 use serde::Serialize;
 use std::fmt::Write;
@@ -208,10 +209,10 @@ pub fn markdown(c: &Comparison, base_name: &str, cand_name: &str, warn: f64, fai
     };
     let _ = writeln!(
         s,
-        "## soak compare: {word} — `{}` vs baseline `{}` ({})\n",
-        cand_name.replace('`', "'"),
-        base_name.replace('`', "'"),
-        c.metric
+        "## soak compare: {word} — {} vs baseline {} ({})\n",
+        md_code(cand_name),
+        md_code(base_name),
+        md_text(&c.metric)
     );
     let _ = writeln!(
         s,
@@ -221,14 +222,14 @@ pub fn markdown(c: &Comparison, base_name: &str, cand_name: &str, warn: f64, fai
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {:?} | {} |",
-            r.figure,
-            r.baseline,
-            r.candidate,
+            md_text(&r.figure),
+            md_text(&r.baseline),
+            md_text(&r.candidate),
             r.worse_percent
                 .map(|p| format!("{p:+.1}%"))
                 .unwrap_or_else(|| "–".into()),
             r.status,
-            r.note
+            md_text(&r.note)
         );
     }
     let _ = writeln!(s, "\nWarn above {warn}% worse, fail above {fail}% worse.");

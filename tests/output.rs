@@ -90,3 +90,104 @@ fn closed_output_of_a_usage_error_keeps_exit_2() {
         .unwrap();
     assert_eq!(status.code(), Some(2));
 }
+
+const HOSTILE_NAME: &str = "x<script>alert(1)</script> `y` | *z* 100%, a:b\nc";
+const HOSTILE_ARG: &str = "a`<img src=x onerror=alert(4)>`b";
+
+/// Raw HTML elements a Markdown renderer must never produce from the target's strings.
+fn assert_no_live_html(rendered: &str, what: &str) {
+    for tag in ["<img", "<script", "<svg", "<iframe"] {
+        assert!(
+            !rendered.to_ascii_lowercase().contains(tag),
+            "{what} renders a live {tag}:\n{rendered}"
+        );
+    }
+}
+
+fn render_markdown(md: &str) -> String {
+    let parser = pulldown_cmark::Parser::new_ext(md, pulldown_cmark::Options::all());
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, parser);
+    html
+}
+
+#[test]
+fn hostile_name_and_arguments_are_escaped_in_every_export() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    let summary = d.path().join("summary.md");
+    let o = Command::new(soak())
+        .args(["--duration", "1s", "--interval", "100ms"])
+        .args(["--name", HOSTILE_NAME])
+        .arg("--out")
+        .arg(&out)
+        .args(["--", "sh", "-c", "sleep 30", HOSTILE_ARG])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert!(matches!(code(&o), 0 | 3), "{}", show(&o));
+
+    // report.md and the step summary, through a CommonMark (GFM) renderer.
+    for f in [out.join("report.md"), summary] {
+        let md = std::fs::read_to_string(&f).unwrap();
+        let html = render_markdown(&md);
+        assert_no_live_html(&html, &f.display().to_string());
+        // The strings are shown, not dropped: as text, escaped once by the renderer.
+        assert!(
+            html.contains("x&lt;script&gt;alert(1)&lt;/script&gt; `y` | *z* 100%, a:b c"),
+            "the name shows verbatim in {}:\n{html}",
+            f.display()
+        );
+        assert!(
+            html.contains("<code>sh -c sleep 30 a`&lt;img src=x onerror=alert(4)&gt;`b</code>"),
+            "the command is one code span in {}:\n{html}",
+            f.display()
+        );
+    }
+
+    // report.html: the name and the argument are text, never elements.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(!page.contains("<img"), "{page}");
+    assert!(page.contains("x&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(page.contains("a`&lt;img src=x onerror=alert(4)&gt;`b"));
+
+    // junit.xml: well-formed XML whose attributes read back as the name.
+    let xml = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut names = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Start(e)) | Ok(quick_xml::events::Event::Empty(e))
+                if e.name().as_ref() == b"testsuite" =>
+            {
+                for a in e.attributes() {
+                    let a = a.unwrap();
+                    if a.key.as_ref() == b"name" {
+                        names.push(a.unescape_value().unwrap().into_owned());
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => panic!("junit.xml is not well-formed: {e}\n{xml}"),
+        }
+    }
+    assert_eq!(names.len(), 1, "{xml}");
+    assert!(names[0].contains("x<script>alert(1)</script>"), "{names:?}");
+
+    // The annotation: one workflow command on one line, the title's `:` and `,` escaped.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let commands: Vec<&str> = stderr.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(commands.len(), 1, "{stderr}");
+    let (props, _message) = commands[0][2..].split_once("::").unwrap();
+    let title = props.split_once(" title=").unwrap().1;
+    assert!(!title.contains(',') && !title.contains(':'), "{title}");
+    assert!(title.contains("100%25%2C a%3Ab%0Ac"), "{title}");
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("::"),
+        "{}",
+        show(&o)
+    );
+}
