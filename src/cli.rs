@@ -158,6 +158,11 @@ pub struct RunArgs {
     /// run normally instead of failing it with exit 4.
     #[arg(long)]
     pub allow_exit: bool,
+    /// Cap of each of the target's logs (target.stdout.log, target.stderr.log), e.g.
+    /// 100MB; past it the log keeps the first and the last half and the report says how
+    /// much was cut. 0: unlimited [default: 16MiB].
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub log_cap: Option<u64>,
     /// Run directory [default: reports/<name>-<UTC timestamp>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -348,6 +353,12 @@ impl RunArgs {
         let duration = dur(self.duration, "duration", &prof.duration, 600)?;
         let interval = dur(self.interval, "interval", &prof.interval, 1)?;
         let grace = dur(self.grace, "grace", &prof.grace, 10)?;
+        let log_cap = match self.log_cap {
+            Some(c) => c,
+            None => prof
+                .value(&ppath, "log_cap", &prof.log_cap, crate::units::parse_size)?
+                .unwrap_or(crate::target::log::DEFAULT_CAP),
+        };
         let warmup = self.verdict.warmup(&prof)?;
         let command = if self.command.is_empty()
             && self.pid.is_none()
@@ -541,6 +552,7 @@ impl RunArgs {
             metrics_addr,
             quiet: self.quiet,
             heap: !self.no_heap,
+            log_cap,
             cgroup_root: self
                 .cgroup_root
                 .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup")),

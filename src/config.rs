@@ -117,6 +117,8 @@ pub struct RunConfig {
     pub cgroup_root: PathBuf,
     /// Inject the heap shim into a command soak starts (off with `--no-heap`).
     pub heap: bool,
+    /// Cap of each of the target's stdout/stderr logs in bytes; 0: unlimited.
+    pub log_cap: u64,
 }
 
 /// The report note when the default growth limit applies.
@@ -179,6 +181,8 @@ pub struct Profile {
     pub reports_dir: Option<String>,
     /// Address for `/metrics` (Prometheus text format).
     pub metrics_addr: Option<String>,
+    /// Cap of each target log (`"16MiB"`; `"0"`: unlimited).
+    pub log_cap: Option<String>,
 }
 
 impl Profile {

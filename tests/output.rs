@@ -191,3 +191,78 @@ fn hostile_name_and_arguments_are_escaped_in_every_export() {
         show(&o)
     );
 }
+
+#[test]
+fn target_logs_are_capped_keeping_head_and_tail() {
+    let d = tempfile::tempdir().unwrap();
+    for (cap, args) in [
+        (16 * 1024 * 1024u64, vec![]),
+        (1024 * 1024, vec!["--log-cap", "1MiB"]),
+    ] {
+        let out = d.path().join(format!("run-{cap}"));
+        let o = Command::new(soak())
+            .args(["--duration", "3s", "--interval", "200ms"])
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            // `yes` writes as fast as the pipe takes: gigabytes in a few seconds.
+            .args(["--", "sh", "-c", "echo first-line; yes soak-log-line"])
+            .output()
+            .unwrap();
+        assert!(matches!(code(&o), 0 | 1 | 3), "{}", show(&o));
+        let log = out.join("target.stdout.log");
+        let len = std::fs::metadata(&log).unwrap().len();
+        assert!(
+            len <= cap + 300 && len > cap / 2,
+            "log of {len} bytes for a cap of {cap}"
+        );
+        let text = std::fs::read(&log).unwrap();
+        assert!(
+            text.starts_with(b"first-line\nsoak-log-line\n"),
+            "the head is kept"
+        );
+        let text = String::from_utf8_lossy(&text);
+        let tail = &text[text.len() - 1000..];
+        assert!(
+            tail.contains("soak-log-line\nsoak-log-line\n") && !tail.contains("cut here"),
+            "the tail is kept"
+        );
+        assert!(
+            text.contains("bytes of output cut here"),
+            "the cut is marked"
+        );
+        assert!(
+            !out.join("target.stdout.log.tail").exists(),
+            "the ring is removed"
+        );
+        let r = report(&out);
+        let notes = r["notes"].to_string();
+        assert!(
+            notes.contains("target.stdout.log was capped"),
+            "the report says so: {notes}"
+        );
+    }
+}
+
+#[test]
+fn log_cap_zero_is_unlimited_and_small_logs_are_whole() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    let o = Command::new(soak())
+        .args(["--duration", "1s", "--interval", "100ms", "--log-cap", "0"])
+        .arg("--out")
+        .arg(&out)
+        .args(["--", "sh", "-c", "echo to-out; echo to-err >&2; sleep 30"])
+        .output()
+        .unwrap();
+    assert!(matches!(code(&o), 0 | 3), "{}", show(&o));
+    assert_eq!(
+        std::fs::read_to_string(out.join("target.stdout.log")).unwrap(),
+        "to-out\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("target.stderr.log")).unwrap(),
+        "to-err\n"
+    );
+    assert!(!report(&out)["notes"].to_string().contains("capped"));
+}

@@ -9,6 +9,7 @@ use crate::sample::heap::{self, HeapFiles};
 use crate::sample::procfs::{gone, ProcReader};
 use crate::sample::Sample;
 use crate::target::guard::Guard;
+use crate::target::log::CappedLog;
 use crate::target::process::{self, Reaped};
 use crate::target::tree::{ProcId, ProcessTree};
 use crate::target::{oom, ExitInfo};
@@ -31,6 +32,7 @@ pub(super) async fn run_process(
 
     let mut guard = None;
     let mut notes = Vec::new();
+    let mut logs: Vec<(&str, CappedLog)> = Vec::new();
     let heap = match &cfg.target {
         TargetSpec::Command(argv) => heap_files(cfg, argv, &mut notes)?,
         _ => None,
@@ -47,12 +49,10 @@ pub(super) async fn run_process(
                 guard = Some(g);
             }
             let env = heap.as_ref().map(|h| h.env()).unwrap_or_default();
-            let l = process::spawn(
-                argv,
-                &env,
-                &dir.join("target.stdout.log"),
-                &dir.join("target.stderr.log"),
-            );
+            let l = open_logs(&dir, cfg.log_cap).and_then(|(o, e, ow, ew)| {
+                logs = vec![("target.stdout.log", o), ("target.stderr.log", e)];
+                process::spawn(argv, &env, ow.into(), ew.into())
+            });
             let l = match l {
                 Ok(l) => l,
                 Err(e) => {
@@ -163,6 +163,13 @@ pub(super) async fn run_process(
     if let Some(g) = guard.take() {
         g.done();
     }
+    for (name, log) in logs {
+        match log.finish(std::time::Duration::from_secs(2)) {
+            Ok(None) => {}
+            Ok(Some(t)) => notes.push(crate::target::log::truncation_note(name, &t, cfg.log_cap)),
+            Err(e) => notes.push(format!("{name} is incomplete: {e}")),
+        }
+    }
     let recorded = rec.finish(elapsed_s);
     if heap.is_some() {
         if heap_ticks == 0 {
@@ -213,6 +220,26 @@ pub(super) async fn run_process(
             notes,
         },
     )
+}
+
+/// The target's two capped logs in `dir`, and the pipe ends to give it.
+#[allow(clippy::type_complexity)]
+fn open_logs(
+    dir: &Path,
+    cap: u64,
+) -> Result<(
+    CappedLog,
+    CappedLog,
+    std::os::fd::OwnedFd,
+    std::os::fd::OwnedFd,
+)> {
+    let open = |name: &str| {
+        let p = dir.join(name);
+        CappedLog::create(&p, cap).map_err(|e| Error::io("cannot create", p, e))
+    };
+    let (o, ow) = open("target.stdout.log")?;
+    let (e, ew) = open("target.stderr.log")?;
+    Ok((o, e, ow, ew))
 }
 
 /// The heap shim's files for a command, unless `--no-heap` or the program is statically
