@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{report, soak};
+use common::{is_root, report, skip_unless, soak};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -480,11 +480,11 @@ fn without_the_cgroup_soak_reads_the_engine_stats_api_and_says_so() {
 #[test]
 fn an_engine_socket_without_permission_is_exit_5() {
     image();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "SKIPPED an_engine_socket_without_permission_is_exit_5: needs root to switch users"
-        );
+    if skip_unless(
+        is_root(),
+        "an_engine_socket_without_permission_is_exit_5",
+        "needs root to switch users",
+    ) {
         return;
     }
     let out = tempfile::tempdir().expect("tempdir");
@@ -514,9 +514,11 @@ fn an_engine_socket_without_permission_is_exit_5() {
 
 #[test]
 fn a_soak_error_still_removes_the_container() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED a_soak_error_still_removes_the_container: needs root to mount a tmpfs");
+    if skip_unless(
+        is_root(),
+        "a_soak_error_still_removes_the_container",
+        "needs root to mount a tmpfs",
+    ) {
         return;
     }
     let (name, out, _) = setup("diskfull");

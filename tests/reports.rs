@@ -296,6 +296,52 @@ fn compare_warns_and_fails_at_the_thresholds() {
 }
 
 #[test]
+fn compare_grades_growth_rates_apart_and_growth_after_warm_up() {
+    let d = tempfile::tempdir().unwrap();
+    let base = reports(d.path());
+    let edit = |name: &str, f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+        f(&mut v["metrics"][0]);
+        let p = d.path().join(format!("{name}.json"));
+        std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+        p
+    };
+    // The candidate's rate interval lies wholly above the baseline's.
+    let faster = edit("faster", &|m| {
+        let hi = m["slope_high_per_hour"].as_f64().unwrap();
+        m["slope_per_hour"] = serde_json::json!(hi + 50e6);
+        m["slope_low_per_hour"] = serde_json::json!(hi + 40e6);
+        m["slope_high_per_hour"] = serde_json::json!(hi + 60e6);
+    });
+    let o = run(&["compare", base.to_str().unwrap(), faster.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("| growth rate |"))
+        .unwrap();
+    assert!(
+        line.contains("intervals apart") && line.contains("Fail"),
+        "{line}"
+    );
+    // Growth after warm-up: 10% of the final level more.
+    let grew = edit("grew", &|m| {
+        let level = m["end_level"].as_f64().unwrap();
+        let g = m["total_growth"].as_f64().unwrap();
+        m["total_growth"] = serde_json::json!(g + level * 0.10);
+    });
+    let o = run(&["compare", base.to_str().unwrap(), grew.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "a warning is exit 0: {}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("| growth after warm-up |"))
+        .unwrap();
+    assert!(line.contains("+10.0%") && line.contains("Warn"), "{line}");
+}
+
+#[test]
 fn status_lines_off_a_terminal_and_quiet() {
     let d = tempfile::tempdir().unwrap();
     let w = workload();
