@@ -158,6 +158,11 @@ pub struct RunArgs {
     /// run normally instead of failing it with exit 4.
     #[arg(long)]
     pub allow_exit: bool,
+    /// A process of the tree other than the main one killed by the OOM killer is
+    /// expected (a worker pool that restarts its workers): reported, but not a failure.
+    /// Without it such a kill fails the run with exit 4.
+    #[arg(long)]
+    pub allow_child_oom: bool,
     /// Cap of each of the target's logs (target.stdout.log, target.stderr.log), e.g.
     /// 100MB; past it the log keeps the first and the last half and the report says how
     /// much was cut. 0: unlimited [default: 16MiB].
@@ -546,6 +551,7 @@ impl RunArgs {
             out_dir,
             name,
             allow_exit: self.allow_exit || prof.allow_exit.unwrap_or(false),
+            allow_child_oom: self.allow_child_oom || prof.allow_child_oom.unwrap_or(false),
             limits,
             inconclusive: self.verdict.inconclusive(&prof)?,
             format: self.verdict.format,

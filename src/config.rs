@@ -101,6 +101,9 @@ pub struct RunConfig {
     pub name: String,
     /// The workload is finite: its exit ends the run normally.
     pub allow_exit: bool,
+    /// An OOM kill of a process of the tree other than the main one is reported but does
+    /// not fail the run.
+    pub allow_child_oom: bool,
     /// Limits.
     pub limits: Limits,
     /// INCONCLUSIVE mapping.
@@ -175,6 +178,8 @@ pub struct Profile {
     pub pss: Option<bool>,
     /// A finite workload.
     pub allow_exit: Option<bool>,
+    /// OOM kills of child processes are expected.
+    pub allow_child_oom: Option<bool>,
     /// `exit3`, `pass` or `fail`.
     pub inconclusive: Option<String>,
     /// Folder the default run directories go under (default `reports`).

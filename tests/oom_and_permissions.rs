@@ -129,3 +129,59 @@ fn a_skip_under_ci_fails_the_test() {
         .unwrap()
         .contains("some_test: needs root"));
 }
+
+#[test]
+fn oom_killed_child_fails_the_run_unless_allowed() {
+    if skip_unless(
+        is_root(),
+        "oom_killed_child_fails_the_run_unless_allowed",
+        "needs root to create a memory cgroup",
+    ) {
+        return;
+    }
+    let name = format!("soak-child-oom-test-{}", std::process::id());
+    let (cg, _) = memory_cgroup(&name, 64 * 1024 * 1024).expect("memory cgroup for the OOM test");
+    let d = tempfile::tempdir().unwrap();
+    // The main process (sh) stays small and lives; its child leaks into the OOM killer.
+    let target = format!("\"{}\" leak 1200 & sleep 30", workload().display());
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec \"$0\" \"$@\"",
+        cg.display()
+    );
+    let run_in_cgroup = |out: &std::path::Path, extra: &[&str]| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .arg(soak())
+            .args(["--duration", "6s", "--interval", "100ms", "--out"])
+            .arg(out)
+            .args(extra)
+            .args(["--", "sh", "-c", &target])
+            .output()
+            .unwrap()
+    };
+    let out = d.path().join("strict");
+    let o = run_in_cgroup(&out, &[]);
+    let allowed_out = d.path().join("allowed");
+    let allowed = run_in_cgroup(&allowed_out, &["--allow-child-oom"]);
+    let _ = std::fs::remove_dir(&cg);
+
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let r = report(&out);
+    assert_eq!(r["end"]["reason"], "deadline", "the main process lived");
+    assert_eq!(r["target_failed"], true);
+    let child = r["child_oom"].as_str().unwrap();
+    assert!(child.contains("OOM"), "{child}");
+    assert!(r["notes"].to_string().contains("--allow-child-oom"));
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("child_oom_killed"), "{junit}");
+
+    assert!(
+        matches!(code(&allowed), 0 | 1 | 3),
+        "allowed: the verdict decides: {}",
+        show(&allowed)
+    );
+    let r = report(&allowed_out);
+    assert_eq!(r["target_failed"], false);
+    assert!(r["child_oom"].is_string(), "still reported");
+}

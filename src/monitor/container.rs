@@ -211,6 +211,7 @@ async fn soak(
         (_, false) => None,
     };
     let recorded = rec.finish(elapsed_s);
+    let mut child_oom = None;
     if let Some(n) = last
         .and_then(|s| s.cgroup)
         .map(|c| c.oom_kills)
@@ -219,6 +220,14 @@ async fn soak(
         notes.push(format!(
             "the kernel OOM-killed {n} process(es) inside the container during the run (cgroup oom_kill count)"
         ));
+        // A container soak created starts at 0; an attached one may count older kills.
+        let main_oom = target_exit.as_ref().is_some_and(|x| x.oom.is_some());
+        let others = n.saturating_sub(u64::from(main_oom));
+        if created && others > 0 {
+            child_oom = Some(format!(
+                "the kernel OOM-killed {others} process(es) inside the container besides its main process"
+            ));
+        }
     }
     let (sources, source_name) = match &source {
         Source::Cgroup(r) => (r.sources(), format!("cgroup v{}", r.version())),
@@ -265,5 +274,6 @@ async fn soak(
         stop_escalated,
         sources,
         notes,
+        child_oom,
     })
 }

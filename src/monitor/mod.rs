@@ -343,6 +343,8 @@ struct Ending {
     stop_escalated: Option<bool>,
     sources: BTreeMap<String, String>,
     notes: Vec<String>,
+    /// Evidence that the OOM killer killed a process of the tree other than the main one.
+    child_oom: Option<String>,
 }
 
 /// Analyses the timeline on disk and writes the reports; maps the run to its exit code.
@@ -356,6 +358,7 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         stop_escalated,
         sources,
         notes: extra_notes,
+        child_oom,
     } = e;
     let mut notes = Vec::new();
     if cfg.limits.rate_is_default {
@@ -366,7 +369,20 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
     let early_exit = matches!(end, End::TargetGone);
     let target_ok_finish =
         early_exit && cfg.allow_exit && root_exit.as_ref().is_some_and(|x| x.code == Some(0));
-    let target_failed = early_exit && !target_ok_finish;
+    // An OOM kill inside the tree fails the run unless child deaths are expected
+    // (--allow-child-oom) and the main process lived on.
+    let child_oom_fails = child_oom.is_some() && !cfg.allow_child_oom;
+    let target_failed = (early_exit && !target_ok_finish) || child_oom_fails;
+    if let Some(c) = &child_oom {
+        notes.push(format!(
+            "{c}; {}",
+            if child_oom_fails {
+                "the run fails (exit 4): --allow-child-oom accepts OOM kills of child processes while the main process lives"
+            } else {
+                "accepted (--allow-child-oom)"
+            }
+        ));
+    }
     if early_exit && cfg.allow_exit && !target_ok_finish {
         notes.push("--allow-exit accepts a target that exits with code 0; this one did not".into());
     }
@@ -404,6 +420,7 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
     report.interrupted = interrupted;
     report.target_exit = root_exit;
     report.target_failed = target_failed;
+    report.child_oom = child_oom;
     report.stop_escalated = stop_escalated;
     report.sources = sources;
     report.notes = notes;

@@ -28,6 +28,7 @@ pub(super) async fn run_process(
     let mut stops = StopSignals::install()?;
     let mut sigchld = super::install(SignalKind::child())?;
     let oom_before = oom::cgroup_oom_kills();
+    let oom_since_us = oom::monotonic_us();
     let live = super::serve_metrics(cfg).await?;
 
     let mut guard = None;
@@ -90,6 +91,8 @@ pub(super) async fn run_process(
     let mut last: Option<Sample> = None;
     let mut tree = ProcessTree::new(root, adopters, exclude);
     let mut root_exit: Option<ExitInfo> = None;
+    // Every pid the tree had at a tick, for OOM evidence about its members.
+    let mut seen = std::collections::BTreeSet::new();
     let handle_reaped = |r: Reaped, at_s: f64, by_soak: bool, root_exit: &mut Option<ExitInfo>| {
         if r.pid == root.pid && root_exit.is_none() {
             *root_exit = Some(process::exit_info(r, at_s, by_soak));
@@ -130,6 +133,7 @@ pub(super) async fn run_process(
                     for r in process::reap_all() { handle_reaped(r, elapsed, false, &mut root_exit); }
                     break End::TargetGone;
                 }
+                seen.extend(tree.members().map(|m| m.pid));
                 heap_ticks += u64::from(sample.heap_bytes.is_some());
                 last = Some(sample);
                 heap_missing_max = heap_missing_max.max(std::mem::take(&mut reader.heap_missing));
@@ -195,6 +199,11 @@ pub(super) async fn run_process(
             );
         }
     }
+    let root_oom = root_exit
+        .as_ref()
+        .and_then(|x| x.oom.as_deref())
+        .is_some_and(|o| o.starts_with("OOM-killed"));
+    let child_oom = oom::members_killed(oom_since_us, root.pid, &seen, oom_before, root_oom);
     let target = TargetInfo {
         kind: match cfg.target {
             TargetSpec::Command(_) => "process",
@@ -218,6 +227,7 @@ pub(super) async fn run_process(
             stop_escalated,
             sources: procfs_sources(cfg.pss, heap_ticks > 0),
             notes,
+            child_oom,
         },
     )
 }

@@ -247,6 +247,10 @@ pub struct Report {
     pub target_exit: Option<ExitInfo>,
     /// Whether the target failed (exit code 4 unless a monitor error came first).
     pub target_failed: bool,
+    /// Evidence that the OOM killer killed a process of the tree other than the main one
+    /// (a failure unless `--allow-child-oom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_oom: Option<String>,
     /// For a target soak started: whether stopping it needed SIGKILL after the grace.
     #[serde(default)]
     pub stop_escalated: Option<bool>,
@@ -315,6 +319,7 @@ impl Report {
             interrupted: false,
             target_exit: None,
             target_failed: false,
+            child_oom: None,
             stop_escalated: None,
             verdict: Verdict::Inconclusive,
             reason: None,
