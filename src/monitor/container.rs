@@ -41,7 +41,11 @@ pub(super) async fn run_container(
                 ),
                 None => None,
             };
-            let c = match engine.launch(spec, &cfg.name).await {
+            let token = crate::target::container::new_token();
+            if let (Some(g), Some(sock)) = (guard.as_mut(), socket_path(&engine.host)) {
+                g.container_token(sock, &token);
+            }
+            let c = match engine.launch(spec, &cfg.name, &token).await {
                 Ok(c) => c,
                 Err(e) => {
                     if let Some(g) = guard.take() {
