@@ -518,6 +518,11 @@ impl RunArgs {
                 .replace(':', "-"),
             (None, TargetSpec::Container(c)) => c.clone(),
         };
+        if name.trim().is_empty() {
+            return Err(usage(
+                "--name is empty: give the run a name, or leave --name out for the default",
+            ));
+        }
         let safe: String = name
             .chars()
             .map(|c| {
@@ -627,6 +632,9 @@ mod tests {
                 vec!["--metrics-addr", "nowhere", "--", "x"],
                 "--metrics-addr",
             ),
+            (vec!["--name", "", "--", "x"], "--name is empty"),
+            (vec!["--name", "  ", "--", "x"], "--name is empty"),
+            (vec!["--duration", "1h1h", "--", "x"], "invalid duration"),
         ] {
             let e = cfg(&args).unwrap_err().to_string();
             assert!(e.contains(needle), "{args:?}: {e}");

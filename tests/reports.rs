@@ -342,6 +342,24 @@ fn compare_grades_growth_rates_apart_and_growth_after_warm_up() {
 }
 
 #[test]
+fn compare_and_report_reject_an_unknown_schema_version() {
+    let d = tempfile::tempdir().unwrap();
+    let base = reports(d.path());
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    v["schema_version"] = serde_json::json!(2);
+    let future = d.path().join("future.json");
+    std::fs::write(&future, serde_json::to_string(&v).unwrap()).unwrap();
+    let o = run(&["compare", base.to_str().unwrap(), future.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("schema_version 2") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
 fn status_lines_off_a_terminal_and_quiet() {
     let d = tempfile::tempdir().unwrap();
     let w = workload();

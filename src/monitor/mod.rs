@@ -131,6 +131,12 @@ async fn serve_metrics(
     let Some(addr) = cfg.metrics_addr else {
         return Ok(None);
     };
+    if addr.ip().is_unspecified() {
+        crate::console::err_line(&format!(
+            "soak: warning: --metrics-addr {addr} serves /metrics on every network interface (the run's name and figures); use 127.0.0.1:{} to keep it local",
+            addr.port()
+        ));
+    }
     let m = Arc::new(LiveMetrics::new(
         &cfg.name,
         &cfg.metric,

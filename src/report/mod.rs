@@ -425,14 +425,24 @@ pub fn load(path: &Path) -> Result<Report> {
     };
     let text = std::fs::read_to_string(&file)
         .map_err(|e| Error::Usage(format!("cannot read report {}: {e}", file.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let r: Report = serde_json::from_str(&text).map_err(|e| {
         Error::Usage(format!(
             "{} is not a soak report (line {}, column {}: {e})",
             file.display(),
             e.line(),
             e.column()
         ))
-    })
+    })?;
+    // Another schema's fields may mean something else: never compare or render them
+    // as if they were this one's.
+    if r.schema_version != SCHEMA_VERSION {
+        return Err(Error::Usage(format!(
+            "{} has report schema_version {}; this soak reads schema_version {SCHEMA_VERSION}",
+            file.display(),
+            r.schema_version
+        )));
+    }
+    Ok(r)
 }
 
 /// Writes a file through a temporary sibling and a rename.
