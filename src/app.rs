@@ -3,8 +3,10 @@
 use crate::analysis::{evaluate, EvaluateOptions};
 use crate::cli::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, Sub};
 use crate::config::Format;
+use crate::console;
 use crate::error::Error;
 use crate::error::Result;
+use crate::report::markup::{gh_message, gh_property};
 use crate::report::{self, LimitsReport, Report, SampleCounts, Settings, TargetInfo};
 use crate::timeline::read_timeline;
 
@@ -23,8 +25,10 @@ pub fn execute(cli: Cli) -> Result<i32> {
             let exe = std::env::current_exe().ok();
             let out = crate::monitor::run(&cfg, exe.as_deref())?;
             match cfg.format {
-                Format::Text => print!("{}", report::text_summary(&out.report, Some(&out.run_dir))),
-                Format::Json => print!("{}", report::to_json(&out.report)),
+                Format::Text => {
+                    console::out(&report::text_summary(&out.report, Some(&out.run_dir)))
+                }
+                Format::Json => console::out(&report::to_json(&out.report)),
             }
             ci_outputs(&out.report);
             Ok(out.report.exit_code)
@@ -103,8 +107,8 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
     r.set_evaluation(eval);
     r.exit_code = report::verdict_exit_code(r.verdict, inconclusive);
     match a.verdict.format {
-        Format::Text => print!("{}", report::text_summary(&r, None)),
-        Format::Json => print!("{}", report::to_json(&r)),
+        Format::Text => console::out(&report::text_summary(&r, None)),
+        Format::Json => console::out(&report::to_json(&r)),
     }
     ci_outputs(&r);
     Ok(r.exit_code)
@@ -117,7 +121,10 @@ fn rerender(a: ReportArgs) -> Result<i32> {
     let tl = if tl_path.exists() {
         Some(read_timeline(&tl_path, &r.settings.metric)?)
     } else {
-        eprintln!("soak: {} not found: charts are left out", tl_path.display());
+        console::err_line(&format!(
+            "soak: {} not found: charts are left out",
+            tl_path.display()
+        ));
         None
     };
     let input = report::Input {
@@ -125,11 +132,11 @@ fn rerender(a: ReportArgs) -> Result<i32> {
         timeline: tl.as_ref(),
     };
     report::write_human(&input, &a.run_dir)?;
-    println!(
+    console::out_line(&format!(
         "soak: re-rendered report.md, report.html and junit.xml in {} ({})",
         a.run_dir.display(),
         r.verdict
-    );
+    ));
     Ok(0)
 }
 
@@ -145,21 +152,19 @@ fn compare(a: CompareArgs) -> Result<i32> {
     let cand = report::load(&a.candidate)?;
     let c = crate::compare::compare(&base, &cand, a.warn, a.fail).map_err(Error::Usage)?;
     let md = crate::compare::markdown(&c, &base.name, &cand.name, a.warn, a.fail);
-    print!("{md}");
+    console::out(&md);
     append_step_summary(&md);
     if github_actions() {
         let msg = format!("{} vs baseline {}: {:?}", cand.name, base.name, c.status);
-        match c.status {
-            crate::compare::Status::Fail => {
-                println!("::error title=soak compare::{}", gh_escape(&msg))
-            }
-            crate::compare::Status::Warn => {
-                println!("::warning title=soak compare::{}", gh_escape(&msg))
-            }
-            crate::compare::Status::Ok => {
-                println!("::notice title=soak compare::{}", gh_escape(&msg))
-            }
-        }
+        let kind = match c.status {
+            crate::compare::Status::Fail => "error",
+            crate::compare::Status::Warn => "warning",
+            crate::compare::Status::Ok => "notice",
+        };
+        console::err_line(&format!(
+            "::{kind} title=soak compare::{}",
+            gh_message(&msg)
+        ));
     }
     Ok(if c.status == crate::compare::Status::Fail {
         1
@@ -170,13 +175,6 @@ fn compare(a: CompareArgs) -> Result<i32> {
 
 fn github_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-}
-
-/// GitHub workflow commands need `%`, CR and LF escaped.
-fn gh_escape(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
 }
 
 /// Appends Markdown to `$GITHUB_STEP_SUMMARY` when it is set; a failure to write is
@@ -190,15 +188,17 @@ fn append_step_summary(md: &str) {
             .open(&path)
             .and_then(|mut f| f.write_all(md.as_bytes()));
         if let Err(e) = res {
-            eprintln!(
+            console::err_line(&format!(
                 "soak: cannot append to GITHUB_STEP_SUMMARY {}: {e}",
                 std::path::Path::new(&path).display()
-            );
+            ));
         }
     }
 }
 
-/// CI-native outputs of a verdict: the step summary and an annotation.
+/// CI-native outputs of a verdict: the step summary and an annotation. The annotation
+/// goes to stderr (the runner reads workflow commands from both streams), so stdout
+/// stays exactly the summary or the JSON report.
 fn ci_outputs(r: &report::Report) {
     append_step_summary(&report::to_markdown(r));
     if github_actions() {
@@ -207,11 +207,11 @@ fn ci_outputs(r: &report::Report) {
             crate::analysis::Verdict::Inconclusive => "warning",
             crate::analysis::Verdict::Pass => "notice",
         };
-        println!(
+        console::err_line(&format!(
             "::{kind} title=soak {} {}::{}",
             r.verdict,
-            gh_escape(&r.name).replace([',', ':'], " "),
-            gh_escape(&r.explanation)
-        );
+            gh_property(&r.name),
+            gh_message(&r.explanation)
+        ));
     }
 }

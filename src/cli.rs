@@ -166,6 +166,16 @@ pub struct RunArgs {
     /// run normally instead of failing it with exit 4.
     #[arg(long)]
     pub allow_exit: bool,
+    /// A process of the tree other than the main one killed by the OOM killer is
+    /// expected (a worker pool that restarts its workers): reported, but not a failure.
+    /// Without it such a kill fails the run with exit 4.
+    #[arg(long)]
+    pub allow_child_oom: bool,
+    /// Cap of each of the target's logs (target.stdout.log, target.stderr.log), e.g.
+    /// 100MB; past it the log keeps the first and the last half and the report says how
+    /// much was cut. 0: unlimited [default: 16MiB].
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub log_cap: Option<u64>,
     /// Run directory [default: reports/<name>-<UTC timestamp>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -356,6 +366,12 @@ impl RunArgs {
         let duration = dur(self.duration, "duration", &prof.duration, 600)?;
         let interval = dur(self.interval, "interval", &prof.interval, 1)?;
         let grace = dur(self.grace, "grace", &prof.grace, 10)?;
+        let log_cap = match self.log_cap {
+            Some(c) => c,
+            None => prof
+                .value(&ppath, "log_cap", &prof.log_cap, crate::units::parse_size)?
+                .unwrap_or(crate::target::log::DEFAULT_CAP),
+        };
         let warmup = self.verdict.warmup(&prof)?;
         let command = if self.command.is_empty()
             && self.pid.is_none()
@@ -537,6 +553,11 @@ impl RunArgs {
                 .replace(':', "-"),
             (None, TargetSpec::Container(c)) => c.clone(),
         };
+        if name.trim().is_empty() {
+            return Err(usage(
+                "--name is empty: give the run a name, or leave --name out for the default",
+            ));
+        }
         let safe: String = name
             .chars()
             .map(|c| {
@@ -570,6 +591,7 @@ impl RunArgs {
             out_dir,
             name,
             allow_exit: self.allow_exit || prof.allow_exit.unwrap_or(false),
+            allow_child_oom: self.allow_child_oom || prof.allow_child_oom.unwrap_or(false),
             limits,
             inconclusive: self.verdict.inconclusive(&prof)?,
             format: self.verdict.format,
@@ -577,6 +599,7 @@ impl RunArgs {
             quiet: self.quiet,
             heap: !self.no_heap,
             full_gc_every,
+            log_cap,
             cgroup_root: self
                 .cgroup_root
                 .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup")),
@@ -654,6 +677,9 @@ mod tests {
                 vec!["--metrics-addr", "nowhere", "--", "x"],
                 "--metrics-addr",
             ),
+            (vec!["--name", "", "--", "x"], "--name is empty"),
+            (vec!["--name", "  ", "--", "x"], "--name is empty"),
+            (vec!["--duration", "1h1h", "--", "x"], "invalid duration"),
         ] {
             let e = cfg(&args).unwrap_err().to_string();
             assert!(e.contains(needle), "{args:?}: {e}");

@@ -9,6 +9,7 @@
 
 use crate::analysis::verdict::{fmt_rate, fmt_value};
 use crate::analysis::{SeriesAnalysis, Unit};
+use crate::report::markup::{md_code, md_text};
 use crate::report::Report;
 use serde::Serialize;
 use std::fmt::Write;
@@ -208,10 +209,10 @@ pub fn markdown(c: &Comparison, base_name: &str, cand_name: &str, warn: f64, fai
     };
     let _ = writeln!(
         s,
-        "## soak compare: {word} — `{}` vs baseline `{}` ({})\n",
-        cand_name.replace('`', "'"),
-        base_name.replace('`', "'"),
-        c.metric
+        "## soak compare: {word} — {} vs baseline {} ({})\n",
+        md_code(cand_name),
+        md_code(base_name),
+        md_text(&c.metric)
     );
     let _ = writeln!(
         s,
@@ -221,16 +222,211 @@ pub fn markdown(c: &Comparison, base_name: &str, cand_name: &str, warn: f64, fai
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {:?} | {} |",
-            r.figure,
-            r.baseline,
-            r.candidate,
+            md_text(&r.figure),
+            md_text(&r.baseline),
+            md_text(&r.candidate),
             r.worse_percent
                 .map(|p| format!("{p:+.1}%"))
                 .unwrap_or_else(|| "–".into()),
             r.status,
-            r.note
+            md_text(&r.note)
         );
     }
     let _ = writeln!(s, "\nWarn above {warn}% worse, fail above {fail}% worse.");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{evaluate, EvaluateOptions};
+    use crate::config::Limits;
+    use crate::report::{LimitsReport, Settings, TargetInfo};
+
+    /// A report of a 10-minute run at 100 MB growing `mb_per_hour`, evaluated for real.
+    fn report(name: &str, mb_per_hour: f64) -> Report {
+        let t: Vec<f64> = (0..600).map(f64::from).collect();
+        let rss: Vec<f64> = t
+            .iter()
+            .map(|x| 100e6 + x * mb_per_hour * 1e6 / 3600.0 + ((x * 7.0) % 11.0 - 5.0) * 1e4)
+            .collect();
+        let limits = Limits::default();
+        let eval = evaluate(
+            &t,
+            &[("rss_bytes".to_string(), rss)],
+            &EvaluateOptions {
+                metric: "rss_bytes".into(),
+                warmup_s: Some(60.0),
+                limits: limits.clone(),
+            },
+        );
+        let mut r = Report::new(
+            name.into(),
+            TargetInfo::default(),
+            Settings {
+                duration_s: Some(600.0),
+                interval_s: Some(1.0),
+                warmup_s: 0.0,
+                metric: "rss_bytes".into(),
+                pss: false,
+            },
+            LimitsReport::new(&limits, crate::config::InconclusivePolicy::Exit3),
+        );
+        r.set_evaluation(eval);
+        r
+    }
+
+    fn row<'a>(c: &'a Comparison, figure: &str) -> &'a Row {
+        c.rows
+            .iter()
+            .find(|r| r.figure == figure)
+            .unwrap_or_else(|| panic!("no row {figure}: {c:?}"))
+    }
+
+    fn main(r: &mut Report) -> &mut SeriesAnalysis {
+        &mut r.metrics[0].analysis
+    }
+
+    #[test]
+    fn a_report_compared_with_itself_is_ok_everywhere() {
+        let b = report("base", 0.0);
+        let c = compare(&b, &b, 5.0, 20.0).unwrap();
+        assert_eq!(c.status, Status::Ok);
+        assert_eq!(c.metric, "rss_bytes");
+        assert_eq!(c.rows.len(), 4);
+        assert_eq!(row(&c, "peak").worse_percent, Some(0.0));
+        assert!(row(&c, "growth rate").note.contains("overlap"));
+    }
+
+    #[test]
+    fn growth_rates_with_intervals_apart_are_graded() {
+        let b = report("base", 0.0);
+        // A 60 MB/h leak against none: intervals apart, far worse than 1 MB/h.
+        let c = compare(&b, &report("leaky", 60.0), 5.0, 20.0).unwrap();
+        let r = row(&c, "growth rate");
+        assert!(r.note.contains("intervals apart"), "{r:?}");
+        let pct = r.worse_percent.unwrap();
+        assert!(pct > 1000.0, "{pct}");
+        assert_eq!(r.status, Status::Fail);
+        assert_eq!(c.status, Status::Fail);
+        // The other way round the candidate is better: negative, OK.
+        let c = compare(&report("leaky", 60.0), &b, 5.0, 20.0).unwrap();
+        let r = row(&c, "growth rate");
+        assert!(
+            r.worse_percent.unwrap() < 0.0 && r.status == Status::Ok,
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn growth_rate_percent_is_of_the_baseline_rate_above_the_floor() {
+        let mut b = report("base", 0.0);
+        let mut c = b.clone();
+        let set = |r: &mut Report, s: f64, lo: f64, hi: f64| {
+            let a = main(r);
+            a.slope_per_hour = Some(s);
+            a.slope_low_per_hour = Some(lo);
+            a.slope_high_per_hour = Some(hi);
+        };
+        // 10 MB/h [9, 11] → 11 MB/h [10.6, 11.4] overlap: noise.
+        set(&mut b, 10e6, 9e6, 11e6);
+        set(&mut c, 11e6, 10.6e6, 11.4e6);
+        let r = compare(&b, &c, 5.0, 20.0).unwrap();
+        assert_eq!(row(&r, "growth rate").worse_percent, None);
+        // 10 MB/h [9.5, 10.5] → 11.2 MB/h [10.8, 11.6]: apart, 12% worse → WARN.
+        set(&mut b, 10e6, 9.5e6, 10.5e6);
+        set(&mut c, 11.2e6, 10.8e6, 11.6e6);
+        let r = compare(&b, &c, 5.0, 20.0).unwrap();
+        let g = row(&r, "growth rate");
+        assert!((g.worse_percent.unwrap() - 12.0).abs() < 1e-9, "{g:?}");
+        assert_eq!(g.status, Status::Warn);
+        // A baseline near 0 is measured against the 1 MB/h floor, not against ~0.
+        set(&mut b, 0.01e6, 0.0, 0.02e6);
+        set(&mut c, 0.5e6, 0.4e6, 0.6e6);
+        let g = compare(&b, &c, 5.0, 20.0).unwrap();
+        let g = row(&g, "growth rate");
+        assert!((g.worse_percent.unwrap() - 49.0).abs() < 1e-9, "{g:?}");
+        // No trend in one of them: not compared.
+        main(&mut c).slope_per_hour = None;
+        let g = compare(&b, &c, 5.0, 20.0).unwrap();
+        assert!(row(&g, "growth rate").note.contains("no trend"));
+    }
+
+    #[test]
+    fn growth_after_warm_up_is_in_percent_of_the_baseline_level() {
+        let mut b = report("base", 0.0);
+        let mut c = b.clone();
+        main(&mut b).end_level = Some(100e6);
+        main(&mut b).total_growth = Some(10e6);
+        for (growth, pct, status) in [
+            (12e6, 2.0, Status::Ok),
+            (16e6, 6.0, Status::Warn),
+            (40e6, 30.0, Status::Fail),
+            (0.0, -10.0, Status::Ok),
+        ] {
+            main(&mut c).total_growth = Some(growth);
+            let r = compare(&b, &c, 5.0, 20.0).unwrap();
+            let g = row(&r, "growth after warm-up");
+            assert!((g.worse_percent.unwrap() - pct).abs() < 1e-9, "{g:?}");
+            assert_eq!(g.status, status, "{g:?}");
+        }
+        main(&mut c).total_growth = None;
+        let r = compare(&b, &c, 5.0, 20.0).unwrap();
+        assert!(row(&r, "growth after warm-up")
+            .note
+            .contains("not measured"));
+    }
+
+    #[test]
+    fn levels_are_in_percent_of_the_baseline() {
+        let b = report("base", 0.0);
+        let mut c = b.clone();
+        let peak = main(&mut c).peak.unwrap();
+        main(&mut c).peak = Some(peak * 1.25);
+        let r = compare(&b, &c, 5.0, 20.0).unwrap();
+        let p = row(&r, "peak");
+        assert!((p.worse_percent.unwrap() - 25.0).abs() < 1e-9);
+        assert_eq!((p.status, r.status), (Status::Fail, Status::Fail));
+        // A zero baseline level cannot give a percentage.
+        let mut z = b.clone();
+        main(&mut z).peak = Some(0.0);
+        let r = compare(&z, &c, 5.0, 20.0).unwrap();
+        assert_eq!(row(&r, "peak").worse_percent, None);
+    }
+
+    #[test]
+    fn different_metrics_or_no_metric_are_errors() {
+        let b = report("base", 0.0);
+        let mut c = b.clone();
+        main(&mut c).metric = "anon_bytes".into();
+        assert!(compare(&b, &c, 5.0, 20.0)
+            .unwrap_err()
+            .contains("different metrics"));
+        c.metrics.clear();
+        assert!(compare(&b, &c, 5.0, 20.0).is_err());
+    }
+
+    #[test]
+    fn markdown_escapes_names_and_renders_no_html() {
+        let b = report("base`<img src=x onerror=alert(1)>`", 0.0);
+        let c = compare(&b, &b, 5.0, 20.0).unwrap();
+        let md = markdown(&c, &b.name, "x<script>alert(2)</script>", 5.0, 20.0);
+        let mut html = String::new();
+        pulldown_cmark::html::push_html(
+            &mut html,
+            pulldown_cmark::Parser::new_ext(&md, pulldown_cmark::Options::all()),
+        );
+        assert!(
+            !html.contains("<img") && !html.contains("<script"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<code>x&lt;script&gt;alert(2)&lt;/script&gt;</code>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("## soak compare") || html.contains("<h2>soak compare: OK"),
+            "{html}"
+        );
+    }
 }

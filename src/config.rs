@@ -101,6 +101,9 @@ pub struct RunConfig {
     pub name: String,
     /// The workload is finite: its exit ends the run normally.
     pub allow_exit: bool,
+    /// An OOM kill of a process of the tree other than the main one is reported but does
+    /// not fail the run.
+    pub allow_child_oom: bool,
     /// Limits.
     pub limits: Limits,
     /// INCONCLUSIVE mapping.
@@ -120,6 +123,8 @@ pub struct RunConfig {
     /// Request a full collection from the target's JVMs and node processes this often
     /// (`--full-gc-every`); `None` = never (the default).
     pub full_gc_every: Option<Duration>,
+    /// Cap of each of the target's stdout/stderr logs in bytes; 0: unlimited.
+    pub log_cap: u64,
 }
 
 /// The report note when the default growth limit applies.
@@ -184,6 +189,8 @@ pub struct Profile {
     pub pss: Option<bool>,
     /// A finite workload.
     pub allow_exit: Option<bool>,
+    /// OOM kills of child processes are expected.
+    pub allow_child_oom: Option<bool>,
     /// `exit3`, `pass` or `fail`.
     pub inconclusive: Option<String>,
     /// Folder the default run directories go under (default `reports`).
@@ -192,6 +199,8 @@ pub struct Profile {
     pub metrics_addr: Option<String>,
     /// Period of requested full collections of JVMs and node processes (e.g. `"5m"`).
     pub full_gc_every: Option<String>,
+    /// Cap of each target log (`"16MiB"`; `"0"`: unlimited).
+    pub log_cap: Option<String>,
 }
 
 impl Profile {

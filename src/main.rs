@@ -1,5 +1,7 @@
 //! The `soak` binary: parse, run, print, exit with the documented code.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use clap::Parser;
 use soak::cli::Cli;
 use soak::error::exit_code;
@@ -17,17 +19,17 @@ fn main() -> ExitCode {
             // One line: clap's first line, without its usage block.
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
+            soak::console::err_line(&format!(
                 "soak: {} (see soak --help)",
                 first.trim_start_matches("error: ").trim()
-            );
+            ));
             return ExitCode::from(exit_code::USAGE as u8);
         }
     };
     let code = match soak::app::execute(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("soak: {e}");
+            soak::console::err_line(&format!("soak: {e}"));
             e.exit_code()
         }
     };

@@ -119,15 +119,33 @@ impl LiveMetrics {
     }
 }
 
+const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The wait after another failed `accept()`: doubled, at most one second.
+fn next_backoff(d: std::time::Duration) -> std::time::Duration {
+    (d * 2).min(std::time::Duration::from_secs(1))
+}
+
 /// Binds `addr` now (so a taken port fails before the target starts) and serves
 /// `/metrics` until the runtime ends.
 pub async fn serve(addr: SocketAddr, metrics: Arc<LiveMetrics>) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
+        let mut backoff = ACCEPT_BACKOFF_MIN;
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                continue;
+            let mut sock = match listener.accept().await {
+                Ok((sock, _)) => {
+                    backoff = ACCEPT_BACKOFF_MIN;
+                    sock
+                }
+                Err(_) => {
+                    // EMFILE and the like persist: retrying at once would spin a core
+                    // that the sampling needs. Wait, doubling up to a second.
+                    tokio::time::sleep(backoff).await;
+                    backoff = next_backoff(backoff);
+                    continue;
+                }
             };
             let m = metrics.clone();
             tokio::spawn(async move {
@@ -179,4 +197,23 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<LiveMetrics>) -> std::io::Resu
         }
     });
     Ok(bound)
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn accept_errors_back_off_up_to_a_second() {
+        let mut d = ACCEPT_BACKOFF_MIN;
+        let mut waits = vec![d];
+        for _ in 0..10 {
+            d = next_backoff(d);
+            waits.push(d);
+        }
+        assert_eq!(waits[1], Duration::from_millis(20));
+        assert_eq!(*waits.last().unwrap(), Duration::from_secs(1));
+        assert!(waits.windows(2).all(|w| w[1] >= w[0]));
+    }
 }

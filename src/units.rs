@@ -19,9 +19,9 @@ pub struct UnitError {
     pub hint: &'static str,
 }
 
-const DURATION_HINT: &str = "use a number with a unit, e.g. 500ms, 30s, 10m, 24h, 1h30m";
-const SIZE_HINT: &str = "use a number with a unit, e.g. 512kB, 100MB, 2GB, 64MiB (kB/MB/GB decimal, KiB/MiB/GiB binary)";
-const RATE_HINT: &str = "use SIZE/h, SIZE/min or SIZE/s, e.g. 1MB/h, 60MB/h, 10kB/min";
+const DURATION_HINT: &str = "use a number with a unit, e.g. 500ms, 30s, 10m, 24h, 1h30m (units from largest to smallest, each once; a bare number is seconds)";
+const SIZE_HINT: &str = "use a number with a unit, e.g. 512kB, 100MB, 2GB, 64MiB (kB/MB/GB decimal, KiB/MiB/GiB binary; a bare number is bytes)";
+const RATE_HINT: &str = "use SIZE/h, SIZE/min, SIZE/s or SIZE/d, e.g. 1MB/h, 60MB/h, 10kB/min";
 
 fn err(kind: &'static str, input: &str, hint: &'static str) -> UnitError {
     UnitError {
@@ -49,8 +49,9 @@ fn split_number(s: &str) -> Option<(f64, &str)> {
     Some((value, s[end..].trim()))
 }
 
-/// Parses a duration such as `500ms`, `30s`, `10m`, `24h`, `1d` or a compound `1h30m`.
-/// A bare number is seconds.
+/// Parses a duration such as `500ms`, `30s`, `10m`, `24h`, `1d` or a compound `1h30m`
+/// (units from the largest to the smallest, each at most once: `1h1h` is an error).
+/// A bare number alone is seconds.
 pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
     let e = || err("duration", input, DURATION_HINT);
     let mut rest = input.trim();
@@ -58,6 +59,10 @@ pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
         return Err(e());
     }
     let mut total = 0.0f64;
+    // The previous component's unit, in seconds: the next must be smaller.
+    let mut previous = f64::INFINITY;
+    let compound = split_number(input)
+        .is_some_and(|(_, after)| after.contains(|c: char| c.is_ascii_digit() || c == '.'));
     while !rest.is_empty() {
         let (value, after) = split_number(rest).ok_or_else(e)?;
         let unit_len = after
@@ -75,6 +80,11 @@ pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
             "d" | "day" | "days" => 86400.0,
             _ => return Err(e()),
         };
+        // `1h1h`, `30m1h`, or a bare number inside a compound (`1h30`) is a typo.
+        if seconds >= previous || (compound && unit.is_empty()) {
+            return Err(e());
+        }
+        previous = seconds;
         total += value * seconds;
         rest = after[unit_len..].trim_start();
     }
@@ -172,7 +182,9 @@ impl fmt::Display for Secs {
         if !s.is_finite() {
             return write!(f, "∞");
         }
-        if s < 1.0 {
+        if s < 1e-3 {
+            write!(f, "{:.0}µs", s * 1e6)
+        } else if s < 1.0 {
             write!(f, "{:.0}ms", s * 1000.0)
         } else if s < 120.0 {
             write!(f, "{s:.0}s")
@@ -211,6 +223,14 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration("1d2h3m4s").unwrap(),
+            Duration::from_secs(93784)
+        );
+        assert_eq!(parse_duration("500us").unwrap(), Duration::from_micros(500));
+        for bad in ["1h1h", "30m1h", "1h30", "1s500ms1s", "5s5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
         for bad in ["", "ten", "10x", "-5s", "m", "1e400s", "5s-"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
@@ -235,6 +255,7 @@ mod tests {
         assert_eq!(parse_rate("60MB/h").unwrap().mb_per_hour(), 60.0);
         assert_eq!(parse_rate("1MB/min").unwrap().bytes_per_hour, 60e6);
         assert_eq!(parse_rate("1kB/s").unwrap().bytes_per_hour, 3.6e6);
+        assert_eq!(parse_rate("24MB/d").unwrap().bytes_per_hour, 1e6);
         for bad in ["1MB", "MB/h", "1MB/week", "/h"] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
@@ -245,6 +266,8 @@ mod tests {
         assert_eq!(Bytes(84_200_000.0).to_string(), "84.2 MB");
         assert_eq!(Secs(600.0).to_string(), "10m");
         assert_eq!(Secs(5400.0).to_string(), "1h30m");
+        assert_eq!(Secs(500e-6).to_string(), "500µs");
+        assert_eq!(Secs(0.25).to_string(), "250ms");
     }
 
     proptest! {

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{report, soak};
+use common::{is_root, report, skip_unless, soak};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -355,6 +355,51 @@ fn sigterm_and_sigkill_of_soak_leave_no_container() {
     }
 }
 
+#[test]
+fn sigkill_of_soak_while_the_container_is_created_leaves_none() {
+    let img = image();
+    // Kills from the first instant to well after the start: the window between create
+    // and the guard learning the id is where containers used to be left running.
+    let delays = [0u64, 30, 60, 100, 150, 200, 250, 300, 400, 600];
+    for (i, ms) in delays.into_iter().enumerate() {
+        let name = unique(&format!("early{i}"));
+        let out = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(soak())
+            .args([
+                "--image",
+                img,
+                "--name",
+                &name,
+                "--duration",
+                "5m",
+                "-q",
+                "--out",
+            ])
+            .arg(out.path().join("run"))
+            .args(["--", "steady", "5"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn soak");
+        std::thread::sleep(Duration::from_millis(ms));
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        child.wait().expect("wait soak");
+        let t0 = Instant::now();
+        while !leftovers(&name).is_empty() && t0.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let left = leftovers(&name);
+        for id in &left {
+            docker(&["rm", "-f", id]);
+        }
+        assert!(
+            left.is_empty(),
+            "SIGKILL after {ms} ms left container(s) {left:?}"
+        );
+    }
+}
+
 /// soak with DOCKER_HOST=`host` and `target` (`--image x` or `--container x`): its exit
 /// code and stderr; checks no run directory was left.
 fn with_engine_at(host: &str, target: &str, dir: &Path) -> (i32, String) {
@@ -480,11 +525,11 @@ fn without_the_cgroup_soak_reads_the_engine_stats_api_and_says_so() {
 #[test]
 fn an_engine_socket_without_permission_is_exit_5() {
     image();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "SKIPPED an_engine_socket_without_permission_is_exit_5: needs root to switch users"
-        );
+    if skip_unless(
+        is_root(),
+        "an_engine_socket_without_permission_is_exit_5",
+        "needs root to switch users",
+    ) {
         return;
     }
     let out = tempfile::tempdir().expect("tempdir");
@@ -514,9 +559,11 @@ fn an_engine_socket_without_permission_is_exit_5() {
 
 #[test]
 fn a_soak_error_still_removes_the_container() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED a_soak_error_still_removes_the_container: needs root to mount a tmpfs");
+    if skip_unless(
+        is_root(),
+        "a_soak_error_still_removes_the_container",
+        "needs root to mount a tmpfs",
+    ) {
         return;
     }
     let (name, out, _) = setup("diskfull");

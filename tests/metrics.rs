@@ -118,3 +118,37 @@ fn taken_port_fails_before_the_target_starts() {
     assert!(pids_with(&m).is_empty(), "target must not have started");
     assert!(!out.exists(), "no run directory left behind");
 }
+
+#[test]
+fn serving_on_every_interface_is_warned_about() {
+    let d = tempfile::tempdir().unwrap();
+    let run_with = |addr: &str, dir: &str| {
+        Command::new(soak())
+            .args([
+                "--duration",
+                "1s",
+                "--interval",
+                "100ms",
+                "--metrics-addr",
+                addr,
+            ])
+            .arg("--out")
+            .arg(d.path().join(dir))
+            .args(["--", "sleep", "30"])
+            .output()
+            .unwrap()
+    };
+    let o = run_with("0.0.0.0:0", "all");
+    assert!(matches!(code(&o), 0 | 3), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("every network interface"),
+        "{}",
+        show(&o)
+    );
+    let o = run_with("127.0.0.1:0", "local");
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("every network interface"),
+        "{}",
+        show(&o)
+    );
+}

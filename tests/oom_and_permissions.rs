@@ -9,10 +9,6 @@ use common::*;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn is_root() -> bool {
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// A fresh memory cgroup limited to `bytes` (v1 or v2), or why there is none.
 fn memory_cgroup(name: &str, bytes: u64) -> Result<(PathBuf, &'static str), String> {
     let v1 = PathBuf::from("/sys/fs/cgroup/memory");
@@ -38,10 +34,11 @@ fn memory_cgroup(name: &str, bytes: u64) -> Result<(PathBuf, &'static str), Stri
 
 #[test]
 fn oom_killed_target_is_named_and_exits_4() {
-    if !is_root() {
-        eprintln!(
-            "SKIPPED oom_killed_target_is_named_and_exits_4: needs root to create a memory cgroup"
-        );
+    if skip_unless(
+        is_root(),
+        "oom_killed_target_is_named_and_exits_4",
+        "needs root to create a memory cgroup",
+    ) {
         return;
     }
     let name = format!("soak-oom-test-{}", std::process::id());
@@ -81,8 +78,11 @@ fn oom_killed_target_is_named_and_exits_4() {
 
 #[test]
 fn attaching_to_another_users_process_is_a_permission_error() {
-    if !is_root() {
-        eprintln!("SKIPPED attaching_to_another_users_process_is_a_permission_error: needs root to switch users");
+    if skip_unless(
+        is_root(),
+        "attaching_to_another_users_process_is_a_permission_error",
+        "needs root to switch users",
+    ) {
         return;
     }
     let mut target = Command::new(workload())
@@ -114,4 +114,74 @@ fn attaching_to_another_users_process_is_a_permission_error() {
     );
     assert_eq!(err.trim().lines().count(), 1);
     assert!(!out.exists());
+}
+
+#[test]
+fn a_skip_under_ci_fails_the_test() {
+    // Under CI a test that cannot run must fail, not pass vacuously.
+    let r = std::panic::catch_unwind(|| skip_unless_in(true, false, "some_test", "needs root"));
+    assert!(r.is_err(), "a skip under CI=true panics");
+    // Elsewhere it is a visible skip; a test that can run is never skipped.
+    assert!(skip_unless_in(false, false, "some_test", "needs root"));
+    assert!(!skip_unless_in(true, true, "some_test", "needs root"));
+    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.log");
+    assert!(std::fs::read_to_string(log)
+        .unwrap()
+        .contains("some_test: needs root"));
+}
+
+#[test]
+fn oom_killed_child_fails_the_run_unless_allowed() {
+    if skip_unless(
+        is_root(),
+        "oom_killed_child_fails_the_run_unless_allowed",
+        "needs root to create a memory cgroup",
+    ) {
+        return;
+    }
+    let name = format!("soak-child-oom-test-{}", std::process::id());
+    let (cg, _) = memory_cgroup(&name, 64 * 1024 * 1024).expect("memory cgroup for the OOM test");
+    let d = tempfile::tempdir().unwrap();
+    // The main process (sh) stays small and lives; its child leaks into the OOM killer.
+    let target = format!("\"{}\" leak 1200 & sleep 30", workload().display());
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec \"$0\" \"$@\"",
+        cg.display()
+    );
+    let run_in_cgroup = |out: &std::path::Path, extra: &[&str]| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .arg(soak())
+            .args(["--duration", "6s", "--interval", "100ms", "--out"])
+            .arg(out)
+            .args(extra)
+            .args(["--", "sh", "-c", &target])
+            .output()
+            .unwrap()
+    };
+    let out = d.path().join("strict");
+    let o = run_in_cgroup(&out, &[]);
+    let allowed_out = d.path().join("allowed");
+    let allowed = run_in_cgroup(&allowed_out, &["--allow-child-oom"]);
+    let _ = std::fs::remove_dir(&cg);
+
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let r = report(&out);
+    assert_eq!(r["end"]["reason"], "deadline", "the main process lived");
+    assert_eq!(r["target_failed"], true);
+    let child = r["child_oom"].as_str().unwrap();
+    assert!(child.contains("OOM"), "{child}");
+    assert!(r["notes"].to_string().contains("--allow-child-oom"));
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("child_oom_killed"), "{junit}");
+
+    assert!(
+        matches!(code(&allowed), 0 | 1 | 3),
+        "allowed: the verdict decides: {}",
+        show(&allowed)
+    );
+    let r = report(&allowed_out);
+    assert_eq!(r["target_failed"], false);
+    assert!(r["child_oom"].is_string(), "still reported");
 }

@@ -182,12 +182,47 @@ fn github_step_summary_and_annotation() {
         s.contains("# soak: FAIL") && s.contains("| metric |"),
         "{s}"
     );
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stdout
+        stderr
             .lines()
             .any(|l| l.starts_with("::error title=soak FAIL")),
-        "{stdout}"
+        "{stderr}"
+    );
+}
+
+#[test]
+fn github_annotation_leaves_json_stdout_pure() {
+    let o = Command::new(soak())
+        .args([
+            "analyze",
+            data("leak-2L-white.csv").to_str().unwrap(),
+            "--max-growth-rate",
+            "60MB/h",
+            "--warmup",
+            "60s",
+            "--format",
+            "json",
+        ])
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}): {}", show(&o)));
+    assert_eq!(r["verdict"], "FAIL");
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("::error"),
+        "{}",
+        show(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .any(|l| l.starts_with("::error title=soak FAIL")),
+        "the annotation is still printed, on stderr: {}",
+        show(&o)
     );
 }
 
@@ -258,6 +293,70 @@ fn compare_warns_and_fails_at_the_thresholds() {
     assert_eq!(code(&o), 1, "{}", show(&o));
     let o = run(&["compare", b, cand.to_str().unwrap(), "--fail", "1%"]);
     assert_eq!(code(&o), 2, "--fail below --warn: {}", show(&o));
+}
+
+#[test]
+fn compare_grades_growth_rates_apart_and_growth_after_warm_up() {
+    let d = tempfile::tempdir().unwrap();
+    let base = reports(d.path());
+    let edit = |name: &str, f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+        f(&mut v["metrics"][0]);
+        let p = d.path().join(format!("{name}.json"));
+        std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+        p
+    };
+    // The candidate's rate interval lies wholly above the baseline's.
+    let faster = edit("faster", &|m| {
+        let hi = m["slope_high_per_hour"].as_f64().unwrap();
+        m["slope_per_hour"] = serde_json::json!(hi + 50e6);
+        m["slope_low_per_hour"] = serde_json::json!(hi + 40e6);
+        m["slope_high_per_hour"] = serde_json::json!(hi + 60e6);
+    });
+    let o = run(&["compare", base.to_str().unwrap(), faster.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("| growth rate |"))
+        .unwrap();
+    assert!(
+        line.contains("intervals apart") && line.contains("Fail"),
+        "{line}"
+    );
+    // Growth after warm-up: 10% of the final level more.
+    let grew = edit("grew", &|m| {
+        let level = m["end_level"].as_f64().unwrap();
+        let g = m["total_growth"].as_f64().unwrap();
+        m["total_growth"] = serde_json::json!(g + level * 0.10);
+    });
+    let o = run(&["compare", base.to_str().unwrap(), grew.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "a warning is exit 0: {}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("| growth after warm-up |"))
+        .unwrap();
+    assert!(line.contains("+10.0%") && line.contains("Warn"), "{line}");
+}
+
+#[test]
+fn compare_and_report_reject_an_unknown_schema_version() {
+    let d = tempfile::tempdir().unwrap();
+    let base = reports(d.path());
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    v["schema_version"] = serde_json::json!(2);
+    let future = d.path().join("future.json");
+    std::fs::write(&future, serde_json::to_string(&v).unwrap()).unwrap();
+    let o = run(&["compare", base.to_str().unwrap(), future.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("schema_version 2") && err.trim().lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]

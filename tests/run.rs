@@ -518,3 +518,41 @@ fn max_cpu_and_fd_limits_gate() {
         .unwrap();
     assert_eq!(cpu["verdict"], "PASS", "{cpu}");
 }
+
+#[test]
+fn pids_with_finds_marked_processes_named_soak_but_never_soak_itself() {
+    let m = marker();
+    // A process whose command line says "soak" (as a clone's path would) is found.
+    let mut named = Command::new("sh")
+        .args(["-c", "sleep 30", &format!("soak-{m}")])
+        .spawn()
+        .unwrap();
+    // soak carries the marker in its own command line (the target's arguments): it is
+    // not one of the target's processes; its `sleep` target is.
+    let d = tmp();
+    let mut soak_p = Command::new(soak())
+        .args(["--duration", "30s", "--out"])
+        .arg(d.path().join("run"))
+        .args(["--", "sleep", "30", &m])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let mut found = pids_with(&m);
+    while found.len() < 2 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+        found = pids_with(&m);
+    }
+    assert!(found.contains(&named.id()), "{found:?}");
+    assert!(
+        !found.contains(&soak_p.id()),
+        "soak itself is excluded: {found:?}"
+    );
+    assert_eq!(found.len(), 2, "the sh and soak's sleep: {found:?}");
+    named.kill().unwrap();
+    named.wait().unwrap();
+    soak_p.kill().unwrap();
+    soak_p.wait().unwrap();
+    assert!(wait_gone(&m, Duration::from_secs(5)), "{:?}", pids_with(&m));
+}

@@ -490,7 +490,10 @@ mod tests {
             };
             evaluate(&t, &cols, &opts).notes
         };
-        let n = with(vec![("runtime_heap_after_gc_bytes".into(), growing.clone())]);
+        let n = with(vec![(
+            "runtime_heap_after_gc_bytes".into(),
+            growing.clone(),
+        )]);
         assert!(
             n.iter()
                 .any(|n| n.contains("runtime's heap after collections grows")),

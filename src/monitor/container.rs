@@ -41,7 +41,11 @@ pub(super) async fn run_container(
                 ),
                 None => None,
             };
-            let c = match engine.launch(spec, &cfg.name).await {
+            let token = crate::target::container::new_token();
+            if let (Some(g), Some(sock)) = (guard.as_mut(), socket_path(&engine.host)) {
+                g.container_token(sock, &token);
+            }
+            let c = match engine.launch(spec, &cfg.name, &token).await {
                 Ok(c) => c,
                 Err(e) => {
                     if let Some(g) = guard.take() {
@@ -68,7 +72,7 @@ pub(super) async fn run_container(
     if created {
         match engine.remove(&container.id).await {
             Ok(()) => removed = true,
-            Err(e) => eprintln!("soak: {e}"),
+            Err(e) => crate::console::err_line(&format!("soak: {e}")),
         }
     }
     if let Some(g) = guard.take() {
@@ -211,6 +215,7 @@ async fn soak(
         (_, false) => None,
     };
     let recorded = rec.finish(elapsed_s);
+    let mut child_oom = None;
     if let Some(n) = last
         .and_then(|s| s.cgroup)
         .map(|c| c.oom_kills)
@@ -219,6 +224,14 @@ async fn soak(
         notes.push(format!(
             "the kernel OOM-killed {n} process(es) inside the container during the run (cgroup oom_kill count)"
         ));
+        // A container soak created starts at 0; an attached one may count older kills.
+        let main_oom = target_exit.as_ref().is_some_and(|x| x.oom.is_some());
+        let others = n.saturating_sub(u64::from(main_oom));
+        if created && others > 0 {
+            child_oom = Some(format!(
+                "the kernel OOM-killed {others} process(es) inside the container besides its main process"
+            ));
+        }
     }
     let (sources, source_name) = match &source {
         Source::Cgroup(r) => (r.sources(), format!("cgroup v{}", r.version())),
@@ -267,5 +280,6 @@ async fn soak(
         notes,
         runtimes: Vec::new(),
         full_gc: None,
+        child_oom,
     })
 }

@@ -131,6 +131,12 @@ async fn serve_metrics(
     let Some(addr) = cfg.metrics_addr else {
         return Ok(None);
     };
+    if addr.ip().is_unspecified() {
+        crate::console::err_line(&format!(
+            "soak: warning: --metrics-addr {addr} serves /metrics on every network interface (the run's name and figures); use 127.0.0.1:{} to keep it local",
+            addr.port()
+        ));
+    }
     let m = Arc::new(LiveMetrics::new(
         &cfg.name,
         &cfg.metric,
@@ -201,12 +207,12 @@ impl<'a> Recorder<'a> {
             .as_ref()
             .map(|(_, a)| format!("; metrics at http://{a}/metrics"))
             .unwrap_or_default();
-        eprintln!(
+        crate::console::err_line(&format!(
             "soak: monitoring {what} for {} every {} → {}{serving}",
             crate::units::Secs(cfg.duration.as_secs_f64()),
             crate::units::Secs(cfg.interval.as_secs_f64()),
             dir.display()
-        );
+        ));
         // A progress bar on a terminal; status lines (for CI logs) elsewhere.
         let bar = (!cfg.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
             let b = indicatif::ProgressBar::new((cfg.duration.as_secs_f64() * 10.0) as u64);
@@ -301,14 +307,14 @@ impl<'a> Recorder<'a> {
             bar.set_message(progress_text(cfg, sample, self.trend.as_ref()));
         } else if !cfg.quiet && elapsed - self.last_status >= self.status_every {
             self.last_status = elapsed;
-            eprintln!(
+            crate::console::err_line(&format!(
                 "soak: {} of {}: {}; {} samples, {} missed",
                 crate::units::Secs(elapsed),
                 crate::units::Secs(duration_s),
                 progress_text(cfg, sample, self.trend.as_ref()),
                 self.writer.rows(),
                 self.missed
-            );
+            ));
         }
         if self.last_sync.elapsed().as_secs() >= 60 {
             let _ = self.writer.sync();
@@ -352,6 +358,8 @@ struct Ending {
     runtimes: Vec<report::RuntimeSeen>,
     /// The full collections `--full-gc-every` requested.
     full_gc: Option<report::FullGcReport>,
+    /// Evidence that the OOM killer killed a process of the tree other than the main one.
+    child_oom: Option<String>,
 }
 
 /// Analyses the timeline on disk and writes the reports; maps the run to its exit code.
@@ -367,6 +375,7 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         notes: extra_notes,
         runtimes,
         full_gc,
+        child_oom,
     } = e;
     let mut notes = Vec::new();
     if cfg.limits.rate_is_default {
@@ -377,7 +386,20 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
     let early_exit = matches!(end, End::TargetGone);
     let target_ok_finish =
         early_exit && cfg.allow_exit && root_exit.as_ref().is_some_and(|x| x.code == Some(0));
-    let target_failed = early_exit && !target_ok_finish;
+    // An OOM kill inside the tree fails the run unless child deaths are expected
+    // (--allow-child-oom) and the main process lived on.
+    let child_oom_fails = child_oom.is_some() && !cfg.allow_child_oom;
+    let target_failed = (early_exit && !target_ok_finish) || child_oom_fails;
+    if let Some(c) = &child_oom {
+        notes.push(format!(
+            "{c}; {}",
+            if child_oom_fails {
+                "the run fails (exit 4): --allow-child-oom accepts OOM kills of child processes while the main process lives"
+            } else {
+                "accepted (--allow-child-oom)"
+            }
+        ));
+    }
     if early_exit && cfg.allow_exit && !target_ok_finish {
         notes.push("--allow-exit accepts a target that exits with code 0; this one did not".into());
     }
@@ -415,6 +437,7 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
     report.interrupted = interrupted;
     report.target_exit = root_exit;
     report.target_failed = target_failed;
+    report.child_oom = child_oom;
     report.stop_escalated = stop_escalated;
     report.sources = sources;
     report.notes = notes;

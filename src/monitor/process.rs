@@ -12,6 +12,7 @@ use crate::sample::procfs::{gone, ProcReader};
 use crate::sample::runtime::{FullGc, RuntimeReader};
 use crate::sample::Sample;
 use crate::target::guard::Guard;
+use crate::target::log::CappedLog;
 use crate::target::process::{self, Reaped};
 use crate::target::tree::{ProcId, ProcessTree};
 use crate::target::{oom, ExitInfo};
@@ -30,10 +31,12 @@ pub(super) async fn run_process(
     let mut stops = StopSignals::install()?;
     let mut sigchld = super::install(SignalKind::child())?;
     let oom_before = oom::cgroup_oom_kills();
+    let oom_since_us = oom::monotonic_us();
     let live = super::serve_metrics(cfg).await?;
 
     let mut guard = None;
     let mut notes = Vec::new();
+    let mut logs: Vec<(&str, CappedLog)> = Vec::new();
     let heap = match &cfg.target {
         TargetSpec::Command(argv) => heap_files(cfg, argv, &mut notes)?,
         _ => None,
@@ -62,12 +65,10 @@ pub(super) async fn run_process(
             }
             let mut env = heap.as_ref().map(|h| h.env()).unwrap_or_default();
             env.extend(node.iter().flat_map(|n| n.env()));
-            let l = process::spawn(
-                argv,
-                &env,
-                &dir.join("target.stdout.log"),
-                &dir.join("target.stderr.log"),
-            );
+            let l = open_logs(&dir, cfg.log_cap).and_then(|(o, e, ow, ew)| {
+                logs = vec![("target.stdout.log", o), ("target.stderr.log", e)];
+                process::spawn(argv, &env, ow.into(), ew.into())
+            });
             let l = match l {
                 Ok(l) => l,
                 Err(e) => {
@@ -112,6 +113,8 @@ pub(super) async fn run_process(
     let mut last: Option<Sample> = None;
     let mut tree = ProcessTree::new(root, adopters, exclude);
     let mut root_exit: Option<ExitInfo> = None;
+    // Every pid the tree had at a tick, for OOM evidence about its members.
+    let mut seen = std::collections::BTreeSet::new();
     let handle_reaped = |r: Reaped, at_s: f64, by_soak: bool, root_exit: &mut Option<ExitInfo>| {
         if r.pid == root.pid && root_exit.is_none() {
             *root_exit = Some(process::exit_info(r, at_s, by_soak));
@@ -164,6 +167,7 @@ pub(super) async fn run_process(
                     for r in process::reap_all() { handle_reaped(r, elapsed, false, &mut root_exit); }
                     break End::TargetGone;
                 }
+                seen.extend(tree.members().map(|m| m.pid));
                 heap_ticks += u64::from(sample.heap_bytes.is_some());
                 last = Some(sample);
                 let missing = std::mem::take(&mut reader.heap_missing);
@@ -201,6 +205,13 @@ pub(super) async fn run_process(
     }
     if let Some(g) = guard.take() {
         g.done();
+    }
+    for (name, log) in logs {
+        match log.finish(std::time::Duration::from_secs(2)) {
+            Ok(None) => {}
+            Ok(Some(t)) => notes.push(crate::target::log::truncation_note(name, &t, cfg.log_cap)),
+            Err(e) => notes.push(format!("{name} is incomplete: {e}")),
+        }
     }
     let recorded = rec.finish(elapsed_s);
     if heap.is_some() {
@@ -251,6 +262,11 @@ pub(super) async fn run_process(
             );
         }
     }
+    let root_oom = root_exit
+        .as_ref()
+        .and_then(|x| x.oom.as_deref())
+        .is_some_and(|o| o.starts_with("OOM-killed"));
+    let child_oom = oom::members_killed(oom_since_us, root.pid, &seen, oom_before, root_oom);
     let target = TargetInfo {
         kind: match cfg.target {
             TargetSpec::Command(_) => "process",
@@ -280,8 +296,29 @@ pub(super) async fn run_process(
             notes,
             runtimes,
             full_gc: full_gc_report,
+            child_oom,
         },
     )
+}
+
+/// The target's two capped logs in `dir`, and the pipe ends to give it.
+#[allow(clippy::type_complexity)]
+fn open_logs(
+    dir: &Path,
+    cap: u64,
+) -> Result<(
+    CappedLog,
+    CappedLog,
+    std::os::fd::OwnedFd,
+    std::os::fd::OwnedFd,
+)> {
+    let open = |name: &str| {
+        let p = dir.join(name);
+        CappedLog::create(&p, cap).map_err(|e| Error::io("cannot create", p, e))
+    };
+    let (o, ow) = open("target.stdout.log")?;
+    let (e, ew) = open("target.stderr.log")?;
+    Ok((o, e, ow, ew))
 }
 
 /// The heap shim's files for a command, unless `--no-heap` or the program is statically

@@ -17,18 +17,7 @@ pub(super) struct Html;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
+    super::markup::html(s)
 }
 
 const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;max-width:1040px;color:#1d2430;padding:0 16px}
@@ -518,16 +507,17 @@ impl Exporter for Html {
         }
         h.push_str("<h2>Run</h2><table>");
         let mut fact = |k: &str, v: String| {
-            let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
+            // `v` is escaped already (it may hold markup of soak's own: <code>).
+            let _ = write!(h, "<tr><th>{}</th><td>{v}</td></tr>", esc(k));
         };
-        for (k, v) in run_facts(r) {
-            fact(k, v.replace('`', ""));
+        for (k, v) in run_facts(r, super::Markup::Html) {
+            fact(k, v);
         }
         for (k, v) in &r.sources {
-            fact(&format!("source of {k}"), v.clone());
+            fact(&format!("source of {k}"), esc(v));
         }
         for n in &r.notes {
-            fact("note", n.clone());
+            fact("note", esc(n));
         }
         h.push_str("</table>");
         // Checked by the browser test: the chart drew (its samples have a size on screen).

@@ -49,6 +49,11 @@ impl Exporter for Junit {
             suite.add_test_case(case);
         }
         let target_status = match (&r.target_exit, r.target_failed) {
+            (_, true) if r.child_oom.is_some() => failure(
+                NonSuccessKind::Failure,
+                "child_oom_killed",
+                r.child_oom.as_deref().unwrap_or_default(),
+            ),
             (Some(x), true) => failure(
                 NonSuccessKind::Failure,
                 "target_failed",

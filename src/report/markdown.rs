@@ -30,8 +30,9 @@ pub fn sparkline(values: &[f64]) -> Option<String> {
     )
 }
 
+/// User or target text in a heading, list item or table cell.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    super::markup::md_text(s)
 }
 
 impl Exporter for Markdown {
@@ -48,7 +49,7 @@ impl Exporter for Markdown {
             let _ = writeln!(
                 s,
                 "> Interrupted by {} after {}: the verdict covers what was collected.\n",
-                r.end.signal.as_deref().unwrap_or("a signal"),
+                cell(r.end.signal.as_deref().unwrap_or("a signal")),
                 Secs(r.elapsed_s)
             );
         }
@@ -56,7 +57,7 @@ impl Exporter for Markdown {
             let _ = writeln!(
                 s,
                 "> Target {} at {}{}.\n",
-                x.describe(),
+                cell(&x.describe()),
                 Secs(x.at_s),
                 if x.stopped_by_soak {
                     " (stopped by soak)"
@@ -74,8 +75,8 @@ impl Exporter for Markdown {
                 s,
                 "| {} | {} | {} | {} |",
                 c.verdict,
-                c.limit_name,
-                c.metric,
+                cell(&c.limit_name),
+                cell(&c.metric),
                 cell(&c.explanation)
             );
         }
@@ -145,13 +146,13 @@ impl Exporter for Markdown {
             }
         }
         let _ = writeln!(s, "\n## Run\n");
-        for (k, v) in run_facts(r) {
-            let _ = writeln!(s, "- {k}: {}", cell(&v));
+        for (k, v) in run_facts(r, super::Markup::Markdown) {
+            let _ = writeln!(s, "- {k}: {v}");
         }
         if !r.sources.is_empty() {
             let _ = writeln!(s, "\n## Sources\n");
             for (k, v) in &r.sources {
-                let _ = writeln!(s, "- `{k}`: {v}");
+                let _ = writeln!(s, "- {}: {}", super::markup::md_code(k), cell(v));
             }
         }
         if !r.notes.is_empty() {

@@ -6,6 +6,7 @@ mod html;
 mod json;
 mod junit;
 mod markdown;
+pub mod markup;
 mod text;
 
 use crate::analysis::{Check, Evaluation, Reason, SeriesAnalysis, Unit, Verdict};
@@ -13,6 +14,7 @@ use crate::config::{InconclusivePolicy, Limits};
 use crate::error::{exit_code, Error, Result};
 use crate::target::ExitInfo;
 use crate::timeline::Timeline;
+use markup::Markup;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -269,6 +271,10 @@ pub struct Report {
     pub target_exit: Option<ExitInfo>,
     /// Whether the target failed (exit code 4 unless a monitor error came first).
     pub target_failed: bool,
+    /// Evidence that the OOM killer killed a process of the tree other than the main one
+    /// (a failure unless `--allow-child-oom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_oom: Option<String>,
     /// For a target soak started: whether stopping it needed SIGKILL after the grace.
     #[serde(default)]
     pub stop_escalated: Option<bool>,
@@ -343,6 +349,7 @@ impl Report {
             interrupted: false,
             target_exit: None,
             target_failed: false,
+            child_oom: None,
             stop_escalated: None,
             verdict: Verdict::Inconclusive,
             reason: None,
@@ -450,14 +457,24 @@ pub fn load(path: &Path) -> Result<Report> {
     };
     let text = std::fs::read_to_string(&file)
         .map_err(|e| Error::Usage(format!("cannot read report {}: {e}", file.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let r: Report = serde_json::from_str(&text).map_err(|e| {
         Error::Usage(format!(
             "{} is not a soak report (line {}, column {}: {e})",
             file.display(),
             e.line(),
             e.column()
         ))
-    })
+    })?;
+    // Another schema's fields may mean something else: never compare or render them
+    // as if they were this one's.
+    if r.schema_version != SCHEMA_VERSION {
+        return Err(Error::Usage(format!(
+            "{} has report schema_version {}; this soak reads schema_version {SCHEMA_VERSION}",
+            file.display(),
+            r.schema_version
+        )));
+    }
+    Ok(r)
 }
 
 /// Writes a file through a temporary sibling and a rename.
@@ -516,15 +533,18 @@ const METRIC_HEADERS: [&str; 6] = [
 ];
 
 /// The run's facts as (label, value) pairs, shared by the Markdown and HTML renderings.
-fn run_facts(r: &Report) -> Vec<(&'static str, String)> {
+fn run_facts(r: &Report, m: Markup) -> Vec<(&'static str, String)> {
     use crate::units::{Bytes, Secs};
-    let mut f = vec![("Target", target_line(r))];
+    let mut f = vec![("Target", target_line(r, m))];
     if let (Some(a), Some(b)) = (&r.started_at, &r.ended_at) {
-        f.push(("Time", format!("{a} → {b} ({})", Secs(r.elapsed_s))));
+        f.push((
+            "Time",
+            m.text(&format!("{a} → {b} ({})", Secs(r.elapsed_s))),
+        ));
     }
     f.push((
         "Samples",
-        format!(
+        m.text(&format!(
             "{} taken, {} missed{}",
             r.samples.taken,
             r.samples.missed,
@@ -532,27 +552,30 @@ fn run_facts(r: &Report) -> Vec<(&'static str, String)> {
                 .interval_s
                 .map(|i| format!(", every {}", Secs(i)))
                 .unwrap_or_default()
-        ),
+        )),
     ));
     if let Some(c) = r.cpu_average_percent {
-        f.push(("Average CPU", format!("{c:.1}% of one core")));
+        f.push(("Average CPU", m.text(&format!("{c:.1}% of one core"))));
     }
     if !r.runtimes.is_empty() {
-        f.push(("Runtimes", runtimes_line(&r.runtimes)));
+        f.push(("Runtimes", m.text(&runtimes_line(&r.runtimes))));
     }
     f.push((
         "Host",
-        format!(
+        m.text(&format!(
             "{} · kernel {} · {} CPUs · {} memory",
             r.host.os.as_deref().unwrap_or("?"),
             r.host.kernel.as_deref().unwrap_or("?"),
             r.host.cpus,
             Bytes(r.host.total_memory_bytes as f64)
-        ),
+        )),
     ));
     f.push((
         "soak",
-        format!("{} · report schema {}", r.soak_version, r.schema_version),
+        m.text(&format!(
+            "{} · report schema {}",
+            r.soak_version, r.schema_version
+        )),
     ));
     f
 }
@@ -569,20 +592,20 @@ pub fn runtimes_line(seen: &[RuntimeSeen]) -> String {
         .join(", ")
 }
 
-/// A line describing the target.
-fn target_line(r: &Report) -> String {
+/// A line describing the target, escaped for `m` (the command as code).
+fn target_line(r: &Report, m: Markup) -> String {
     if r.target.kind == "closure" {
-        return format!(
+        return m.text(&format!(
             "a closure in this process{}",
             r.target
                 .pid
                 .map(|p| format!(" (pid {p})"))
                 .unwrap_or_default()
-        );
+        ));
     }
     if let Some(c) = &r.target.container {
         let short: String = c.id.chars().take(12).collect();
-        return format!(
+        return m.text(&format!(
             "container {} ({short}, image {}{}, {})",
             c.name,
             c.image,
@@ -598,16 +621,16 @@ fn target_line(r: &Report) -> String {
             } else {
                 "attached, left running"
             }
-        );
+        ));
     }
     match (&r.target.command, r.target.pid, &r.target.timeline) {
         (Some(c), pid, _) => format!(
-            "`{}`{}",
-            c.join(" "),
+            "{}{}",
+            m.code(&c.join(" ")),
             pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
         ),
         (None, Some(p), _) => format!("pid {p} (attached)"),
-        (None, None, Some(t)) => format!("timeline {t}"),
+        (None, None, Some(t)) => m.text(&format!("timeline {t}")),
         _ => "?".into(),
     }
 }

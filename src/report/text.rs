@@ -1,16 +1,21 @@
 //! The one-screen summary soak prints at the end.
 
-use super::{metric_cells, target_line, Report, METRIC_HEADERS};
+use super::markup::plain;
+use super::{metric_cells, target_line, Markup, Report, METRIC_HEADERS};
 use crate::units::Secs;
 use std::fmt::Write;
 
 /// Renders the summary; `run_dir` is shown when the run wrote files.
 pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "soak: {} — {}", r.verdict, r.explanation);
-    let _ = writeln!(s, "  target   {}", target_line(r));
+    let _ = writeln!(s, "soak: {} — {}", r.verdict, plain(&r.explanation));
+    let _ = writeln!(s, "  target   {}", target_line(r, Markup::Plain));
     if !r.runtimes.is_empty() {
-        let _ = writeln!(s, "  runtime  {}", super::runtimes_line(&r.runtimes));
+        let _ = writeln!(
+            s,
+            "  runtime  {}",
+            plain(&super::runtimes_line(&r.runtimes))
+        );
     }
     if let Some(x) = &r.target_exit {
         let _ = writeln!(

@@ -24,6 +24,19 @@ use std::time::Duration;
 pub const LABEL: &str = "io.soak.managed";
 /// Label carrying the run's name.
 pub const RUN_LABEL: &str = "io.soak.run";
+/// Label carrying a token unique to one soak process, which its guard knows before the
+/// container is created: a soak SIGKILLed while create or start is under way still gets
+/// its container removed (see [`remove_labelled_blocking`]).
+pub const TOKEN_LABEL: &str = "io.soak.token";
+
+/// A token for [`TOKEN_LABEL`], unique to this soak process.
+pub fn new_token() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
 
 /// The default engine address when `DOCKER_HOST` is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -86,10 +99,12 @@ impl Engine {
     /// Creates and starts a container from a local image. A missing image or a start
     /// failure is the target failing to start (exit 4); the container, if created, is
     /// removed before returning the error.
-    pub async fn launch(&self, spec: &ImageSpec, run_name: &str) -> Result<Container> {
+    /// `token` labels it for the guard ([`TOKEN_LABEL`]).
+    pub async fn launch(&self, spec: &ImageSpec, run_name: &str, token: &str) -> Result<Container> {
         let labels = HashMap::from([
             (LABEL.to_string(), "true".to_string()),
             (RUN_LABEL.to_string(), run_name.to_string()),
+            (TOKEN_LABEL.to_string(), token.to_string()),
         ]);
         let limit = spec.memory_limit.map(|b| b.min(i64::MAX as u64) as i64);
         let config = Config {
@@ -438,9 +453,61 @@ pub fn remove_blocking(socket: &str, id: &str) -> std::io::Result<()> {
     }
 }
 
+/// Removes (by force) every container labelled [`TOKEN_LABEL`]`=token` on the engine at
+/// `socket`, with blocking I/O and no runtime (for the guard); returns how many.
+pub fn remove_labelled_blocking(socket: &str, token: &str) -> std::io::Result<usize> {
+    use std::io::{Read, Write};
+    // HTTP/1.0: the reply is the plain body, never chunked.
+    let filters = format!("{{\"label\":[\"{TOKEN_LABEL}={token}\"]}}");
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        s,
+        "GET /containers/json?all=1&filters={} HTTP/1.0\r\nHost: docker\r\n\r\n",
+        percent_encode(&filters)
+    )?;
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply)?;
+    let reply = String::from_utf8_lossy(&reply);
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(std::io::Error::other(
+            head.lines().next().unwrap_or_default().to_string(),
+        ));
+    }
+    let list: Vec<serde_json::Value> = serde_json::from_str(body).map_err(std::io::Error::other)?;
+    let mut removed = 0;
+    for id in list.iter().filter_map(|c| c["Id"].as_str()) {
+        remove_blocking(socket, id)?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// Percent-encodes everything but unreserved URL characters.
+fn percent_encode(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_encoding() {
+        assert_eq!(
+            percent_encode("{\"a\":[\"b=c\"]}"),
+            "%7B%22a%22%3A%5B%22b%3Dc%22%5D%7D"
+        );
+    }
 
     #[test]
     fn engine_exit_codes_name_signals_and_oom() {

@@ -55,6 +55,12 @@ impl Guard {
         self.send(&format!("pid {} {}\n", p.pid, p.starttime));
     }
 
+    /// Tells the guard, before soak creates a container, the token it will be labelled
+    /// with: whatever moment soak dies at, the guard removes what carries it.
+    pub fn container_token(&mut self, socket: &str, token: &str) {
+        self.send(&format!("token {token} {socket}\n"));
+    }
+
     /// Tells the guard about a container soak created, on the engine at `socket`.
     pub fn container(&mut self, socket: &str, id: &str) {
         self.send(&format!("container {id} {socket}\n"));
@@ -86,12 +92,17 @@ pub fn run_guard() {
     let mut pgid: Option<i32> = None;
     let mut members: Vec<ProcId> = Vec::new();
     let mut containers: Vec<(String, String)> = Vec::new();
+    let mut tokens: Vec<(String, String)> = Vec::new();
     let mut paths: Vec<std::path::PathBuf> = Vec::new();
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
         if let Some(p) = line.strip_prefix("rm ") {
             paths.push(p.into());
+            continue;
+        }
+        if let Some((token, socket)) = line.strip_prefix("token ").and_then(|r| r.split_once(' ')) {
+            tokens.push((token.to_string(), socket.to_string()));
             continue;
         }
         if let Some((id, socket)) = line
@@ -118,6 +129,18 @@ pub fn run_guard() {
     for (id, socket) in containers {
         // Nobody is left to report a failure to; the label lets `docker ps` find it.
         let _ = crate::target::container::remove_blocking(&socket, &id);
+    }
+    // A create or start soak sent just before dying may still complete in the engine:
+    // look for the token's containers a few times over the next seconds.
+    if !tokens.is_empty() {
+        for pass in 0..4 {
+            if pass > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1000));
+            }
+            for (token, socket) in &tokens {
+                let _ = crate::target::container::remove_labelled_blocking(socket, token);
+            }
+        }
     }
     for p in paths {
         let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));

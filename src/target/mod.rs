@@ -4,6 +4,7 @@
 pub mod container;
 pub mod guard;
 pub mod in_process;
+pub mod log;
 pub mod oom;
 pub mod process;
 pub mod tree;

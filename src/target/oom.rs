@@ -42,6 +42,95 @@ pub fn kernel_log_names(pid: u32) -> Option<String> {
     found
 }
 
+/// Microseconds of CLOCK_MONOTONIC, the clock of the kernel log's timestamps.
+pub fn monotonic_us() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
+}
+
+/// Every OOM kill the kernel log still holds: (pid, timestamp in µs since boot, message).
+pub fn kernel_log_oom_kills() -> Vec<(u32, u64, String)> {
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags_nonblock()
+        .open("/dev/kmsg")
+    else {
+        return Vec::new();
+    };
+    let mut buf = vec![0u8; 8192];
+    let mut found = Vec::new();
+    for _ in 0..100_000 {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let rec = String::from_utf8_lossy(&buf[..n]);
+                if let Some(k) = kmsg_oom_kill(&rec) {
+                    found.push(k);
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(_) => break,
+        }
+    }
+    found
+}
+
+/// The pid, timestamp (µs) and message of one kmsg record reporting an OOM kill.
+pub fn kmsg_oom_kill(record: &str) -> Option<(u32, u64, String)> {
+    let (head, msg) = record.split_once(';').unwrap_or(("", record));
+    let ts = head
+        .split(',')
+        .nth(2)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let msg = msg.lines().next().unwrap_or("");
+    if !(msg.contains("out of memory") || msg.contains("Out of memory")) {
+        return None;
+    }
+    let rest = msg.split_once("Killed process ")?.1;
+    let pid = rest.split(' ').next()?.parse().ok()?;
+    Some((pid, ts, msg.trim().to_string()))
+}
+
+/// Evidence that the OOM killer killed a process of the tree other than `root`:
+/// kernel-log lines since `since_us` (see [`monotonic_us`]) naming one of `members`
+/// (every pid seen in the tree), else a rise of soak's cgroup `oom_kill` count beyond
+/// the root's own kill. `None`: no evidence.
+pub fn members_killed(
+    since_us: u64,
+    root: u32,
+    members: &std::collections::BTreeSet<u32>,
+    oom_kills_before: Option<u64>,
+    root_oom_killed: bool,
+) -> Option<String> {
+    let named: Vec<String> = kernel_log_oom_kills()
+        .into_iter()
+        .filter(|(p, ts, _)| *p != root && members.contains(p) && *ts >= since_us)
+        .map(|(_, _, m)| format!("\"{m}\""))
+        .collect();
+    if !named.is_empty() {
+        return Some(format!(
+            "the OOM killer killed {} process(es) of the target's tree: kernel log says {}",
+            named.len(),
+            named.join(", ")
+        ));
+    }
+    let (a, b) = (oom_kills_before?, cgroup_oom_kills()?);
+    let others = b
+        .saturating_sub(a)
+        .saturating_sub(u64::from(root_oom_killed));
+    (others > 0).then(|| {
+        format!(
+            "the memory cgroup soak and the target run in counted {others} OOM kill(s) during the run besides the main process (oom_kill {a} → {b}): a process of the target's tree, most likely, was killed"
+        )
+    })
+}
+
 /// Whether one kmsg record reports an OOM kill of `pid`.
 pub fn kmsg_oom_line(record: &str, pid: u32) -> Option<String> {
     let msg = record.split_once(';').map(|(_, m)| m).unwrap_or(record);
@@ -99,6 +188,8 @@ mod tests {
         assert!(kmsg_oom_line(rec, 424).is_none());
         let rec = "3,1,2,-;Memory cgroup out of memory: Killed process 77 (x) total-vm:1kB\n";
         assert!(kmsg_oom_line(rec, 77).is_some());
+        assert_eq!(kmsg_oom_kill(rec).map(|k| k.0), Some(77));
+        assert_eq!(kmsg_oom_kill("6,1,2,-;Killed process 5 by hand\n"), None);
     }
 
     #[test]

@@ -5,9 +5,7 @@ use super::tree::{ProcId, ProcessTree};
 use super::ExitInfo;
 use crate::error::{Error, Result};
 use crate::sample::procfs::ProcReader;
-use std::fs::File;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,19 +25,18 @@ pub fn become_subreaper() {
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 }
 
-/// Starts `argv` with stdout/stderr to the given files and `env` added to soak's
-/// environment, in a new process group, with SIGKILL as its parent-death signal.
+/// Starts `argv` with the given stdout/stderr (the capped logs' pipes) and `env` added
+/// to soak's environment, in a new process group, with SIGKILL as its parent-death
+/// signal.
 pub fn spawn(
     argv: &[String],
     env: &[(String, String)],
-    stdout: &Path,
-    stderr: &Path,
+    out: Stdio,
+    err: Stdio,
 ) -> Result<Launched> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| Error::Usage("no command given after --".into()))?;
-    let out = File::create(stdout).map_err(|e| Error::io("cannot create", stdout, e))?;
-    let err = File::create(stderr).map_err(|e| Error::io("cannot create", stderr, e))?;
     // SAFETY: getpid has no preconditions.
     let soak_pid = unsafe { libc::getpid() };
     let mut cmd = Command::new(program);

@@ -38,8 +38,12 @@ pub fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("report.json parses")
 }
 
-/// Pids whose command line contains `marker`.
+/// Pids whose command line contains `marker`, other than soak's own processes (soak
+/// carries the target's arguments, marker included, in its command line). soak is
+/// recognised by its executable, not by a name: the clone's path (and so the workload's)
+/// often contains "soak" too. Zombies are left out.
 pub fn pids_with(marker: &str) -> Vec<u32> {
+    let soak_exe = std::fs::canonicalize(soak()).unwrap_or_else(|_| soak());
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -47,6 +51,9 @@ pub fn pids_with(marker: &str) -> Vec<u32> {
         };
         if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if !cmd.contains(marker) {
+                continue;
+            }
             let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .map(|s| {
                     s.rsplit_once(')')
@@ -54,12 +61,51 @@ pub fn pids_with(marker: &str) -> Vec<u32> {
                         .unwrap_or(false)
                 })
                 .unwrap_or(false);
-            if cmd.contains(marker) && !zombie && !cmd.contains("soak") {
+            let is_soak =
+                std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == soak_exe);
+            if !zombie && !is_soak {
                 out.push(pid);
             }
         }
     }
     out
+}
+
+/// Whether a test must be skipped because this machine lacks what it needs (`available`
+/// false). Under CI (`CI=true`) it must not be: the test fails instead, since a skip
+/// counts as a pass. Elsewhere the skip is printed and appended to
+/// `target/tmp/skipped-tests.log`, so the count of skips stays visible.
+pub fn skip_unless(available: bool, test: &str, need: &str) -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    skip_unless_in(ci, available, test, need)
+}
+
+/// [`skip_unless`] with the CI decision given.
+pub fn skip_unless_in(ci: bool, available: bool, test: &str, need: &str) -> bool {
+    if available {
+        return false;
+    }
+    assert!(
+        !ci,
+        "{test} cannot run here: {need} (CI=true, where a skipped test would pass vacuously)"
+    );
+    eprintln!("SKIPPED {test}: {need}");
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.log");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        use std::io::Write;
+        let _ = writeln!(f, "{test}: {need}");
+    }
+    true
+}
+
+/// Whether soak's tests run as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
 }
 
 /// Waits until no process carries `marker`; false after `timeout`.
