@@ -25,6 +25,9 @@ fn main() {
             "-fno-semantic-interposition",
             // operator new may throw through the shim's frames.
             "-fexceptions",
+            // The shim is written into every run directory: keep the file small.
+            "-Wl,-z,noseparate-code",
+            "-s",
             "-Wall",
             "-Wextra",
             "-o",

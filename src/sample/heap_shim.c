@@ -221,7 +221,7 @@ static int in_arena(const void *p) {
     return (const char *)p >= arena && (const char *)p < arena + sizeof arena;
 }
 
-static void *arena_alloc(size_t n, size_t align) {
+__attribute__((noinline, cold)) static void *arena_alloc(size_t n, size_t align) {
     if (align < 16) align = 16;
     size_t used = __atomic_load_n(&arena_used, __ATOMIC_RELAXED);
     for (;;) {
@@ -255,7 +255,7 @@ static void basename_into(char *out, size_t cap, const char *path) {
 
 #define NEXT(name) (real.name = (__typeof__(real.name))dlsym(RTLD_NEXT, #name))
 
-static void resolve(void) {
+__attribute__((noinline, cold)) static void resolve(void) {
     int expected = 0;
     if (!__atomic_compare_exchange_n(&resolved, &expected, 1, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
@@ -701,7 +701,7 @@ void mi_free(void *p) {
 /* The operator's next definition. A library dlopen'ed with RTLD_LOCAL (the JVM's
  * libjimage) binds its operator new to this shim, yet its libstdc++ is not in the global
  * scope that RTLD_NEXT searches: look there too. */
-static void *cxx_lookup(const char *name) {
+__attribute__((noinline, cold)) static void *cxx_lookup(const char *name) {
     void *f = dlsym(RTLD_NEXT, name);
     static const char *const libs[] = {"libstdc++.so.6", "libc++.so.1"};
     for (size_t i = 0; !f && i < sizeof libs / sizeof *libs; i++) {
