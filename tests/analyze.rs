@@ -256,6 +256,41 @@ fn unusable_values_are_counted_and_bad_input_is_named() {
     );
 }
 
+/// A noiseless series cannot detect "growth above 0 MB/h": the minimum detectable rate
+/// is floored at the data's resolution, and the text says so.
+#[test]
+fn noiseless_series_detect_down_to_their_resolution() {
+    let d = tempfile::tempdir().unwrap();
+    let mut flat = String::from("elapsed_s,rss_bytes\n");
+    let mut stepped = flat.clone();
+    for i in 0..600 {
+        flat.push_str(&format!("{i},100000000\n"));
+        stepped.push_str(&format!("{i},{}\n", 100_000_000 + (i / 100) * 4096));
+    }
+    for (name, body, want) in [
+        ("flat.csv", flat, "growth above 7 B/h, the resolution of the data: its smallest step between values (1 B) over the 8m59s analysed"),
+        ("stepped.csv", stepped, "growth above 0.03 MB/h, the resolution of the data: its smallest step between values (4.1 kB) over the 8m59s analysed"),
+    ] {
+        let f = write(d.path(), name, &body);
+        let o = run(&["analyze", &f]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains(want), "{name}: {}", show(&o));
+        assert!(!text.contains("above 0 MB/h"), "{name}: {}", show(&o));
+        let o = run(&["analyze", &f, "--format", "json"]);
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let m = &r["metrics"][0];
+        assert!(m["min_detectable_rate_per_hour"].as_f64().unwrap() > 0.0, "{m}");
+        assert!(m["min_detectable_step"].as_f64().unwrap() > 0.0, "{m}");
+    }
+    // A noisy series keeps its noise-based figure.
+    let o = run(&["analyze", corpus("leak-2L-white.csv").to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("(≈95% power)"),
+        "{}",
+        show(&o)
+    );
+}
+
 /// The report JSON of a real analysis, with what depends on the machine and the path
 /// redacted: the contract's shape and the engine's figures are pinned.
 #[test]

@@ -447,11 +447,11 @@ impl Exporter for Html {
         }
         h.push_str("</table>");
         if let Some(a) = main {
-            if let Some(d) = a.min_detectable_rate_per_hour {
+            if let Some(d) = super::detectable_text(a) {
                 let _ = write!(
                     h,
-                    "<p class=\"note\">Smallest growth this run would detect (≈95% power): {}.",
-                    esc(&fmt_rate(a.unit, d))
+                    "<p class=\"note\">Smallest growth this run would detect: {}.",
+                    esc(&d)
                 );
                 if let Some(s) = a.decide_after_s {
                     let _ = write!(

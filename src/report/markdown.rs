@@ -106,12 +106,8 @@ impl Exporter for Markdown {
                     )
                 );
             }
-            if let Some(d) = m.min_detectable_rate_per_hour {
-                let _ = writeln!(
-                    s,
-                    "- Smallest growth this run would detect (≈95% power): {}",
-                    crate::analysis::verdict::fmt_rate(m.unit, d)
-                );
+            if let Some(d) = super::detectable_text(m) {
+                let _ = writeln!(s, "- Smallest growth this run would detect: {}", cell(&d));
             }
             if let Some(d) = m.decide_after_s {
                 let _ = writeln!(

@@ -488,6 +488,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
 }
 
+/// The smallest growth a series could have detected, for every rendering: "1.20 MB/h
+/// (≈95% power)", or, when the data's resolution sets it (its noise would allow less),
+/// that rate and the step it comes from. Rates too small for MB/h are shown in B/h, never as "0".
+fn detectable_text(m: &SeriesAnalysis) -> Option<String> {
+    use crate::analysis::verdict::{fmt_rate, fmt_value};
+    let d = m.min_detectable_rate_per_hour?;
+    let rate = if m.unit == Unit::Bytes && d < 5e3 {
+        format!("{}/h", crate::units::Bytes(d))
+    } else {
+        fmt_rate(m.unit, d)
+    };
+    Some(match m.min_detectable_step {
+        Some(step) => format!(
+            "{rate}, the resolution of the data: its smallest step between values ({}) over the {} analysed",
+            fmt_value(m.unit, step),
+            crate::units::Secs(step / d * 3600.0)
+        ),
+        None => format!("{rate} (≈95% power)"),
+    })
+}
+
 /// The cells of one metric's row, shared by the text and Markdown renderings:
 /// name, last, peak, robust slope (interval), OLS slope, total growth.
 fn metric_cells(m: &SeriesAnalysis) -> [String; 6] {
