@@ -22,6 +22,7 @@ use crate::target::ExitInfo;
 use crate::timeline::{read_timeline, TimelineWriter};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -106,12 +107,47 @@ fn install(k: SignalKind) -> Result<Signal> {
     signal(k).map_err(|e| Error::Monitor(format!("cannot install signal handler: {e}")))
 }
 
+/// Stop signals counted by soak's own `SA_SIGINFO` action (registered beside tokio's):
+/// a loop that blocks the runtime (the stop's grace period) can still see a new one.
+static STOPS_SEEN: AtomicU64 = AtomicU64::new(0);
+static RECORD_ORIGINS: std::sync::Once = std::sync::Once::new();
+
+/// Registers the action that counts stop signals, once per process.
+fn record_origins() -> Result<()> {
+    let mut failed = None;
+    RECORD_ORIGINS.call_once(|| {
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let action = move |_: &libc::siginfo_t| {
+                STOPS_SEEN.fetch_add(1, Ordering::SeqCst);
+            };
+            // SAFETY: the action only stores to atomics, which is async-signal-safe,
+            // and the registry chains it with tokio's own action for the signal.
+            if let Err(e) = unsafe { signal_hook_registry::register_sigaction(sig, action) } {
+                failed = Some(e);
+            }
+        }
+    });
+    match failed {
+        Some(e) => Err(Error::Monitor(format!(
+            "cannot install signal handler: {e}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl StopSignals {
     fn install() -> Result<StopSignals> {
-        Ok(StopSignals {
+        let s = StopSignals {
             int: install(SignalKind::interrupt())?,
             term: install(SignalKind::terminate())?,
-        })
+        };
+        record_origins()?;
+        Ok(s)
+    }
+
+    /// How many stop signals soak has received so far.
+    fn seen() -> u64 {
+        STOPS_SEEN.load(Ordering::SeqCst)
     }
 
     /// The next stop signal's number.
@@ -360,6 +396,14 @@ struct Ending {
     full_gc: Option<report::FullGcReport>,
     /// Evidence that the OOM killer killed a process of the tree other than the main one.
     child_oom: Option<String>,
+    /// More about the stop signal that ended the run, when one did.
+    signal: Option<SignalEnd>,
+}
+
+/// How the stop after a signal went.
+struct SignalEnd {
+    /// "a second stop signal cut the grace period short (SIGKILL)".
+    detail: String,
 }
 
 /// Analyses the timeline on disk and writes the reports; maps the run to its exit code.
@@ -376,6 +420,7 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         runtimes,
         full_gc,
         child_oom,
+        signal,
     } = e;
     let mut notes = Vec::new();
     if cfg.limits.rate_is_default {
@@ -405,7 +450,11 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
     }
     let (end_reason, signal_name, detail) = match &end {
         End::Deadline => ("deadline", None, None),
-        End::Signal(s) => ("interrupted", Some(crate::target::signal_name(*s)), None),
+        End::Signal(s) => (
+            "interrupted",
+            Some(crate::target::signal_name(*s)),
+            signal.as_ref().map(|x| x.detail.clone()),
+        ),
         End::TargetGone => (
             "target_exit",
             None,

@@ -29,6 +29,7 @@ pub(super) async fn run_process(
     let dir = cfg.out_dir.clone();
     // Installed before the target starts, so no exit or Ctrl-C is missed.
     let mut stops = StopSignals::install()?;
+    let stops_before = StopSignals::seen();
     let mut sigchld = super::install(SignalKind::child())?;
     let oom_before = oom::cgroup_oom_kills();
     let oom_since_us = oom::monotonic_us();
@@ -188,20 +189,35 @@ pub(super) async fn run_process(
     let elapsed_s = rec.elapsed();
     rec.clear_progress();
 
-    // Stop the target (never an attached one).
+    // Stop the target (never an attached one). A stop signal beyond the one that ended
+    // the loop cuts the grace period short.
     let mut stop_escalated = None;
+    let mut cut_short = false;
     if let Some(g) = pgid {
         let mut reaped = Vec::new();
-        stop_escalated = Some(process::stop_tree(
+        let consumed = stops_before + u64::from(matches!(end, End::Signal(_)));
+        let stopped = process::stop_tree(
             g,
             &mut tree,
             &mut reader,
             cfg.grace,
             |r| reaped.push(r),
-        ));
+            || StopSignals::seen() > consumed,
+        );
+        stop_escalated = Some(stopped.killed);
+        cut_short = stopped.cut_short;
         for r in reaped {
             handle_reaped(r, elapsed_s, true, &mut root_exit);
         }
+    }
+    let signal = (matches!(end, End::Signal(_)) && cut_short).then(|| super::SignalEnd {
+        detail: "a second stop signal cut the grace period short (SIGKILL)".into(),
+    });
+    if cut_short {
+        notes.push(format!(
+            "a second stop signal during the {} grace period cut it short: the target's tree was killed with SIGKILL",
+            crate::units::Secs(cfg.grace.as_secs_f64())
+        ));
     }
     if let Some(g) = guard.take() {
         g.done();
@@ -297,6 +313,7 @@ pub(super) async fn run_process(
             runtimes,
             full_gc: full_gc_report,
             child_oom,
+            signal,
         },
     )
 }

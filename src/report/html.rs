@@ -386,7 +386,7 @@ impl Exporter for Html {
             esc(&r.explanation)
         );
         if r.interrupted {
-            let _ = write!(h, "<p class=\"note\">Interrupted by {} after {}: the verdict covers what was collected.</p>", esc(r.end.signal.as_deref().unwrap_or("a signal")), Secs(r.elapsed_s));
+            let _ = write!(h, "<p class=\"note\">Interrupted by {} after {}: the verdict covers what was collected.{}</p>", esc(r.end.signal.as_deref().unwrap_or("a signal")), Secs(r.elapsed_s), r.end.detail.as_deref().map(|d| format!(" {}.", esc(d))).unwrap_or_default());
         }
         if let Some(x) = &r.target_exit {
             let _ = write!(

@@ -48,9 +48,14 @@ impl Exporter for Markdown {
         if r.interrupted {
             let _ = writeln!(
                 s,
-                "> Interrupted by {} after {}: the verdict covers what was collected.\n",
+                "> Interrupted by {} after {}: the verdict covers what was collected.{}\n",
                 cell(r.end.signal.as_deref().unwrap_or("a signal")),
-                Secs(r.elapsed_s)
+                Secs(r.elapsed_s),
+                r.end
+                    .detail
+                    .as_deref()
+                    .map(|d| format!(" {}.", cell(d)))
+                    .unwrap_or_default()
             );
         }
         if let Some(x) = &r.target_exit {

@@ -31,11 +31,18 @@ pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
         );
     }
     if r.interrupted {
-        let _ = writeln!(
-            s,
-            "  ended    interrupted by {}",
-            r.end.signal.as_deref().unwrap_or("a signal")
-        );
+        match &r.end.detail {
+            Some(d) => {
+                let _ = writeln!(s, "  ended    interrupted: {}", plain(d));
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "  ended    interrupted by {}",
+                    r.end.signal.as_deref().unwrap_or("a signal")
+                );
+            }
+        }
     }
     let _ = writeln!(
         s,
