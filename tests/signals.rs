@@ -1,4 +1,5 @@
-//! Stop signals to soak: a second one cuts the grace period short.
+//! Stop signals to soak: a second one cuts the grace period short, and one the target
+//! sends is told apart from the user's.
 
 #![allow(clippy::unwrap_used)]
 
@@ -83,4 +84,64 @@ fn a_second_sigint_cuts_the_grace_period_short() {
         show(&o)
     );
     assert!(wait_gone(&m, Duration::from_secs(2)), "{:?}", pids_with(&m));
+}
+
+#[test]
+fn sigterm_from_the_target_is_named_and_fails_the_run() {
+    let d = tempfile::tempdir().unwrap();
+    // The root sends it; then a grandchild (a subshell's own child) does.
+    for (i, script) in [
+        "sleep 1; kill -TERM $SOAK_PID; sleep 30",
+        "sh -c 'sleep 1; kill -TERM $SOAK_PID'; sleep 30",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = d.path().join(format!("run{i}"));
+        let m = marker();
+        let c = soak_on(&out, "2s", script, &m);
+        let o = c.wait_with_output().unwrap();
+        let r = report(&out);
+        assert_eq!(r["interrupted"], true, "{script}: {}", show(&o));
+        assert_eq!(r["end"]["signal"], "SIGTERM");
+        let detail = r["end"]["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.starts_with("SIGTERM from pid ")
+                && detail.contains(", a process of the target's tree"),
+            "{script}: {detail}"
+        );
+        assert_eq!(code(&o), 4, "{script}: {}", show(&o));
+        assert_eq!(r["target_failed"], true);
+        assert!(
+            r["notes"]
+                .to_string()
+                .contains("soak was stopped by its own target"),
+            "{}",
+            r["notes"]
+        );
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("interrupted: SIGTERM from pid"),
+            "{script}: {text}"
+        );
+        assert!(wait_gone(&m, Duration::from_secs(2)), "{:?}", pids_with(&m));
+    }
+
+    // The user's SIGTERM (this test is outside the tree) is an interruption, not a
+    // target failure.
+    let out = d.path().join("user");
+    let m = marker();
+    let c = soak_on(&out, "2s", "sleep 30", &m);
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&c, libc::SIGTERM);
+    let o = c.wait_with_output().unwrap();
+    let r = report(&out);
+    let detail = r["end"]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("outside the target's tree"),
+        "{detail}: {}",
+        show(&o)
+    );
+    assert_ne!(code(&o), 4, "{}", show(&o));
+    assert_eq!(r["target_failed"], false);
 }

@@ -110,14 +110,27 @@ fn install(k: SignalKind) -> Result<Signal> {
 /// Stop signals counted by soak's own `SA_SIGINFO` action (registered beside tokio's):
 /// a loop that blocks the runtime (the stop's grace period) can still see a new one.
 static STOPS_SEEN: AtomicU64 = AtomicU64::new(0);
+/// The last stop signal and who sent it: `signal << 32 | pid`, pid 0 when no process
+/// sent it (a terminal's Ctrl-C, the kernel).
+static LAST_STOP: AtomicU64 = AtomicU64::new(0);
 static RECORD_ORIGINS: std::sync::Once = std::sync::Once::new();
 
-/// Registers the action that counts stop signals, once per process.
+/// Registers the action that counts stop signals and keeps their sender (siginfo's
+/// `si_pid`), once per process.
 fn record_origins() -> Result<()> {
     let mut failed = None;
     RECORD_ORIGINS.call_once(|| {
         for sig in [libc::SIGINT, libc::SIGTERM] {
-            let action = move |_: &libc::siginfo_t| {
+            let action = move |info: &libc::siginfo_t| {
+                // si_pid is meaningful for signals a process sent (kill, sigqueue,
+                // tgkill: si_code <= 0), not for a terminal's or the kernel's.
+                // SAFETY: reading the union field the kernel filled for these codes.
+                let pid = if info.si_code <= 0 {
+                    unsafe { info.si_pid() }.max(0) as u64
+                } else {
+                    0
+                };
+                LAST_STOP.store(((sig as u64) << 32) | pid, Ordering::SeqCst);
                 STOPS_SEEN.fetch_add(1, Ordering::SeqCst);
             };
             // SAFETY: the action only stores to atomics, which is async-signal-safe,
@@ -148,6 +161,13 @@ impl StopSignals {
     /// How many stop signals soak has received so far.
     fn seen() -> u64 {
         STOPS_SEEN.load(Ordering::SeqCst)
+    }
+
+    /// The process that sent the last stop signal, when it was `sig` and a process sent it.
+    fn sender_of(sig: i32) -> Option<u32> {
+        let v = LAST_STOP.load(Ordering::SeqCst);
+        let pid = (v & 0xffff_ffff) as u32;
+        ((v >> 32) as i32 == sig && pid > 0).then_some(pid)
     }
 
     /// The next stop signal's number.
@@ -396,14 +416,16 @@ struct Ending {
     full_gc: Option<report::FullGcReport>,
     /// Evidence that the OOM killer killed a process of the tree other than the main one.
     child_oom: Option<String>,
-    /// More about the stop signal that ended the run, when one did.
+    /// Who sent the stop signal that ended the run, when one did.
     signal: Option<SignalEnd>,
 }
 
-/// How the stop after a signal went.
+/// Where the signal that ended a run came from.
 struct SignalEnd {
-    /// "a second stop signal cut the grace period short (SIGKILL)".
+    /// "SIGTERM from pid 42 (sh), a process of the target's tree: …".
     detail: String,
+    /// Sent by a process of the target's tree: the target ended its own soak.
+    from_target: bool,
 }
 
 /// Analyses the timeline on disk and writes the reports; maps the run to its exit code.
@@ -434,7 +456,18 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
     // An OOM kill inside the tree fails the run unless child deaths are expected
     // (--allow-child-oom) and the main process lived on.
     let child_oom_fails = child_oom.is_some() && !cfg.allow_child_oom;
-    let target_failed = (early_exit && !target_ok_finish) || child_oom_fails;
+    // A target that signals soak to stop ended the run itself, before its end: that is
+    // the target's failure, not the user's interruption.
+    let signalled_by_target = signal.as_ref().is_some_and(|s| s.from_target);
+    let target_failed = (early_exit && !target_ok_finish) || child_oom_fails || signalled_by_target;
+    if signalled_by_target {
+        if let Some(s) = &signal {
+            notes.push(format!(
+                "soak was stopped by its own target: {}; a target that signals soak fails the run (exit 4)",
+                s.detail
+            ));
+        }
+    }
     if let Some(c) = &child_oom {
         notes.push(format!(
             "{c}; {}",

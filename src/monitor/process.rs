@@ -65,6 +65,8 @@ pub(super) async fn run_process(
                 guard = Some(g);
             }
             let mut env = heap.as_ref().map(|h| h.env()).unwrap_or_default();
+            // The target may want to signal soak (and a signal it sends is told apart).
+            env.push(("SOAK_PID".into(), std::process::id().to_string()));
             env.extend(node.iter().flat_map(|n| n.env()));
             let l = open_logs(&dir, cfg.log_cap).and_then(|(o, e, ow, ew)| {
                 logs = vec![("target.stdout.log", o), ("target.stderr.log", e)];
@@ -189,6 +191,19 @@ pub(super) async fn run_process(
     let elapsed_s = rec.elapsed();
     rec.clear_progress();
 
+    // Who sent the signal that ended the run, while the tree is still there to ask.
+    let sender = match &end {
+        End::Signal(sig) => Some(signal_sender(
+            *sig,
+            &tree,
+            &mut reader,
+            &seen,
+            root.pid,
+            pgid,
+        )),
+        _ => None,
+    };
+
     // Stop the target (never an attached one). A stop signal beyond the one that ended
     // the loop cuts the grace period short.
     let mut stop_escalated = None;
@@ -210,9 +225,6 @@ pub(super) async fn run_process(
             handle_reaped(r, elapsed_s, true, &mut root_exit);
         }
     }
-    let signal = (matches!(end, End::Signal(_)) && cut_short).then(|| super::SignalEnd {
-        detail: "a second stop signal cut the grace period short (SIGKILL)".into(),
-    });
     if cut_short {
         notes.push(format!(
             "a second stop signal during the {} grace period cut it short: the target's tree was killed with SIGKILL",
@@ -313,9 +325,68 @@ pub(super) async fn run_process(
             runtimes,
             full_gc: full_gc_report,
             child_oom,
-            signal,
+            signal: sender.map(|(detail, from_target)| super::SignalEnd {
+                detail: if cut_short {
+                    format!("{detail}; a second stop signal cut the grace period short (SIGKILL)")
+                } else {
+                    detail
+                },
+                from_target,
+            }),
         },
     )
+}
+
+/// Who sent stop signal `sig` to soak, in words, and whether it came from inside the
+/// target's tree: the tree's members now or at any tick, the root, any descendant of the
+/// root, or a process in the target's process group.
+fn signal_sender(
+    sig: i32,
+    tree: &ProcessTree,
+    reader: &mut ProcReader,
+    seen: &std::collections::BTreeSet<u32>,
+    root: u32,
+    pgid: Option<i32>,
+) -> (String, bool) {
+    let name = crate::target::signal_name(sig);
+    let Some(pid) = StopSignals::sender_of(sig) else {
+        return (
+            format!("{name} came from no process (a terminal's Ctrl-C or the kernel)"),
+            false,
+        );
+    };
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| format!(" ({})", c.trim()))
+        .unwrap_or_default();
+    let stat = reader.stat(pid).ok();
+    let mut inside = pid == root
+        || tree.contains(pid)
+        || seen.contains(&pid)
+        || pgid.is_some_and(|g| stat.as_ref().is_some_and(|s| s.pgrp == g));
+    // A descendant the ticks never saw (it lived less than an interval).
+    let mut p = stat.map(|s| s.ppid);
+    for _ in 0..64 {
+        match p {
+            Some(q) if q == root => inside = true,
+            Some(q) if q > 1 && !inside => {
+                p = reader.stat(q).ok().map(|s| s.ppid);
+                continue;
+            }
+            _ => {}
+        }
+        break;
+    }
+    if inside {
+        (
+            format!("{name} from pid {pid}{comm}, a process of the target's tree: the target ended the run"),
+            true,
+        )
+    } else {
+        (
+            format!("{name} from pid {pid}{comm}, outside the target's tree"),
+            false,
+        )
+    }
 }
 
 /// The target's two capped logs in `dir`, and the pipe ends to give it.
