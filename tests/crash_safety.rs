@@ -159,6 +159,51 @@ fn full_disk_is_exit_5_with_a_valid_timeline() {
     assert!(matches!(code(&a), 0 | 1 | 3), "{}", show(&a));
 }
 
+/// A monitor error while attached says the pid was left running (soak never signals
+/// a process it did not start), not "target stopped".
+#[test]
+fn full_disk_while_attached_leaves_the_pid_running_and_says_so() {
+    if skip_unless(
+        is_root(),
+        "full_disk_while_attached_leaves_the_pid_running_and_says_so",
+        "needs root to mount a tmpfs",
+    ) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let mnt = d.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=48k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a 48 kB tmpfs");
+    let mut target = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = target.id().to_string();
+    let o = Command::new(soak())
+        .args(["--duration", "60s", "--interval", "2ms", "--out"])
+        .arg(mnt.join("run"))
+        .args(["--pid", &pid])
+        .output()
+        .unwrap();
+    let _ = Command::new("umount").arg(&mnt).status();
+    let alive = target.try_wait().unwrap().is_none();
+    let _ = target.kill();
+    let _ = target.wait();
+    assert_eq!(code(&o), 5, "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.contains("No space left on device")
+            && last.contains(&format!("pid {pid} left running (attached)"))
+            && !last.contains("target stopped"),
+        "{err}"
+    );
+    assert!(alive, "the attached pid was never signalled");
+}
+
 /// libfaketime (Debian package faketime), which .ci/run installs.
 fn libfaketime() -> std::path::PathBuf {
     for dir in [

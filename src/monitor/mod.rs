@@ -553,13 +553,19 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         // The run failed on soak's side (a full disk, say): the timeline on disk is valid
         // up to the failure. Say so in one line, with or without a report.
         let rows = format!("the timeline keeps {} complete rows", r.taken);
+        // soak stops only what it started: an attached pid or container is left running.
+        let target = match &cfg.target {
+            TargetSpec::Pid(p) => format!("pid {p} left running (attached)"),
+            TargetSpec::Container(c) => format!("container {c} left running (attached)"),
+            _ => "target stopped".to_string(),
+        };
         return match report::write_all(&report, Some(&tl), &dir) {
             Ok(()) => Err(Error::Monitor(format!(
-                "{msg}; target stopped, {rows}, report written to {}",
+                "{msg}; {target}, {rows}, report written to {}",
                 dir.display()
             ))),
             Err(e) => Err(Error::Monitor(format!(
-                "{msg}; target stopped, {rows}; report not written ({e})"
+                "{msg}; {target}, {rows}; report not written ({e})"
             ))),
         };
     }

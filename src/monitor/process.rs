@@ -242,6 +242,12 @@ pub(super) async fn run_process(
         }
     }
     let recorded = rec.finish(elapsed_s);
+    if let Some(e) = &reader.pss_first_error {
+        notes.push(format!(
+            "pss_bytes leaves out {} process(es) of the tree whose smaps_rollup could not be read (first: {e}); run soak as root or as the target's user for their PSS",
+            reader.pss_unreadable.len()
+        ));
+    }
     if heap.is_some() {
         let runtime_seen = reader
             .runtime()
