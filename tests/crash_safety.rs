@@ -160,7 +160,8 @@ fn full_disk_is_exit_5_with_a_valid_timeline() {
 }
 
 /// A monitor error while attached says the pid was left running (soak never signals
-/// a process it did not start), not "target stopped".
+/// a process it did not start), not "target stopped"; the report that cannot be written
+/// leaves no `report.tmp`.
 #[test]
 fn full_disk_while_attached_leaves_the_pid_running_and_says_so() {
     if skip_unless(
@@ -188,6 +189,7 @@ fn full_disk_while_attached_leaves_the_pid_running_and_says_so() {
         .args(["--pid", &pid])
         .output()
         .unwrap();
+    let tmp_left = mnt.join("run/report.tmp").exists();
     let _ = Command::new("umount").arg(&mnt).status();
     let alive = target.try_wait().unwrap().is_none();
     let _ = target.kill();
@@ -202,6 +204,10 @@ fn full_disk_while_attached_leaves_the_pid_running_and_says_so() {
         "{err}"
     );
     assert!(alive, "the attached pid was never signalled");
+    assert!(
+        !tmp_left,
+        "a report that could not be written leaves no report.tmp"
+    );
 }
 
 /// libfaketime (Debian package faketime), which .ci/run installs.

@@ -68,17 +68,37 @@ pub fn run(cfg: &RunConfig, guard_exe: Option<&Path>) -> Result<Outcome> {
         Some(engine) => rt.block_on(container::run_container(cfg, guard_exe, engine)),
         None => rt.block_on(process::run_process(cfg, guard_exe, attached)),
     };
-    if result.is_err() && created && !cfg.out_dir.join("timeline.csv").exists() {
+    if result.is_err() && !cfg.out_dir.join("timeline.csv").exists() {
         // Failed before the first row (the target did not start, the metrics port was
-        // taken): leave nothing half-written.
-        let _ = std::fs::remove_dir_all(&cfg.out_dir);
+        // taken): leave nothing half-written, not even the empty `reports/` above it.
+        remove_created(&cfg.out_dir, &created);
     }
     result
 }
 
-fn create_run_dir(dir: &Path) -> Result<bool> {
-    let existed = dir.exists();
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create run directory", dir, e))?;
+/// Removes the run directory and the (empty) parents soak created for it.
+fn remove_created(dir: &Path, created: &[PathBuf]) {
+    if created.first().is_some_and(|c| c == dir) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    for d in created.iter().skip(1) {
+        // remove_dir only removes an empty folder: another run's files keep it.
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
+/// Creates the run directory; returns the folders it created, deepest first (the run
+/// directory itself first, when it did not exist).
+fn create_run_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let created: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    std::fs::create_dir_all(dir).map_err(|e| {
+        remove_created(dir, &created);
+        Error::io("cannot create run directory", dir, e)
+    })?;
     if dir.join("timeline.csv").exists() {
         return Err(Error::Usage(format!(
             "{} already holds a run (timeline.csv); choose another --out",
@@ -89,8 +109,12 @@ fn create_run_dir(dir: &Path) -> Result<bool> {
     let probe = dir.join(".soak-write-test");
     std::fs::write(&probe, b"")
         .and_then(|_| std::fs::remove_file(&probe))
-        .map_err(|e| Error::io("cannot write to run directory", dir, e))?;
-    Ok(!existed)
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&probe);
+            remove_created(dir, &created);
+            Error::io("cannot write to run directory", dir, e)
+        })?;
+    Ok(created)
 }
 
 fn now_rfc3339() -> String {

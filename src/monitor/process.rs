@@ -38,16 +38,17 @@ pub(super) async fn run_process(
     let mut guard = None;
     let mut notes = Vec::new();
     let mut logs: Vec<(&str, CappedLog)> = Vec::new();
+    if matches!(cfg.target, TargetSpec::Command(_)) {
+        heap::sweep_stale_shm();
+    }
     let heap = match &cfg.target {
         TargetSpec::Command(argv) => heap_files(cfg, argv, &mut notes)?,
         _ => None,
     };
-    // Node's preload goes into every command (only node reads NODE_OPTIONS).
+    // Node's preload goes into every command (only node reads NODE_OPTIONS). Both are
+    // only planned here: the guard learns their paths before they are created.
     let node = match &cfg.target {
-        TargetSpec::Command(_) => Some(
-            NodeFiles::create(&cfg.out_dir, cfg.full_gc_every)
-                .map_err(|e| Error::io("cannot set up node's heap reading in", &cfg.out_dir, e))?,
-        ),
+        TargetSpec::Command(_) => Some(NodeFiles::plan(&cfg.out_dir, cfg.full_gc_every)),
         _ => None,
     };
     let (root, pgid, adopters, exclude) = match (&cfg.target, attached) {
@@ -68,10 +69,24 @@ pub(super) async fn run_process(
             // The target may want to signal soak (and a signal it sends is told apart).
             env.push(("SOAK_PID".into(), std::process::id().to_string()));
             env.extend(node.iter().flat_map(|n| n.env()));
-            let l = open_logs(&dir, cfg.log_cap).and_then(|(o, e, ow, ew)| {
-                logs = vec![("target.stdout.log", o), ("target.stderr.log", e)];
-                process::spawn(argv, &env, ow.into(), ew.into())
+            let made = match &heap {
+                Some(h) => h
+                    .make()
+                    .map_err(|e| Error::io("cannot set up heap counting in", &cfg.out_dir, e)),
+                None => Ok(()),
+            }
+            .and_then(|_| match &node {
+                Some(n) => n.make().map_err(|e| {
+                    Error::io("cannot set up node's heap reading in", &cfg.out_dir, e)
+                }),
+                None => Ok(()),
             });
+            let l = made
+                .and_then(|_| open_logs(&dir, cfg.log_cap))
+                .and_then(|(o, e, ow, ew)| {
+                    logs = vec![("target.stdout.log", o), ("target.stderr.log", e)];
+                    process::spawn(argv, &env, ow.into(), ew.into())
+                });
             let l = match l {
                 Ok(l) => l,
                 Err(e) => {
@@ -415,8 +430,8 @@ fn open_logs(
     Ok((o, e, ow, ew))
 }
 
-/// The heap shim's files for a command, unless `--no-heap` or the program is statically
-/// linked (then a note says why heap_bytes stays empty).
+/// The heap shim's files for a command (planned, not yet created), unless `--no-heap` or
+/// the program is statically linked (then a note says why heap_bytes stays empty).
 fn heap_files(
     cfg: &RunConfig,
     argv: &[String],
@@ -440,9 +455,7 @@ fn heap_files(
         ));
         return Ok(None);
     }
-    HeapFiles::create(&cfg.out_dir)
-        .map(Some)
-        .map_err(|e| Error::io("cannot set up heap counting in", &cfg.out_dir, e))
+    Ok(Some(HeapFiles::plan(&cfg.out_dir)))
 }
 
 /// What the report says about heap counting: which allocators served the tree and

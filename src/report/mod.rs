@@ -481,11 +481,19 @@ pub fn load(path: &Path) -> Result<Report> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("cannot write", &tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_data())
-        .map_err(|e| Error::io("cannot write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_data()
+    });
+    if let Err(e) = written {
+        // A full disk must not leave a half-written temporary behind.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io("cannot write", &tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("cannot write", path, e)
+    })
 }
 
 /// The smallest growth a series could have detected, for every rendering: "1.20 MB/h
