@@ -205,6 +205,55 @@ pub enum ReadError {
         /// The previous row's time.
         prev: f64,
     },
+    /// A memory value that cannot be one (negative, or beyond any address space).
+    #[error("timeline {path} line {line}, column '{column}': {value} is not a memory size ({why}); fix or remove the row")]
+    BadMemory {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The text found.
+        value: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// Two rows closer in time than the timeline's resolution (1 µs), which would make
+    /// any rate between them meaningless (or infinite).
+    #[error("timeline {path} line {line}: elapsed_s {value} is less than 1 µs after the row before ({prev}); elapsed_s must be seconds (soak writes them with µs resolution)")]
+    TimeStep {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// This row's time, as written.
+        value: String,
+        /// The previous row's time.
+        prev: String,
+    },
+    /// Two columns share a name: which one is meant cannot be known.
+    #[error("timeline {path}: column '{column}' appears twice (columns {first} and {second}); rename or remove one")]
+    DuplicateColumn {
+        /// The file.
+        path: PathBuf,
+        /// The name.
+        column: String,
+        /// 1-based position of the first.
+        first: usize,
+        /// 1-based position of the second.
+        second: usize,
+    },
+    /// The metric asked for is a time column, not a level.
+    #[error("timeline {path}: --metric {column}: {why}; pick a memory column such as rss_bytes")]
+    NotALevel {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// Why it cannot be judged.
+        why: &'static str,
+    },
     /// A row has the wrong number of fields (not the last one).
     #[error("timeline {path} line {line}: {found} fields where the header has {expected}")]
     Ragged {
@@ -306,6 +355,16 @@ fn read_rows(
         .map(|h| String::from_utf8_lossy(h).trim().to_string())
         .collect();
     let found = names.join(",");
+    for (j, n) in names.iter().enumerate() {
+        if let Some(i) = names[..j].iter().position(|m| m == n) {
+            return Err(ReadError::DuplicateColumn {
+                path: p(),
+                column: n.clone(),
+                first: i + 1,
+                second: j + 1,
+            });
+        }
+    }
     let find = |c: &str| names.iter().position(|n| n == c);
     let t_idx = find("elapsed_s").ok_or_else(|| ReadError::MissingColumn {
         path: p(),
@@ -318,15 +377,34 @@ fn read_rows(
         found: found.clone(),
     })?;
     let ts_idx = find("timestamp");
+    if m_idx == t_idx || Some(m_idx) == ts_idx {
+        return Err(ReadError::NotALevel {
+            path: p(),
+            column: required.into(),
+            why: if m_idx == t_idx {
+                "elapsed_s is the time axis"
+            } else {
+                "timestamp holds the wall-clock times (text)"
+            },
+        });
+    }
     let mut tl = Timeline::default();
-    // Candidate numeric columns; a non-required one that turns out not to be numeric is
-    // dropped (with a note) rather than failing the whole read.
-    let mut cols: Vec<(usize, String, Vec<f64>, bool)> = names
+    // Candidate numeric columns; a non-required one that turns out not to be numeric (or
+    // to hold an impossible memory size) is dropped with a note rather than failing the
+    // whole read.
+    let mut cols: Vec<Col> = names
         .iter()
         .enumerate()
         .filter(|(i, _)| *i != t_idx && Some(*i) != ts_idx)
-        .map(|(i, n)| (i, n.clone(), Vec::new(), true))
+        .map(|(i, n)| Col {
+            idx: i,
+            bytes: is_bytes_column(n),
+            name: n.clone(),
+            values: Vec::new(),
+            dropped: None,
+        })
         .collect();
+    let mut skipped = Skipped::default();
     let shape = Shape {
         t_idx,
         m_idx,
@@ -347,7 +425,7 @@ fn read_rows(
                 let line = rec.position().map(|pos| pos.line()).unwrap_or(0);
                 std::mem::swap(&mut rec, &mut held);
                 if let Some(l) = pending.replace(line) {
-                    push_row(&mut tl, &mut cols, &rec, l, &shape)?;
+                    push_row(&mut tl, &mut cols, &mut skipped, &rec, l, &shape)?;
                 }
             }
             Err(e) => {
@@ -375,17 +453,19 @@ fn read_rows(
                 "the last row (line {line}) was cut off mid-write and was ignored"
             ));
         } else {
-            push_row(&mut tl, &mut cols, r, line, &shape)?;
+            push_row(&mut tl, &mut cols, &mut skipped, r, line, &shape)?;
         }
     }
-    for (_, name, values, numeric) in cols {
-        if numeric {
-            tl.columns.push((name, values));
-        } else {
-            tl.notes.push(format!(
-                "column '{name}' is not numeric and was not analysed"
-            ));
+    for c in cols {
+        match c.dropped {
+            None => tl.columns.push((c.name, c.values)),
+            Some(why) => tl
+                .notes
+                .push(format!("column '{}' {why} and was not analysed", c.name)),
         }
+    }
+    if let Some(n) = skipped.note(required) {
+        tl.notes.push(n);
     }
     let dups = tl.elapsed_s.windows(2).filter(|w| w[0] == w[1]).count();
     if dups > 0 {
@@ -419,9 +499,60 @@ struct Shape<'a> {
     required: &'a str,
 }
 
+/// A numeric column being read.
+struct Col {
+    idx: usize,
+    name: String,
+    /// Whether it holds memory (a `*_bytes` column): never negative.
+    bytes: bool,
+    values: Vec<f64>,
+    /// Why it was given up, when it was.
+    dropped: Option<String>,
+}
+
+/// Whether a column holds bytes of memory.
+fn is_bytes_column(name: &str) -> bool {
+    name.ends_with("_bytes")
+}
+
+/// The largest memory size a timeline may hold: 2^64 bytes.
+const MAX_BYTES: f64 = 18_446_744_073_709_551_616.0;
+
+/// Rows of the metric column without a usable value, by cause.
+#[derive(Default)]
+struct Skipped {
+    blank: u64,
+    nan: u64,
+    infinite: u64,
+}
+
+impl Skipped {
+    /// "12 rows have no usable rss_bytes value and were left out: 10 blank, 2 NaN".
+    fn note(&self, metric: &str) -> Option<String> {
+        let total = self.blank + self.nan + self.infinite;
+        if total == 0 {
+            return None;
+        }
+        let parts: Vec<String> = [
+            (self.blank, "blank"),
+            (self.nan, "NaN"),
+            (self.infinite, "infinite"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| format!("{n} {w}"))
+        .collect();
+        Some(format!(
+            "{total} row(s) have no usable {metric} value and were left out of the analysis: {}",
+            parts.join(", ")
+        ))
+    }
+}
+
 fn push_row(
     tl: &mut Timeline,
-    cols: &mut [(usize, String, Vec<f64>, bool)],
+    cols: &mut [Col],
+    skipped: &mut Skipped,
     r: &csv::ByteRecord,
     line: u64,
     shape: &Shape,
@@ -471,25 +602,59 @@ fn push_row(
                 prev,
             });
         }
+        if t > prev && t - prev < 1e-6 {
+            return Err(ReadError::TimeStep {
+                path: path.to_path_buf(),
+                line,
+                value: tv.to_string(),
+                prev: format!("{prev:e}"),
+            });
+        }
     }
-    for (i, _, values, numeric) in cols.iter_mut() {
-        if !*numeric {
+    for c in cols.iter_mut() {
+        if c.dropped.is_some() {
             continue;
         }
-        let v = cell(*i);
+        let metric = c.idx == m_idx;
+        let v = cell(c.idx);
         let x = if v.is_empty() {
+            skipped.blank += u64::from(metric);
             f64::NAN
         } else {
             match parse_number(v) {
                 Ok(x) => x,
-                Err(_) if *i == m_idx => return Err(bad(required, v)),
+                Err(_) if metric => return Err(bad(required, v)),
                 Err(_) => {
-                    *numeric = false;
+                    c.dropped = Some("is not numeric".into());
                     continue;
                 }
             }
         };
-        values.push(x);
+        if metric {
+            skipped.nan += u64::from(x.is_nan() && !v.is_empty());
+            skipped.infinite += u64::from(x.is_infinite());
+        }
+        if c.bytes && x.is_finite() && !(0.0..MAX_BYTES).contains(&x) {
+            let why = if x < 0.0 {
+                "negative"
+            } else {
+                "2^64 bytes or more"
+            };
+            if metric {
+                return Err(ReadError::BadMemory {
+                    path: path.to_path_buf(),
+                    line,
+                    column: c.name.clone(),
+                    value: v.to_string(),
+                    why,
+                });
+            }
+            c.dropped = Some(format!(
+                "holds a value that is not a memory size ({v} at line {line}: {why})"
+            ));
+            continue;
+        }
+        c.values.push(x);
     }
     tl.elapsed_s.push(t);
     if let Some(i) = ts_idx {

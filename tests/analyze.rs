@@ -145,6 +145,152 @@ fn broken_and_degenerate_files() {
     assert_eq!(code(&missing), 2, "{}", show(&missing));
 }
 
+/// What the metric column holds that cannot be used is counted and named, impossible
+/// memory and ambiguous files are bad input (exit 2, one line naming row and column), and
+/// no figure is ever infinite.
+#[test]
+fn unusable_values_are_counted_and_bad_input_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    // 600 rows at 100 MB: every 7th NaN, every 11th blank, one +inf.
+    let mut body = String::from("elapsed_s,rss_bytes\n");
+    let (mut nan, mut blank) = (0, 0);
+    for i in 0..600 {
+        let v = if i == 5 {
+            "inf".to_string()
+        } else if i % 7 == 0 {
+            nan += 1;
+            "NaN".to_string()
+        } else if i % 11 == 0 {
+            blank += 1;
+            String::new()
+        } else {
+            "100000000".to_string()
+        };
+        body.push_str(&format!("{i},{v}\n"));
+    }
+    let f = write(d.path(), "holes.csv", &body);
+    let o = run(&["analyze", &f, "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let notes = r["notes"].to_string();
+    let want = format!(
+        "{} row(s) have no usable rss_bytes value and were left out of the analysis: {blank} blank, {nan} NaN, 1 infinite",
+        nan + blank + 1
+    );
+    assert!(notes.contains(&want), "{want} not in {notes}");
+
+    let cases: Vec<(&str, &str, &[&str], &str)> = vec![
+        (
+            "negative.csv",
+            "elapsed_s,rss_bytes\n0,100\n1,-5\n2,100\n",
+            &[],
+            "line 3, column 'rss_bytes': -5 is not a memory size (negative)",
+        ),
+        (
+            "dupcol.csv",
+            "elapsed_s,rss_bytes,rss_bytes\n0,1,2\n1,2,3\n",
+            &[],
+            "column 'rss_bytes' appears twice (columns 2 and 3)",
+        ),
+        (
+            "denormal.csv",
+            "elapsed_s,rss_bytes\n0,100\n5e-324,200\n",
+            &[],
+            "line 3: elapsed_s 5e-324 is less than 1 µs after the row before (0e0)",
+        ),
+        (
+            "stamp.csv",
+            "timestamp,elapsed_s,rss_bytes\n2026-01-01T00:00:00Z,0,1\n2026-01-01T00:00:01Z,1,1\n",
+            &["--metric", "timestamp"],
+            "--metric timestamp: timestamp holds the wall-clock times (text)",
+        ),
+        (
+            "time.csv",
+            "elapsed_s,rss_bytes\n0,1\n1,1\n",
+            &["--metric", "elapsed_s"],
+            "--metric elapsed_s: elapsed_s is the time axis",
+        ),
+    ];
+    for (name, body, extra, needle) in cases {
+        let f = write(d.path(), name, body);
+        let mut args = vec!["analyze", f.as_str()];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), 2, "{name}: {}", show(&o));
+        assert!(err.contains(needle), "{name}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{name}: {err}");
+    }
+
+    // A negative value in a memory column other than the metric drops that column.
+    let f = write(
+        d.path(),
+        "anon.csv",
+        "elapsed_s,rss_bytes,anon_bytes\n0,100,1\n1,100,-1\n2,100,1\n",
+    );
+    let o = run(&["analyze", &f]);
+    assert_eq!(code(&o), 3, "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(
+            "column 'anon_bytes' holds a value that is not a memory size (-1 at line 3: negative) and was not analysed"
+        ),
+        "{}",
+        show(&o)
+    );
+    // Sub-microsecond steps never reach the analysis: no infinite rate.
+    let mut fast = String::from("elapsed_s,rss_bytes\n");
+    for i in 0..600 {
+        fast.push_str(&format!(
+            "{:e},{}\n",
+            i as f64 * 5e-324,
+            100_000_000 + i * 1000
+        ));
+    }
+    let f = write(d.path(), "fast.csv", &fast);
+    let o = run(&["analyze", &f]);
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains('∞'),
+        "{}",
+        show(&o)
+    );
+}
+
+/// A noiseless series cannot detect "growth above 0 MB/h": the minimum detectable rate
+/// is floored at the data's resolution, and the text says so.
+#[test]
+fn noiseless_series_detect_down_to_their_resolution() {
+    let d = tempfile::tempdir().unwrap();
+    let mut flat = String::from("elapsed_s,rss_bytes\n");
+    let mut stepped = flat.clone();
+    for i in 0..600 {
+        flat.push_str(&format!("{i},100000000\n"));
+        stepped.push_str(&format!("{i},{}\n", 100_000_000 + (i / 100) * 4096));
+    }
+    for (name, body, want) in [
+        ("flat.csv", flat, "growth above 7 B/h, the resolution of the data: its smallest step between values (1 B) over the 8m59s analysed"),
+        ("stepped.csv", stepped, "growth above 0.03 MB/h, the resolution of the data: its smallest step between values (4.1 kB) over the 8m59s analysed"),
+    ] {
+        let f = write(d.path(), name, &body);
+        let o = run(&["analyze", &f]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains(want), "{name}: {}", show(&o));
+        assert!(!text.contains("above 0 MB/h"), "{name}: {}", show(&o));
+        let o = run(&["analyze", &f, "--format", "json"]);
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let m = &r["metrics"][0];
+        assert!(m["min_detectable_rate_per_hour"].as_f64().unwrap() > 0.0, "{m}");
+        assert!(m["min_detectable_step"].as_f64().unwrap() > 0.0, "{m}");
+    }
+    // A noisy series keeps its noise-based figure.
+    let o = run(&["analyze", corpus("leak-2L-white.csv").to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("(≈95% power)"),
+        "{}",
+        show(&o)
+    );
+}
+
 /// The report JSON of a real analysis, with what depends on the machine and the path
 /// redacted: the contract's shape and the engine's figures are pinned.
 #[test]

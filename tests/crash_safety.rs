@@ -18,9 +18,11 @@ fn check_rows(csv: &str) -> usize {
         "header: {:?}",
         lines[0]
     );
-    let columns = lines[0].trim_end().split(',').count();
+    // The contract's 13 columns and the extras a process run adds after them.
+    let width = lines[0].trim_end().split(',').count();
+    assert!(width >= 13, "header: {:?}", lines[0]);
     for (i, l) in lines.iter().enumerate().skip(1) {
-        let whole = l.ends_with('\n') && l.trim_end().split(',').count() == columns;
+        let whole = l.ends_with('\n') && l.trim_end().split(',').count() == width;
         assert!(
             whole || i == lines.len() - 1,
             "line {} torn in the middle: {l:?}",
@@ -113,6 +115,8 @@ fn full_disk_is_exit_5_with_a_valid_timeline() {
     let d = tempfile::tempdir().unwrap();
     let mnt = d.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
+    // The heap shim (about 48 kB) goes into the run directory too: room for it and a
+    // few hundred rows.
     let ok = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs"])
         .arg(&mnt)
@@ -159,6 +163,57 @@ fn full_disk_is_exit_5_with_a_valid_timeline() {
     assert!(wait_gone(&m, Duration::from_secs(3)), "target stopped");
     let a = run(&["analyze", copy.to_str().unwrap()]);
     assert!(matches!(code(&a), 0 | 1 | 3), "{}", show(&a));
+}
+
+/// A monitor error while attached says the pid was left running (soak never signals
+/// a process it did not start), not "target stopped"; the report that cannot be written
+/// leaves no `report.tmp`.
+#[test]
+fn full_disk_while_attached_leaves_the_pid_running_and_says_so() {
+    if skip_unless(
+        is_root(),
+        "full_disk_while_attached_leaves_the_pid_running_and_says_so",
+        "needs root to mount a tmpfs",
+    ) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let mnt = d.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=48k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a 48 kB tmpfs");
+    let mut target = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = target.id().to_string();
+    let o = Command::new(soak())
+        .args(["--duration", "60s", "--interval", "2ms", "--out"])
+        .arg(mnt.join("run"))
+        .args(["--pid", &pid])
+        .output()
+        .unwrap();
+    let tmp_left = mnt.join("run/report.tmp").exists();
+    let _ = Command::new("umount").arg(&mnt).status();
+    let alive = target.try_wait().unwrap().is_none();
+    let _ = target.kill();
+    let _ = target.wait();
+    assert_eq!(code(&o), 5, "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.contains("No space left on device")
+            && last.contains(&format!("pid {pid} left running (attached)"))
+            && !last.contains("target stopped"),
+        "{err}"
+    );
+    assert!(alive, "the attached pid was never signalled");
+    assert!(
+        !tmp_left,
+        "a report that could not be written leaves no report.tmp"
+    );
 }
 
 /// libfaketime (Debian package faketime), which .ci/run installs.

@@ -185,3 +185,69 @@ fn oom_killed_child_fails_the_run_unless_allowed() {
     assert_eq!(r["target_failed"], false);
     assert!(r["child_oom"].is_string(), "still reported");
 }
+
+/// A member whose `smaps_rollup` soak may not read (a non-dumpable process, seen by a
+/// soak without CAP_SYS_PTRACE) costs that member's PSS, named in a note, never the run.
+#[test]
+fn unreadable_smaps_rollup_skips_that_members_pss() {
+    if skip_unless(
+        is_root(),
+        "unreadable_smaps_rollup_skips_that_members_pss",
+        "needs root to run soak and its target as nobody",
+    ) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        d.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let out = d.path().join("run");
+    let m = marker();
+    let py = "import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); time.sleep(60)";
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(soak())
+        .args([
+            "--duration",
+            "3s",
+            "--interval",
+            "200ms",
+            "--pss",
+            "--no-heap",
+            "--out",
+            out.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &format!("/usr/bin/python3 -c '{py}' & wait"),
+            "sh",
+            &m,
+        ])
+        .output()
+        .unwrap();
+    assert!(matches!(code(&o), 0 | 1 | 3), "{}", show(&o));
+    let r = report(&out);
+    let notes = r["notes"].to_string();
+    assert!(
+        notes.contains("pss_bytes leaves out 1 process(es)")
+            && notes.contains("/smaps_rollup: Permission denied"),
+        "{notes}"
+    );
+    let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
+    let pss: Vec<&str> = csv
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(',').nth(8))
+        .collect();
+    assert!(
+        !pss.is_empty() && pss.iter().all(|v| v.parse::<u64>().is_ok()),
+        "the shell's PSS is still read: {pss:?}"
+    );
+    assert!(
+        wait_gone(&m, std::time::Duration::from_secs(3)),
+        "{:?}",
+        pids_with(&m)
+    );
+}

@@ -130,6 +130,11 @@ pub struct SeriesAnalysis {
     /// Growth rate (per hour) this run would have detected as growth with ~95%
     /// probability: twice the interval's half-width.
     pub min_detectable_rate_per_hour: Option<f64>,
+    /// When the minimum detectable rate is the data's resolution rather than its noise
+    /// (a noiseless series): the smallest step between two of its values (one unit when
+    /// all are equal), which over the analysed span gives that rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_detectable_step: Option<f64>,
     /// For an undecided rate: how long a run (seconds, in total) would likely decide it,
     /// assuming the same slope and white-noise scaling (half-width ∝ span^-1.5).
     pub decide_after_s: Option<f64>,
@@ -193,6 +198,7 @@ pub fn analyze_series(metric: &str, t: &[f64], y: &[f64], opts: &SeriesOptions) 
         minimum: y.iter().cloned().reduce(f64::min),
         last: y.last().copied(),
         min_detectable_rate_per_hour: None,
+        min_detectable_step: None,
         decide_after_s: None,
         rate_check: None,
         total_check: None,
@@ -223,6 +229,14 @@ pub fn analyze_series(metric: &str, t: &[f64], y: &[f64], opts: &SeriesOptions) 
         out.intercept = Some(f.intercept);
         let hw = f.half_width() * 3600.0;
         out.min_detectable_rate_per_hour = hw.is_finite().then_some(2.0 * hw);
+        // A noiseless series has a zero-width interval: no rate is below what the data
+        // can show, one step of its values over the analysed span.
+        if let Some((step, rate)) = resolution_rate_per_hour(tw, yw) {
+            if out.min_detectable_rate_per_hour.is_some_and(|d| d < rate) {
+                out.min_detectable_rate_per_hour = Some(rate);
+                out.min_detectable_step = Some(step);
+            }
+        }
         out.warmup_model = trend::warmup_model(&pts, f.variance_inflation).map(|m| WarmupModel {
             rate: m.rate * 3600.0,
             low: m.low * 3600.0,
@@ -243,6 +257,24 @@ pub fn analyze_series(metric: &str, t: &[f64], y: &[f64], opts: &SeriesOptions) 
     out.points = pts;
     out.finish_checks(opts, fit.as_ref());
     out
+}
+
+/// The data's resolution as a rate: the smallest non-zero step between two of the values
+/// (one unit when all are equal) over the span of `t`, per hour; with that step.
+fn resolution_rate_per_hour(t: &[f64], y: &[f64]) -> Option<(f64, f64)> {
+    let span = t.last()? - t.first()?;
+    if span <= 0.0 {
+        return None;
+    }
+    let mut v = y.to_vec();
+    v.sort_by(f64::total_cmp);
+    let step = v
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 0.0)
+        .reduce(f64::min)
+        .unwrap_or(1.0);
+    Some((step, step / span * 3600.0))
 }
 
 /// The last third of the analysed span, reduced and fitted on its own.

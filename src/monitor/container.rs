@@ -281,5 +281,6 @@ async fn soak(
         runtimes: Vec::new(),
         full_gc: None,
         child_oom,
+        signal: None,
     })
 }

@@ -22,6 +22,7 @@ use crate::target::ExitInfo;
 use crate::timeline::{read_timeline, TimelineWriter};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -67,17 +68,37 @@ pub fn run(cfg: &RunConfig, guard_exe: Option<&Path>) -> Result<Outcome> {
         Some(engine) => rt.block_on(container::run_container(cfg, guard_exe, engine)),
         None => rt.block_on(process::run_process(cfg, guard_exe, attached)),
     };
-    if result.is_err() && created && !cfg.out_dir.join("timeline.csv").exists() {
+    if result.is_err() && !cfg.out_dir.join("timeline.csv").exists() {
         // Failed before the first row (the target did not start, the metrics port was
-        // taken): leave nothing half-written.
-        let _ = std::fs::remove_dir_all(&cfg.out_dir);
+        // taken): leave nothing half-written, not even the empty `reports/` above it.
+        remove_created(&cfg.out_dir, &created);
     }
     result
 }
 
-fn create_run_dir(dir: &Path) -> Result<bool> {
-    let existed = dir.exists();
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create run directory", dir, e))?;
+/// Removes the run directory and the (empty) parents soak created for it.
+fn remove_created(dir: &Path, created: &[PathBuf]) {
+    if created.first().is_some_and(|c| c == dir) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    for d in created.iter().skip(1) {
+        // remove_dir only removes an empty folder: another run's files keep it.
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
+/// Creates the run directory; returns the folders it created, deepest first (the run
+/// directory itself first, when it did not exist).
+fn create_run_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let created: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    std::fs::create_dir_all(dir).map_err(|e| {
+        remove_created(dir, &created);
+        Error::io("cannot create run directory", dir, e)
+    })?;
     if dir.join("timeline.csv").exists() {
         return Err(Error::Usage(format!(
             "{} already holds a run (timeline.csv); choose another --out",
@@ -88,8 +109,12 @@ fn create_run_dir(dir: &Path) -> Result<bool> {
     let probe = dir.join(".soak-write-test");
     std::fs::write(&probe, b"")
         .and_then(|_| std::fs::remove_file(&probe))
-        .map_err(|e| Error::io("cannot write to run directory", dir, e))?;
-    Ok(!existed)
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&probe);
+            remove_created(dir, &created);
+            Error::io("cannot write to run directory", dir, e)
+        })?;
+    Ok(created)
 }
 
 fn now_rfc3339() -> String {
@@ -106,12 +131,67 @@ fn install(k: SignalKind) -> Result<Signal> {
     signal(k).map_err(|e| Error::Monitor(format!("cannot install signal handler: {e}")))
 }
 
+/// Stop signals counted by soak's own `SA_SIGINFO` action (registered beside tokio's):
+/// a loop that blocks the runtime (the stop's grace period) can still see a new one.
+static STOPS_SEEN: AtomicU64 = AtomicU64::new(0);
+/// The last stop signal and who sent it: `signal << 32 | pid`, pid 0 when no process
+/// sent it (a terminal's Ctrl-C, the kernel).
+static LAST_STOP: AtomicU64 = AtomicU64::new(0);
+static RECORD_ORIGINS: std::sync::Once = std::sync::Once::new();
+
+/// Registers the action that counts stop signals and keeps their sender (siginfo's
+/// `si_pid`), once per process.
+fn record_origins() -> Result<()> {
+    let mut failed = None;
+    RECORD_ORIGINS.call_once(|| {
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let action = move |info: &libc::siginfo_t| {
+                // si_pid is meaningful for signals a process sent (kill, sigqueue,
+                // tgkill: si_code <= 0), not for a terminal's or the kernel's.
+                // SAFETY: reading the union field the kernel filled for these codes.
+                let pid = if info.si_code <= 0 {
+                    unsafe { info.si_pid() }.max(0) as u64
+                } else {
+                    0
+                };
+                LAST_STOP.store(((sig as u64) << 32) | pid, Ordering::SeqCst);
+                STOPS_SEEN.fetch_add(1, Ordering::SeqCst);
+            };
+            // SAFETY: the action only stores to atomics, which is async-signal-safe,
+            // and the registry chains it with tokio's own action for the signal.
+            if let Err(e) = unsafe { signal_hook_registry::register_sigaction(sig, action) } {
+                failed = Some(e);
+            }
+        }
+    });
+    match failed {
+        Some(e) => Err(Error::Monitor(format!(
+            "cannot install signal handler: {e}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl StopSignals {
     fn install() -> Result<StopSignals> {
-        Ok(StopSignals {
+        let s = StopSignals {
             int: install(SignalKind::interrupt())?,
             term: install(SignalKind::terminate())?,
-        })
+        };
+        record_origins()?;
+        Ok(s)
+    }
+
+    /// How many stop signals soak has received so far.
+    fn seen() -> u64 {
+        STOPS_SEEN.load(Ordering::SeqCst)
+    }
+
+    /// The process that sent the last stop signal, when it was `sig` and a process sent it.
+    fn sender_of(sig: i32) -> Option<u32> {
+        let v = LAST_STOP.load(Ordering::SeqCst);
+        let pid = (v & 0xffff_ffff) as u32;
+        ((v >> 32) as i32 == sig && pid > 0).then_some(pid)
     }
 
     /// The next stop signal's number.
@@ -360,6 +440,16 @@ struct Ending {
     full_gc: Option<report::FullGcReport>,
     /// Evidence that the OOM killer killed a process of the tree other than the main one.
     child_oom: Option<String>,
+    /// Who sent the stop signal that ended the run, when one did.
+    signal: Option<SignalEnd>,
+}
+
+/// Where the signal that ended a run came from.
+struct SignalEnd {
+    /// "SIGTERM from pid 42 (sh), a process of the target's tree: …".
+    detail: String,
+    /// Sent by a process of the target's tree: the target ended its own soak.
+    from_target: bool,
 }
 
 /// Analyses the timeline on disk and writes the reports; maps the run to its exit code.
@@ -376,6 +466,7 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         runtimes,
         full_gc,
         child_oom,
+        signal,
     } = e;
     let mut notes = Vec::new();
     if cfg.limits.rate_is_default {
@@ -389,7 +480,18 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
     // An OOM kill inside the tree fails the run unless child deaths are expected
     // (--allow-child-oom) and the main process lived on.
     let child_oom_fails = child_oom.is_some() && !cfg.allow_child_oom;
-    let target_failed = (early_exit && !target_ok_finish) || child_oom_fails;
+    // A target that signals soak to stop ended the run itself, before its end: that is
+    // the target's failure, not the user's interruption.
+    let signalled_by_target = signal.as_ref().is_some_and(|s| s.from_target);
+    let target_failed = (early_exit && !target_ok_finish) || child_oom_fails || signalled_by_target;
+    if signalled_by_target {
+        if let Some(s) = &signal {
+            notes.push(format!(
+                "soak was stopped by its own target: {}; a target that signals soak fails the run (exit 4)",
+                s.detail
+            ));
+        }
+    }
     if let Some(c) = &child_oom {
         notes.push(format!(
             "{c}; {}",
@@ -405,7 +507,11 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
     }
     let (end_reason, signal_name, detail) = match &end {
         End::Deadline => ("deadline", None, None),
-        End::Signal(s) => ("interrupted", Some(crate::target::signal_name(*s)), None),
+        End::Signal(s) => (
+            "interrupted",
+            Some(crate::target::signal_name(*s)),
+            signal.as_ref().map(|x| x.detail.clone()),
+        ),
         End::TargetGone => (
             "target_exit",
             None,
@@ -471,13 +577,19 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         // The run failed on soak's side (a full disk, say): the timeline on disk is valid
         // up to the failure. Say so in one line, with or without a report.
         let rows = format!("the timeline keeps {} complete rows", r.taken);
+        // soak stops only what it started: an attached pid or container is left running.
+        let target = match &cfg.target {
+            TargetSpec::Pid(p) => format!("pid {p} left running (attached)"),
+            TargetSpec::Container(c) => format!("container {c} left running (attached)"),
+            _ => "target stopped".to_string(),
+        };
         return match report::write_all(&report, Some(&tl), &dir) {
             Ok(()) => Err(Error::Monitor(format!(
-                "{msg}; target stopped, {rows}, report written to {}",
+                "{msg}; {target}, {rows}, report written to {}",
                 dir.display()
             ))),
             Err(e) => Err(Error::Monitor(format!(
-                "{msg}; target stopped, {rows}; report not written ({e})"
+                "{msg}; {target}, {rows}; report not written ({e})"
             ))),
         };
     }

@@ -29,6 +29,7 @@ pub(super) async fn run_process(
     let dir = cfg.out_dir.clone();
     // Installed before the target starts, so no exit or Ctrl-C is missed.
     let mut stops = StopSignals::install()?;
+    let stops_before = StopSignals::seen();
     let mut sigchld = super::install(SignalKind::child())?;
     let oom_before = oom::cgroup_oom_kills();
     let oom_since_us = oom::monotonic_us();
@@ -37,16 +38,17 @@ pub(super) async fn run_process(
     let mut guard = None;
     let mut notes = Vec::new();
     let mut logs: Vec<(&str, CappedLog)> = Vec::new();
+    if matches!(cfg.target, TargetSpec::Command(_)) {
+        heap::sweep_stale_shm();
+    }
     let heap = match &cfg.target {
         TargetSpec::Command(argv) => heap_files(cfg, argv, &mut notes)?,
         _ => None,
     };
-    // Node's preload goes into every command (only node reads NODE_OPTIONS).
+    // Node's preload goes into every command (only node reads NODE_OPTIONS). Both are
+    // only planned here: the guard learns their paths before they are created.
     let node = match &cfg.target {
-        TargetSpec::Command(_) => Some(
-            NodeFiles::create(&cfg.out_dir, cfg.full_gc_every)
-                .map_err(|e| Error::io("cannot set up node's heap reading in", &cfg.out_dir, e))?,
-        ),
+        TargetSpec::Command(_) => Some(NodeFiles::plan(&cfg.out_dir, cfg.full_gc_every)),
         _ => None,
     };
     let (root, pgid, adopters, exclude) = match (&cfg.target, attached) {
@@ -64,11 +66,27 @@ pub(super) async fn run_process(
                 guard = Some(g);
             }
             let mut env = heap.as_ref().map(|h| h.env()).unwrap_or_default();
+            // The target may want to signal soak (and a signal it sends is told apart).
+            env.push(("SOAK_PID".into(), std::process::id().to_string()));
             env.extend(node.iter().flat_map(|n| n.env()));
-            let l = open_logs(&dir, cfg.log_cap).and_then(|(o, e, ow, ew)| {
-                logs = vec![("target.stdout.log", o), ("target.stderr.log", e)];
-                process::spawn(argv, &env, ow.into(), ew.into())
+            let made = match &heap {
+                Some(h) => h
+                    .make()
+                    .map_err(|e| Error::io("cannot set up heap counting in", &cfg.out_dir, e)),
+                None => Ok(()),
+            }
+            .and_then(|_| match &node {
+                Some(n) => n.make().map_err(|e| {
+                    Error::io("cannot set up node's heap reading in", &cfg.out_dir, e)
+                }),
+                None => Ok(()),
             });
+            let l = made
+                .and_then(|_| open_logs(&dir, cfg.log_cap))
+                .and_then(|(o, e, ow, ew)| {
+                    logs = vec![("target.stdout.log", o), ("target.stderr.log", e)];
+                    process::spawn(argv, &env, ow.into(), ew.into())
+                });
             let l = match l {
                 Ok(l) => l,
                 Err(e) => {
@@ -188,20 +206,45 @@ pub(super) async fn run_process(
     let elapsed_s = rec.elapsed();
     rec.clear_progress();
 
-    // Stop the target (never an attached one).
+    // Who sent the signal that ended the run, while the tree is still there to ask.
+    let sender = match &end {
+        End::Signal(sig) => Some(signal_sender(
+            *sig,
+            &tree,
+            &mut reader,
+            &seen,
+            root.pid,
+            pgid,
+        )),
+        _ => None,
+    };
+
+    // Stop the target (never an attached one). A stop signal beyond the one that ended
+    // the loop cuts the grace period short.
     let mut stop_escalated = None;
+    let mut cut_short = false;
     if let Some(g) = pgid {
         let mut reaped = Vec::new();
-        stop_escalated = Some(process::stop_tree(
+        let consumed = stops_before + u64::from(matches!(end, End::Signal(_)));
+        let stopped = process::stop_tree(
             g,
             &mut tree,
             &mut reader,
             cfg.grace,
             |r| reaped.push(r),
-        ));
+            || StopSignals::seen() > consumed,
+        );
+        stop_escalated = Some(stopped.killed);
+        cut_short = stopped.cut_short;
         for r in reaped {
             handle_reaped(r, elapsed_s, true, &mut root_exit);
         }
+    }
+    if cut_short {
+        notes.push(format!(
+            "a second stop signal during the {} grace period cut it short: the target's tree was killed with SIGKILL",
+            crate::units::Secs(cfg.grace.as_secs_f64())
+        ));
     }
     if let Some(g) = guard.take() {
         g.done();
@@ -214,6 +257,12 @@ pub(super) async fn run_process(
         }
     }
     let recorded = rec.finish(elapsed_s);
+    if let Some(e) = &reader.pss_first_error {
+        notes.push(format!(
+            "pss_bytes leaves out {} process(es) of the tree whose smaps_rollup could not be read (first: {e}); run soak as root or as the target's user for their PSS",
+            reader.pss_unreadable.len()
+        ));
+    }
     if heap.is_some() {
         let runtime_seen = reader
             .runtime()
@@ -297,8 +346,68 @@ pub(super) async fn run_process(
             runtimes,
             full_gc: full_gc_report,
             child_oom,
+            signal: sender.map(|(detail, from_target)| super::SignalEnd {
+                detail: if cut_short {
+                    format!("{detail}; a second stop signal cut the grace period short (SIGKILL)")
+                } else {
+                    detail
+                },
+                from_target,
+            }),
         },
     )
+}
+
+/// Who sent stop signal `sig` to soak, in words, and whether it came from inside the
+/// target's tree: the tree's members now or at any tick, the root, any descendant of the
+/// root, or a process in the target's process group.
+fn signal_sender(
+    sig: i32,
+    tree: &ProcessTree,
+    reader: &mut ProcReader,
+    seen: &std::collections::BTreeSet<u32>,
+    root: u32,
+    pgid: Option<i32>,
+) -> (String, bool) {
+    let name = crate::target::signal_name(sig);
+    let Some(pid) = StopSignals::sender_of(sig) else {
+        return (
+            format!("{name} came from no process (a terminal's Ctrl-C or the kernel)"),
+            false,
+        );
+    };
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| format!(" ({})", c.trim()))
+        .unwrap_or_default();
+    let stat = reader.stat(pid).ok();
+    let mut inside = pid == root
+        || tree.contains(pid)
+        || seen.contains(&pid)
+        || pgid.is_some_and(|g| stat.as_ref().is_some_and(|s| s.pgrp == g));
+    // A descendant the ticks never saw (it lived less than an interval).
+    let mut p = stat.map(|s| s.ppid);
+    for _ in 0..64 {
+        match p {
+            Some(q) if q == root => inside = true,
+            Some(q) if q > 1 && !inside => {
+                p = reader.stat(q).ok().map(|s| s.ppid);
+                continue;
+            }
+            _ => {}
+        }
+        break;
+    }
+    if inside {
+        (
+            format!("{name} from pid {pid}{comm}, a process of the target's tree: the target ended the run"),
+            true,
+        )
+    } else {
+        (
+            format!("{name} from pid {pid}{comm}, outside the target's tree"),
+            false,
+        )
+    }
 }
 
 /// The target's two capped logs in `dir`, and the pipe ends to give it.
@@ -321,8 +430,8 @@ fn open_logs(
     Ok((o, e, ow, ew))
 }
 
-/// The heap shim's files for a command, unless `--no-heap` or the program is statically
-/// linked (then a note says why heap_bytes stays empty).
+/// The heap shim's files for a command (planned, not yet created), unless `--no-heap` or
+/// the program is statically linked (then a note says why heap_bytes stays empty).
 fn heap_files(
     cfg: &RunConfig,
     argv: &[String],
@@ -346,9 +455,7 @@ fn heap_files(
         ));
         return Ok(None);
     }
-    HeapFiles::create(&cfg.out_dir)
-        .map(Some)
-        .map_err(|e| Error::io("cannot set up heap counting in", &cfg.out_dir, e))
+    Ok(Some(HeapFiles::plan(&cfg.out_dir)))
 }
 
 /// What the report says about heap counting: which allocators served the tree and

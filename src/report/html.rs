@@ -386,7 +386,7 @@ impl Exporter for Html {
             esc(&r.explanation)
         );
         if r.interrupted {
-            let _ = write!(h, "<p class=\"note\">Interrupted by {} after {}: the verdict covers what was collected.</p>", esc(r.end.signal.as_deref().unwrap_or("a signal")), Secs(r.elapsed_s));
+            let _ = write!(h, "<p class=\"note\">Interrupted by {} after {}: the verdict covers what was collected.{}</p>", esc(r.end.signal.as_deref().unwrap_or("a signal")), Secs(r.elapsed_s), r.end.detail.as_deref().map(|d| format!(" {}.", esc(d))).unwrap_or_default());
         }
         if let Some(x) = &r.target_exit {
             let _ = write!(
@@ -447,11 +447,11 @@ impl Exporter for Html {
         }
         h.push_str("</table>");
         if let Some(a) = main {
-            if let Some(d) = a.min_detectable_rate_per_hour {
+            if let Some(d) = super::detectable_text(a) {
                 let _ = write!(
                     h,
-                    "<p class=\"note\">Smallest growth this run would detect (≈95% power): {}.",
-                    esc(&fmt_rate(a.unit, d))
+                    "<p class=\"note\">Smallest growth this run would detect: {}.",
+                    esc(&d)
                 );
                 if let Some(s) = a.decide_after_s {
                     let _ = write!(

@@ -48,9 +48,14 @@ impl Exporter for Markdown {
         if r.interrupted {
             let _ = writeln!(
                 s,
-                "> Interrupted by {} after {}: the verdict covers what was collected.\n",
+                "> Interrupted by {} after {}: the verdict covers what was collected.{}\n",
                 cell(r.end.signal.as_deref().unwrap_or("a signal")),
-                Secs(r.elapsed_s)
+                Secs(r.elapsed_s),
+                r.end
+                    .detail
+                    .as_deref()
+                    .map(|d| format!(" {}.", cell(d)))
+                    .unwrap_or_default()
             );
         }
         if let Some(x) = &r.target_exit {
@@ -106,12 +111,8 @@ impl Exporter for Markdown {
                     )
                 );
             }
-            if let Some(d) = m.min_detectable_rate_per_hour {
-                let _ = writeln!(
-                    s,
-                    "- Smallest growth this run would detect (≈95% power): {}",
-                    crate::analysis::verdict::fmt_rate(m.unit, d)
-                );
+            if let Some(d) = super::detectable_text(m) {
+                let _ = writeln!(s, "- Smallest growth this run would detect: {}", cell(&d));
             }
             if let Some(d) = m.decide_after_s {
                 let _ = writeln!(

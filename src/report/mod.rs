@@ -481,11 +481,40 @@ pub fn load(path: &Path) -> Result<Report> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("cannot write", &tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_data())
-        .map_err(|e| Error::io("cannot write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_data()
+    });
+    if let Err(e) = written {
+        // A full disk must not leave a half-written temporary behind.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io("cannot write", &tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("cannot write", path, e)
+    })
+}
+
+/// The smallest growth a series could have detected, for every rendering: "1.20 MB/h
+/// (≈95% power)", or, when the data's resolution sets it (its noise would allow less),
+/// that rate and the step it comes from. Rates too small for MB/h are shown in B/h, never as "0".
+fn detectable_text(m: &SeriesAnalysis) -> Option<String> {
+    use crate::analysis::verdict::{fmt_rate, fmt_value};
+    let d = m.min_detectable_rate_per_hour?;
+    let rate = if m.unit == Unit::Bytes && d < 5e3 {
+        format!("{}/h", crate::units::Bytes(d))
+    } else {
+        fmt_rate(m.unit, d)
+    };
+    Some(match m.min_detectable_step {
+        Some(step) => format!(
+            "{rate}, the resolution of the data: its smallest step between values ({}) over the {} analysed",
+            fmt_value(m.unit, step),
+            crate::units::Secs(step / d * 3600.0)
+        ),
+        None => format!("{rate} (≈95% power)"),
+    })
 }
 
 /// The cells of one metric's row, shared by the text and Markdown renderings:

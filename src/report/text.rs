@@ -31,11 +31,18 @@ pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
         );
     }
     if r.interrupted {
-        let _ = writeln!(
-            s,
-            "  ended    interrupted by {}",
-            r.end.signal.as_deref().unwrap_or("a signal")
-        );
+        match &r.end.detail {
+            Some(d) => {
+                let _ = writeln!(s, "  ended    interrupted: {}", plain(d));
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "  ended    interrupted by {}",
+                    r.end.signal.as_deref().unwrap_or("a signal")
+                );
+            }
+        }
     }
     let _ = writeln!(
         s,
@@ -76,12 +83,8 @@ pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
         );
     }
     if let Some(m) = r.main_metric() {
-        if let Some(d) = m.min_detectable_rate_per_hour {
-            let _ = writeln!(
-                s,
-                "  detectable  growth above {} (≈95% power)",
-                crate::analysis::verdict::fmt_rate(m.unit, d)
-            );
+        if let Some(d) = super::detectable_text(m) {
+            let _ = writeln!(s, "  detectable  growth above {d}");
         }
         if let Some(d) = m.decide_after_s {
             let _ = writeln!(

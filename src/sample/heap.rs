@@ -106,8 +106,17 @@ pub struct HeapFiles {
 
 impl HeapFiles {
     /// Makes the segment folder (in /dev/shm when there is one, so the counters never
-    /// touch a disk) and writes the shim into the run directory.
+    /// touch a disk) and writes the shim into the run directory. What was made before a
+    /// failure (a full disk) is removed.
     pub fn create(run_dir: &Path) -> io::Result<HeapFiles> {
+        let f = Self::plan(run_dir);
+        f.make()?;
+        Ok(f)
+    }
+
+    /// Chooses the paths without creating anything, so they can be handed to the guard
+    /// first (a soak killed between creating and telling would leave them behind).
+    pub fn plan(run_dir: &Path) -> HeapFiles {
         let unique = format!(
             "soak-heap-{}-{}",
             std::process::id(),
@@ -122,7 +131,6 @@ impl HeapFiles {
         } else {
             run_dir.join(".soak-heap")
         };
-        std::fs::create_dir_all(&dir)?;
         // ld.so splits LD_PRELOAD on spaces and colons: a run directory whose path has
         // one cannot hold the shim, the segment folder (a name soak chose) can.
         let in_run_dir = run_dir.join(".soak-heap-shim.so");
@@ -131,8 +139,13 @@ impl HeapFiles {
         } else {
             in_run_dir
         };
-        std::fs::write(&shim, SHIM)?;
-        Ok(HeapFiles { shim, dir })
+        HeapFiles { shim, dir }
+    }
+
+    /// Creates the planned folder and shim (dropping `self` removes them again).
+    pub fn make(&self) -> io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        std::fs::write(&self.shim, SHIM)
     }
 
     /// The environment that injects the shim; an LD_PRELOAD the user set is kept after it.
@@ -157,6 +170,39 @@ impl HeapFiles {
     /// A reader of this run's segments.
     pub fn reader(&self) -> HeapReader {
         HeapReader::new(&self.dir)
+    }
+}
+
+/// Removes the /dev/shm folders (`soak-heap-PID-…`, `soak-runtime-PID-…`) of soaks that
+/// are gone: a soak killed along with its guard (SIGKILL to the whole process group)
+/// leaves them behind, and the next run sweeps them. A live pid's folder is kept.
+pub fn sweep_stale_shm() {
+    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name
+            .strip_prefix("soak-heap-")
+            .or_else(|| name.strip_prefix("soak-runtime-"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest
+            .split_once('-')
+            .and_then(|(p, n)| n.bytes().all(|b| b.is_ascii_digit()).then_some(p))
+            .and_then(|p| p.parse::<i32>().ok())
+            .filter(|p| *p > 0)
+        else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only checks that the pid exists.
+        let dead = unsafe { libc::kill(pid, 0) } != 0
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if dead {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

@@ -54,8 +54,16 @@ pub struct NodeFiles {
 }
 
 impl NodeFiles {
-    /// Makes the folder (in /dev/shm when there is one) and writes the preload in it.
+    /// Makes the folder (in /dev/shm when there is one) and writes the preload in it;
+    /// what was made before a failure is removed.
     pub fn create(run_dir: &Path, gc_every: Option<Duration>) -> io::Result<NodeFiles> {
+        let f = Self::plan(run_dir, gc_every);
+        f.make()?;
+        Ok(f)
+    }
+
+    /// Chooses the paths without creating anything (see [`crate::sample::heap::HeapFiles::plan`]).
+    pub fn plan(run_dir: &Path, gc_every: Option<Duration>) -> NodeFiles {
         let unique = format!(
             "soak-runtime-{}-{}",
             std::process::id(),
@@ -70,14 +78,18 @@ impl NodeFiles {
         } else {
             run_dir.join(".soak-runtime")
         };
-        std::fs::create_dir_all(&dir)?;
         let script = dir.join("soak-node-preload.js");
-        std::fs::write(&script, PRELOAD)?;
-        Ok(NodeFiles {
+        NodeFiles {
             dir,
             script,
             gc_every,
-        })
+        }
+    }
+
+    /// Creates the planned folder and preload (dropping `self` removes them again).
+    pub fn make(&self) -> io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        std::fs::write(&self.script, PRELOAD)
     }
 
     /// The folder node processes publish in.

@@ -140,7 +140,15 @@ pub struct ProcReader {
     pub heap_missing: u64,
     /// The runtimes' own heaps (JVM perf data, Node's preload), when a run reads them.
     runtime: Option<super::runtime::RuntimeReader>,
+    /// Processes whose `smaps_rollup` could not be read (other than for having exited):
+    /// their PSS is left out of the sum, the run goes on (at most [`PSS_UNREADABLE_CAP`]).
+    pub pss_unreadable: std::collections::BTreeSet<u32>,
+    /// The first such failure: the file and the error.
+    pub pss_first_error: Option<String>,
 }
+
+/// How many unreadable PSS processes are remembered by pid.
+pub const PSS_UNREADABLE_CAP: usize = 10_000;
 
 impl Default for ProcReader {
     fn default() -> Self {
@@ -162,6 +170,8 @@ impl ProcReader {
             heap: None,
             heap_missing: 0,
             runtime: None,
+            pss_unreadable: std::collections::BTreeSet::new(),
+            pss_first_error: None,
         }
     }
 
@@ -311,11 +321,21 @@ impl ProcReader {
             Err(e) if gone(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let pss = if self.pss {
+        let pss = if self.pss && !self.pss_unreadable.contains(&pid) {
             match self.pss(pid) {
                 Ok(p) => p,
                 Err(e) if gone(&e) => return Ok(None),
-                Err(e) => return Err(e),
+                // One member's unreadable PSS (a non-dumpable or setuid process, another
+                // user's) costs that member's PSS, never the run.
+                Err(e) => {
+                    if self.pss_first_error.is_none() {
+                        self.pss_first_error = Some(format!("/proc/{pid}/smaps_rollup: {e}"));
+                    }
+                    if self.pss_unreadable.len() < PSS_UNREADABLE_CAP {
+                        self.pss_unreadable.insert(pid);
+                    }
+                    None
+                }
             }
         } else {
             None

@@ -181,18 +181,31 @@ pub fn signal_tree(pgid: Option<i32>, tree: &ProcessTree, sig: i32) {
     }
 }
 
+/// How a stop went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stopped {
+    /// SIGKILL was needed (the grace period ran out, or was cut short).
+    pub killed: bool,
+    /// `cut_short` said so during the grace period (a second stop signal to soak).
+    pub cut_short: bool,
+}
+
 /// Stops a launched tree: SIGTERM, wait up to `grace`, then SIGKILL, reaping all.
-/// `on_reap` sees every reaped child (so the root's status is not lost).
+/// `on_reap` sees every reaped child (so the root's status is not lost). `cut_short` is
+/// asked every 20 ms of the grace period: when it says so, SIGKILL goes at once (this
+/// loop blocks the runtime, so it cannot wait on the signal streams; a flag set by a
+/// signal handler is what it can see).
 pub fn stop_tree(
     pgid: i32,
     tree: &mut ProcessTree,
     reader: &mut ProcReader,
     grace: Duration,
     mut on_reap: impl FnMut(Reaped),
-) -> bool {
+    mut cut_short: impl FnMut() -> bool,
+) -> Stopped {
     signal_tree(Some(pgid), tree, libc::SIGTERM);
     let deadline = Instant::now() + grace;
-    let mut killed = false;
+    let mut out = Stopped::default();
     loop {
         reap_all().into_iter().for_each(&mut on_reap);
         let _ = tree.refresh(reader);
@@ -200,12 +213,10 @@ pub fn stop_tree(
         if tree.is_empty() {
             break;
         }
-        if Instant::now() >= deadline {
-            if killed {
-                break;
-            }
+        out.cut_short = cut_short();
+        if out.cut_short || Instant::now() >= deadline {
             signal_tree(Some(pgid), tree, libc::SIGKILL);
-            killed = true;
+            out.killed = true;
             // SIGKILL cannot be ignored; give the kernel a moment to tear down.
             let after = Instant::now() + Duration::from_secs(5);
             while Instant::now() < after {
@@ -222,7 +233,7 @@ pub fn stop_tree(
         std::thread::sleep(Duration::from_millis(20));
     }
     reap_all().into_iter().for_each(&mut on_reap);
-    killed
+    out
 }
 
 /// Builds the exit record of a reaped root.
