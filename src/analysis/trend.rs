@@ -82,6 +82,21 @@ pub fn theil_sen(points: &[Point]) -> Option<SlopeFit> {
         1.0
     };
     let var_s = nf * (nf - 1.0) * (2.0 * nf + 5.0) / 18.0 * inflation;
+    let (low, high) = sen_bounds(&slopes, var_s);
+    Some(SlopeFit {
+        slope,
+        low: low.min(slope),
+        high: high.max(slope),
+        intercept,
+        lag1_rank_correlation: rho,
+        variance_inflation: inflation,
+        points: n,
+    })
+}
+
+/// Sen's interval from the sorted pairwise slopes and the variance of Kendall's S.
+fn sen_bounds(slopes: &[f64], var_s: f64) -> (f64, f64) {
+    let big_n = slopes.len();
     let c = Z_ONE_SIDED_5 * var_s.sqrt();
     let m1 = (big_n as f64 - c) / 2.0;
     let m2 = (big_n as f64 + c) / 2.0;
@@ -99,6 +114,66 @@ pub fn theil_sen(points: &[Point]) -> Option<SlopeFit> {
     } else {
         slopes[hi_idx]
     };
+    (low, high)
+}
+
+/// Theil–Sen over segments that share one slope but not one level (Hirsch's seasonal
+/// Kendall estimator with the segments as seasons): the median of the pairwise slopes
+/// *within* each segment, and Sen's interval from the summed variances of the segments'
+/// Kendall S, widened for autocorrelation as [`theil_sen`] does. A level shift between
+/// segments does not enter the slope at all. `None` with fewer than 3 pairwise slopes.
+pub fn theil_sen_within(segments: &[&[Point]]) -> Option<SlopeFit> {
+    let segs: Vec<Vec<Point>> = segments
+        .iter()
+        .map(|s| {
+            s.iter()
+                .copied()
+                .filter(|p| p.t.is_finite() && p.y.is_finite())
+                .collect()
+        })
+        .collect();
+    let mut slopes = Vec::new();
+    let mut var_s = 0.0;
+    for seg in &segs {
+        for i in 0..seg.len() {
+            for j in (i + 1)..seg.len() {
+                let dt = seg[j].t - seg[i].t;
+                if dt.abs() > 0.0 {
+                    slopes.push((seg[j].y - seg[i].y) / dt);
+                }
+            }
+        }
+        let m = seg.len() as f64;
+        var_s += m * (m - 1.0) * (2.0 * m + 5.0) / 18.0;
+    }
+    if slopes.len() < 3 {
+        return None;
+    }
+    slopes.sort_by(f64::total_cmp);
+    let big_n = slopes.len();
+    let slope = if big_n % 2 == 1 {
+        slopes[big_n / 2]
+    } else {
+        (slopes[big_n / 2 - 1] + slopes[big_n / 2]) / 2.0
+    };
+    let mut residuals = Vec::new();
+    let mut intercept = f64::NAN;
+    for seg in segs.iter().filter(|s| !s.is_empty()) {
+        let mut offsets: Vec<f64> = seg.iter().map(|p| p.y - slope * p.t).collect();
+        let level = super::points::median(&mut offsets);
+        if intercept.is_nan() {
+            intercept = level;
+        }
+        residuals.extend(seg.iter().map(|p| p.y - (level + slope * p.t)));
+    }
+    let n = residuals.len();
+    let rho = lag1_rank_correlation(&residuals);
+    let inflation = if rho > Z_ONE_SIDED_5 / (n as f64).sqrt() {
+        hamed_rao_ar1(n, rho)
+    } else {
+        1.0
+    };
+    let (low, high) = sen_bounds(&slopes, var_s * inflation);
     Some(SlopeFit {
         slope,
         low: low.min(slope),
@@ -200,7 +275,13 @@ pub struct WarmupModel {
     pub preferred: bool,
 }
 
+/// A warm-up fit whose line or curve alone moves the level by more than this many times
+/// the data's range over the span is rejected as implausible.
+const IMPLAUSIBLE_FACTOR: f64 = 2.0;
+
 /// Fits the warm-up-plus-line model over a grid of τ and compares it with a line.
+/// `None` when there are too few points or the best fit is implausible: τ not inside
+/// the span, or a term that moves the level far beyond the data's range.
 pub fn warmup_model(points: &[Point], variance_inflation: f64) -> Option<WarmupModel> {
     let n = points.len();
     if n < 8 {
@@ -235,6 +316,24 @@ pub fn warmup_model(points: &[Point], variance_inflation: f64) -> Option<WarmupM
         }
     }
     let (tau, fit) = best?;
+    // A fit whose line or curve alone would move the level far more than the data ever
+    // moved is two nearly collinear terms cancelling each other (τ comparable to the
+    // span), not a warm-up: reject it rather than report its rate (a Node plateau gave
+    // "-596 MB/h (90% interval -1172 to -19.2)" for data that moved 30 MB).
+    let (lo_y, hi_y) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.y), b.max(p.y))
+        });
+    let range = hi_y - lo_y;
+    let line_moves = fit.coef[1].abs() * span;
+    let curve_moves = fit.coef[2].abs() * (1.0 - (-span / tau).exp());
+    if !(tau < span
+        && line_moves <= IMPLAUSIBLE_FACTOR * range
+        && curve_moves <= IMPLAUSIBLE_FACTOR * range)
+    {
+        return None;
+    }
     let nf = n as f64;
     let bic = |rss: f64, k: f64| nf * (rss.max(1e-300) / nf).ln() + k * nf.ln();
     let preferred = bic(fit.rss, 4.0) + 6.0 <= bic(line.rss, 2.0);
@@ -247,6 +346,53 @@ pub fn warmup_model(points: &[Point], variance_inflation: f64) -> Option<WarmupM
         tau_s: tau,
         amplitude: fit.coef[2],
         preferred,
+    })
+}
+
+/// A level shift inside a line, `y = a + c·(t−t0) + h·[t ≥ at]`: the best split by least
+/// squares, compared with the plain line by BIC.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct StepFit {
+    /// Index of the first point after the shift.
+    pub split: usize,
+    /// Where the level shifts (midway between the points either side), seconds.
+    pub at_s: f64,
+    /// The shift `h`, in the metric's unit (positive: a step up).
+    pub height: f64,
+    /// Whether the step beats a plain line by BIC by a clear margin (ΔBIC ≥ 6).
+    pub preferred: bool,
+}
+
+/// Fits a line with one level shift at the best split (at least two points on each
+/// side) and compares it with the plain line, counting the split as a parameter.
+pub fn step_model(points: &[Point]) -> Option<StepFit> {
+    let n = points.len();
+    if n < 6 {
+        return None;
+    }
+    let t0 = points[0].t;
+    let line = least_squares(points, |p| [1.0, p.t - t0, 0.0], 2)?;
+    let mut best: Option<(usize, LsFit)> = None;
+    for k in 2..=n - 2 {
+        let at = points[k].t;
+        if at <= points[k - 1].t {
+            continue;
+        }
+        let step = |p: &Point| if p.t >= at { 1.0 } else { 0.0 };
+        if let Some(fit) = least_squares(points, |p| [1.0, p.t - t0, step(p)], 3) {
+            if best.as_ref().map(|(_, b)| fit.rss < b.rss).unwrap_or(true) {
+                best = Some((k, fit));
+            }
+        }
+    }
+    let (k, fit) = best?;
+    let nf = n as f64;
+    let bic = |rss: f64, k: f64| nf * (rss.max(1e-300) / nf).ln() + k * nf.ln();
+    Some(StepFit {
+        split: k,
+        at_s: (points[k - 1].t + points[k].t) / 2.0,
+        height: fit.coef[2],
+        preferred: bic(fit.rss, 4.0) + 6.0 <= bic(line.rss, 2.0),
     })
 }
 
@@ -543,6 +689,46 @@ mod tests {
         assert!((student_t_95(1_000_000) - Z_ONE_SIDED_5).abs() < 1e-5);
     }
 
+    #[test]
+    fn warmup_model_rejects_cancelling_terms() {
+        // A curve and a line that cancel (τ twice the span): the data moves ~15 units,
+        // the line alone would move 54 over the span. Such a fit is not reported.
+        let pts: Vec<Point> = (0..30)
+            .map(|i| {
+                let t = i as f64 * 18.0;
+                let wiggle = ((i * 7919) % 13) as f64 * 0.05;
+                Point {
+                    t,
+                    y: 500.0 + 100.0 * (-t / 1000.0).exp() + 0.1 * t + wiggle,
+                }
+            })
+            .collect();
+        assert_eq!(warmup_model(&pts, 1.0), None);
+    }
+
+    #[test]
+    fn step_model_finds_a_level_shift_and_not_in_a_line() {
+        let noise = |i: usize| ((i * 7919) % 13) as f64 * 0.1;
+        let stepped: Vec<Point> = (0..30)
+            .map(|i| Point {
+                t: i as f64 * 6.0,
+                y: 100.0 + if i >= 20 { 20.0 } else { 0.0 } + noise(i),
+            })
+            .collect();
+        let s = step_model(&stepped).unwrap();
+        assert!(s.preferred, "{s:?}");
+        assert!((s.height - 20.0).abs() < 1.0, "{s:?}");
+        assert!((s.at_s - 117.0).abs() < 1e-9, "{s:?}");
+        let line: Vec<Point> = (0..30)
+            .map(|i| Point {
+                t: i as f64 * 6.0,
+                y: 100.0 + i as f64 + noise(i),
+            })
+            .collect();
+        assert!(!step_model(&line).unwrap().preferred);
+        assert_eq!(step_model(&line[..5]), None);
+    }
+
     proptest! {
         #[test]
         fn noiseless_slope_recovered(a in -1e9f64..1e9, b in -1e4f64..1e4, n in 3usize..80) {
@@ -561,10 +747,17 @@ mod tests {
         }
 
         #[test]
+        fn one_segment_is_plain_theil_sen(ys in proptest::collection::vec(0f64..1e6, 5..60)) {
+            let p: Vec<Point> = ys.iter().enumerate().map(|(i, &y)| Point { t: i as f64, y }).collect();
+            prop_assert_eq!(theil_sen_within(&[&p]), theil_sen(&p));
+        }
+
+        #[test]
         fn never_panics(ys in proptest::collection::vec(prop_oneof![Just(f64::NAN), Just(f64::INFINITY), -1e12f64..1e12], 0..50)) {
             let p: Vec<Point> = ys.iter().enumerate().map(|(i, &y)| Point { t: (i / 2) as f64, y }).collect();
             let _ = theil_sen(&p);
             let _ = warmup_model(&p, 1.0);
+            let _ = step_model(&p);
         }
     }
 }
