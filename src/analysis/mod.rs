@@ -140,6 +140,10 @@ pub struct SeriesAnalysis {
     pub tail: Option<TailFit>,
     /// Warm-up-plus-line model: its linear rate per hour and whether it was preferred.
     pub warmup_model: Option<WarmupModel>,
+    /// A rising curve beat the line clearly (ΔBIC ≥ 6) but no plausible warm-up fit
+    /// explains the data: the line's interval alone does not fail the run.
+    #[serde(default)]
+    pub line_disfavoured: bool,
     /// Level just after the warm-up (median of the first tenth of points).
     pub start_level: Option<f64>,
     /// Level at the end (median of the last tenth of points).
@@ -211,6 +215,7 @@ pub fn analyze_series(metric: &str, t: &[f64], y: &[f64], opts: &SeriesOptions) 
         ols_slope_per_hour: None,
         tail: None,
         warmup_model: None,
+        line_disfavoured: false,
         start_level: None,
         end_level: None,
         total_growth: None,
@@ -248,7 +253,12 @@ pub fn analyze_series(metric: &str, t: &[f64], y: &[f64], opts: &SeriesOptions) 
         out.intercept = Some(f.intercept);
         let hw = f.half_width() * 3600.0;
         out.min_detectable_rate_per_hour = hw.is_finite().then_some(2.0 * hw);
-        out.warmup_model = trend::warmup_model(&pts, f.variance_inflation).map(|m| WarmupModel {
+        let warm = trend::warmup_model(&pts, f.variance_inflation);
+        // An implausible warm-up fit is not reported; if it still beat the line clearly,
+        // the line is a poor description of the data and its interval cannot fail the run.
+        out.line_disfavoured =
+            warm.is_some_and(|m| !m.plausible && m.preferred && m.amplitude < 0.0);
+        out.warmup_model = warm.filter(|m| m.plausible).map(|m| WarmupModel {
             rate: m.rate * 3600.0,
             low: m.low * 3600.0,
             high: m.high * 3600.0,
@@ -575,22 +585,29 @@ mod tests {
     }
 
     #[test]
-    fn a_slow_warm_up_below_the_limit_is_not_failed_on_the_line() {
-        // V8-like: RSS rises 9 MB towards a plateau (τ 90 s) while leaking 5 MB/h, half
-        // the limit. The line over the analysed span can sit above the limit; the warm-up
-        // curve fits clearly better and its rate decides (PASS or, undecided, INCONCLUSIVE).
-        let mut line_above = 0;
-        for seed in 0..20 {
-            let (t, y) = ci_series(seed, |x| -9e6 * (-x / 90.0).exp() + x * 5e6 / 3600.0);
+    fn a_late_onset_after_a_warm_up_is_still_caught() {
+        // A 9 MB warm-up (τ 90 s), then a leak of 3–10× the limit from 380–500 s on: the
+        // step test in the tail must not excuse these as level shifts. Measured: 1 of 120
+        // not FAIL before it (a warm-up PASS), 2 of 120 with it (a 100 MB/h onset 100 s
+        // before the end, read as a 1.6 MB step: INCONCLUSIVE). Goal: missed FAIL ≤ 2%.
+        let mut missed = Vec::new();
+        for seed in 0..120 {
+            let rate = [30e6, 50e6, 100e6][(seed % 3) as usize];
+            let on = [380.0, 420.0, 460.0, 500.0][(seed / 3 % 4) as usize];
+            let (t, y) = ci_series(seed, |x| {
+                -9e6 * (-x / 90.0).exp() + (x - on).max(0.0) * rate / 3600.0
+            });
             let a = analyze_series("rss_bytes", &t, &y, &opts(10.0));
             let c = a.rate_check.as_ref().unwrap();
-            assert_ne!(c.verdict, Verdict::Fail, "seed {seed}: {}", c.explanation);
-            if a.slope_low_per_hour.unwrap() > 10e6 {
-                line_above += 1;
-                assert_eq!(c.reason, Reason::StillWarmingUp, "{}", c.explanation);
+            if c.verdict != Verdict::Fail {
+                missed.push(format!(
+                    "{} MB/h from {on} s, seed {seed}: {}",
+                    rate / 1e6,
+                    c.explanation
+                ));
             }
         }
-        assert!(line_above > 0, "no seed exercised the rule");
+        assert!(missed.len() <= 2, "{missed:#?}");
     }
 
     #[test]

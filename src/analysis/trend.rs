@@ -273,6 +273,14 @@ pub struct WarmupModel {
     pub amplitude: f64,
     /// Whether the model beats a plain line by BIC by a clear margin (ΔBIC ≥ 6).
     pub preferred: bool,
+    /// Whether the fit is plausible (τ inside the span, no term moving the level more than
+    /// twice the data's range). An implausible fit is never reported or used to pass.
+    #[serde(default = "yes")]
+    pub plausible: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A warm-up fit whose line or curve alone moves the level by more than this many times
@@ -280,8 +288,8 @@ pub struct WarmupModel {
 const IMPLAUSIBLE_FACTOR: f64 = 2.0;
 
 /// Fits the warm-up-plus-line model over a grid of τ and compares it with a line.
-/// `None` when there are too few points or the best fit is implausible: τ not inside
-/// the span, or a term that moves the level far beyond the data's range.
+/// `None` when there are too few points; `plausible` is false when τ is not inside the
+/// span or a term moves the level far beyond the data's range.
 pub fn warmup_model(points: &[Point], variance_inflation: f64) -> Option<WarmupModel> {
     let n = points.len();
     if n < 8 {
@@ -328,12 +336,9 @@ pub fn warmup_model(points: &[Point], variance_inflation: f64) -> Option<WarmupM
     let range = hi_y - lo_y;
     let line_moves = fit.coef[1].abs() * span;
     let curve_moves = fit.coef[2].abs() * (1.0 - (-span / tau).exp());
-    if !(tau < span
+    let plausible = tau < span
         && line_moves <= IMPLAUSIBLE_FACTOR * range
-        && curve_moves <= IMPLAUSIBLE_FACTOR * range)
-    {
-        return None;
-    }
+        && curve_moves <= IMPLAUSIBLE_FACTOR * range;
     let nf = n as f64;
     let bic = |rss: f64, k: f64| nf * (rss.max(1e-300) / nf).ln() + k * nf.ln();
     let preferred = bic(fit.rss, 4.0) + 6.0 <= bic(line.rss, 2.0);
@@ -346,6 +351,7 @@ pub fn warmup_model(points: &[Point], variance_inflation: f64) -> Option<WarmupM
         tau_s: tau,
         amplitude: fit.coef[2],
         preferred,
+        plausible,
     })
 }
 
@@ -703,7 +709,7 @@ mod tests {
                 }
             })
             .collect();
-        assert_eq!(warmup_model(&pts, 1.0), None);
+        assert!(!warmup_model(&pts, 1.0).unwrap().plausible);
     }
 
     #[test]

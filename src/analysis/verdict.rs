@@ -238,25 +238,19 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
         )
     });
 
-    // When a warm-up curve fits clearly better than a line, the line's interval is not
-    // the evidence: the curve's linear rate is. Its interval holding the limit leaves
-    // the run undecided, not failed.
-    let warm_undecided = warm.filter(|m| m.low <= limit && m.high >= limit).map(|m| {
+    let line_doubtful = (a.line_disfavoured && !tail_above).then(|| {
         make(
             Verdict::Inconclusive,
-            Reason::StillWarmingUp,
+            Reason::Undecided,
             format!(
-                "{grows}, but a warm-up curve (τ {}) fits better and leaves {} ({}), which contains the {lim} limit → INCONCLUSIVE",
-                Secs(m.tau_s),
-                fmt_rate(unit, m.rate),
-                interval(unit, m.low, m.high)
+                "{grows}, but a line fits the data poorly (a curve fits clearly better, and no plausible warm-up explains it) → INCONCLUSIVE"
             ),
         )
     });
     if lo > limit {
         return levelled_pass
             .or(warm_pass)
-            .or(warm_undecided)
+            .or(line_doubtful)
             .unwrap_or_else(|| {
                 make(
                     Verdict::Fail,
