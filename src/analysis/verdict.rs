@@ -186,13 +186,30 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
     );
     let tail = a.tail;
     let tail_below = tail.is_some_and(|t| t.high_per_hour < limit);
-    let tail_above = tail.is_some_and(|t| t.low_per_hour > limit);
+    // Late onset needs the tail's rise to be a slope: with a clear step up in the tail,
+    // the tail without the step must still grow faster than the limit.
+    let tail_rises = |t: &super::TailFit| {
+        t.low_per_hour > limit && t.step.map_or(true, |s| s.low_per_hour > limit)
+    };
+    let tail_above = tail.is_some_and(|t| tail_rises(&t));
+    let tail_step_only = tail.filter(|t| t.low_per_hour > limit && !tail_rises(t));
     let tail_text = |t: &super::TailFit| {
         format!(
             "last third grows {} ({})",
             fmt_rate(unit, t.slope_per_hour),
             interval(unit, t.low_per_hour, t.high_per_hour)
         )
+    };
+    // For a late onset: the slope that decided it (the one without the step, if any).
+    let onset_text = |t: &super::TailFit| match t.step {
+        Some(s) => format!(
+            "last third grows {} ({}) besides a step of {} at {}",
+            fmt_rate(unit, s.slope_per_hour),
+            interval(unit, s.low_per_hour, s.high_per_hour),
+            fmt_value(unit, s.height),
+            Secs(s.at_s)
+        ),
+        None => tail_text(t),
     };
     let warm = a.warmup_model.filter(|m| m.preferred && m.amplitude < 0.0);
 
@@ -221,14 +238,26 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
         )
     });
 
+    let line_doubtful = (a.line_disfavoured && !tail_above).then(|| {
+        make(
+            Verdict::Inconclusive,
+            Reason::Undecided,
+            format!(
+                "{grows}, but a line fits the data poorly (a curve fits clearly better, and no plausible warm-up explains it) → INCONCLUSIVE"
+            ),
+        )
+    });
     if lo > limit {
-        return levelled_pass.or(warm_pass).unwrap_or_else(|| {
-            make(
-                Verdict::Fail,
-                Reason::Leak,
-                format!("{grows} above the {lim} limit → FAIL"),
-            )
-        });
+        return levelled_pass
+            .or(warm_pass)
+            .or(line_doubtful)
+            .unwrap_or_else(|| {
+                make(
+                    Verdict::Fail,
+                    Reason::Leak,
+                    format!("{grows} above the {lim} limit → FAIL"),
+                )
+            });
     }
     if let (true, Some(t)) = (tail_above, tail) {
         return make(
@@ -236,7 +265,7 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
             Reason::LateOnsetLeak,
             format!(
                 "{grows} overall, but {} above the {lim} limit: late-onset leak → FAIL",
-                tail_text(&t)
+                onset_text(&t)
             ),
         );
     }
@@ -255,7 +284,7 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
     } else {
         Reason::Undecided
     };
-    let why = if reason == Reason::StrongAutocorrelation {
+    let mut why = if reason == Reason::StrongAutocorrelation {
         format!(
             "; samples are strongly autocorrelated (interval widened ×{:.1})",
             fit.variance_inflation.sqrt()
@@ -263,6 +292,14 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
     } else {
         String::new()
     };
+    if let Some(s) = tail_step_only.and_then(|t| t.step) {
+        why.push_str(&format!(
+            "; the last third rises by one step of {} at {}, not a slope ({} without it)",
+            fmt_value(unit, s.height),
+            Secs(s.at_s),
+            fmt_rate(unit, s.slope_per_hour)
+        ));
+    }
     make(
         Verdict::Inconclusive,
         reason,
