@@ -97,6 +97,22 @@ pub fn parse_segment(b: &[u8]) -> Option<Segment> {
     })
 }
 
+/// A folder of this soak's own for counters its targets publish: `/dev/shm/PREFIX-PID-NS`
+/// when there is a /dev/shm (the counters never touch a disk), else `.PREFIX` in the run
+/// directory. The pid in the name lets a later run sweep the folders of a dead soak.
+pub fn shared_dir(prefix: &str, run_dir: &Path) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        shm.join(format!("{prefix}-{}-{nanos}", std::process::id()))
+    } else {
+        run_dir.join(format!(".{prefix}"))
+    }
+}
+
 /// The files of one run's heap counting: the shim written out for ld.so to load, and
 /// the folder the processes publish in. Both are removed when dropped.
 pub struct HeapFiles {
@@ -117,20 +133,7 @@ impl HeapFiles {
     /// Chooses the paths without creating anything, so they can be handed to the guard
     /// first (a soak killed between creating and telling would leave them behind).
     pub fn plan(run_dir: &Path) -> HeapFiles {
-        let unique = format!(
-            "soak-heap-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        );
-        let shm = Path::new("/dev/shm");
-        let dir = if shm.is_dir() {
-            shm.join(unique)
-        } else {
-            run_dir.join(".soak-heap")
-        };
+        let dir = shared_dir("soak-heap", run_dir);
         // ld.so splits LD_PRELOAD on spaces and colons: a run directory whose path has
         // one cannot hold the shim, the segment folder (a name soak chose) can.
         let in_run_dir = run_dir.join(".soak-heap-shim.so");

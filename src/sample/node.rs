@@ -64,20 +64,7 @@ impl NodeFiles {
 
     /// Chooses the paths without creating anything (see [`crate::sample::heap::HeapFiles::plan`]).
     pub fn plan(run_dir: &Path, gc_every: Option<Duration>) -> NodeFiles {
-        let unique = format!(
-            "soak-runtime-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        );
-        let shm = Path::new("/dev/shm");
-        let dir = if shm.is_dir() {
-            shm.join(unique)
-        } else {
-            run_dir.join(".soak-runtime")
-        };
+        let dir = crate::sample::heap::shared_dir("soak-runtime", run_dir);
         let script = dir.join("soak-node-preload.js");
         NodeFiles {
             dir,
