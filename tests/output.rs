@@ -266,3 +266,28 @@ fn log_cap_zero_is_unlimited_and_small_logs_are_whole() {
     );
     assert!(!report(&out)["notes"].to_string().contains("capped"));
 }
+
+/// A newline in the target's argv must not start a line of soak's stderr of its own:
+/// under GitHub Actions such a line (`::error …::`) is a workflow command.
+#[test]
+fn an_argv_with_a_newline_cannot_inject_a_workflow_command() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    let o = Command::new(soak())
+        .args(["--duration", "1s", "--interval", "100ms", "--out"])
+        .arg(&out)
+        .args(["--", "sh", "-c", "sleep 5", "x\n::error title=pwn::from-argv"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.lines().any(|l| l.starts_with("::error title=pwn")),
+        "an injected workflow command: {err}"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !stdout.lines().any(|l| l.starts_with("::error title=pwn")),
+        "{stdout}"
+    );
+}

@@ -287,12 +287,14 @@ impl<'a> Recorder<'a> {
             .as_ref()
             .map(|(_, a)| format!("; metrics at http://{a}/metrics"))
             .unwrap_or_default();
-        crate::console::err_line(&format!(
+        // The target's argv and the run directory come from the user: a newline in them
+        // must not start a line of its own (a CI runner reads `::error::` lines as commands).
+        crate::console::err_line(&crate::report::markup::plain(&format!(
             "soak: monitoring {what} for {} every {} → {}{serving}",
             crate::units::Secs(cfg.duration.as_secs_f64()),
             crate::units::Secs(cfg.interval.as_secs_f64()),
             dir.display()
-        ));
+        )));
         // A progress bar on a terminal; status lines (for CI logs) elsewhere.
         let bar = (!cfg.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
             let b = indicatif::ProgressBar::new((cfg.duration.as_secs_f64() * 10.0) as u64);
