@@ -185,6 +185,31 @@ fn memory_that_bypasses_malloc_is_called_out() {
     assert!(n.contains("bypasses malloc"), "{n}");
 }
 
+/// Partial coverage is named only for a process that runs without counters, not for one
+/// caught for a moment between fork (or vfork) and exec.
+#[test]
+fn partial_coverage_is_named_for_real_gaps_only() {
+    let (_, r, _d) = soak_on(
+        "--duration 4s --interval 100ms --max-growth-rate 1GB/h",
+        &["sh", "-c", "while :; do sleep 0.05; done"],
+    );
+    assert!(
+        !notes(&r).contains("covers only"),
+        "short-lived children are no gap: {}",
+        notes(&r)
+    );
+    let stat = targets().1.to_str().expect("utf8");
+    let (_, r, _d) = soak_on(
+        "--duration 3s --interval 100ms --max-growth-rate 1GB/h",
+        &["sh", "-c", &format!("{stat} hold 1 & wait")],
+    );
+    assert!(
+        notes(&r).contains("covers only"),
+        "a static child is a gap: {}",
+        notes(&r)
+    );
+}
+
 #[test]
 fn a_static_target_has_an_empty_heap_and_says_why() {
     let stat = targets().1.to_str().expect("utf8");

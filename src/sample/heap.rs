@@ -46,6 +46,10 @@ pub struct Segment {
     pub counting: bool,
     /// The object that serves malloc in that process (`libc.so.6`, `libjemalloc.so.2`).
     pub allocator: [u8; NAME_LEN],
+    /// The image that published it: its text's start and end (`/proc/self/stat`'s
+    /// startcode and endcode; 0 when unknown). A process that exec'd a program without
+    /// the shim (static, setuid) still has its fork's segment, from another image.
+    pub image: (u64, u64),
 }
 
 impl Segment {
@@ -93,6 +97,7 @@ pub fn parse_segment(b: &[u8]) -> Option<Segment> {
         live_bytes: bytes,
         live_blocks: blocks,
         counting: u32_at(b, 44)? & FLAG_COUNTING != 0,
+        image: (u64_at(b, 48)?, u64_at(b, 56)?),
         allocator: b.get(HEADER_LEN..SLOTS_AT)?.try_into().ok()?,
     })
 }
@@ -249,7 +254,7 @@ impl HeapReader {
     /// Live heap bytes of `pid`, whose /proc start time is `starttime` (clock ticks
     /// after boot); `None` when it publishes nothing (the shim is not loaded in it). A
     /// segment older than the process belongs to an earlier process with the same pid.
-    pub fn live_bytes(&mut self, pid: u32, starttime: u64) -> Option<u64> {
+    pub fn live_bytes(&mut self, pid: u32, starttime: u64, image: (u64, u64)) -> Option<u64> {
         use std::os::unix::fs::FileExt;
         let new = !self.open.contains_key(&pid);
         if new {
@@ -269,6 +274,11 @@ impl HeapReader {
         let started_ns = (starttime as f64 - 1.0) / self.boot_ticks_per_second * 1e9;
         if s.pid != pid || (s.created_ns as f64) < started_ns {
             self.open.remove(&pid);
+            return None;
+        }
+        // Exec'd into an image without the shim: the segment is the fork's, not its own.
+        let known = |i: (u64, u64)| i != (0, 0);
+        if known(s.image) && known(image) && s.image != image {
             return None;
         }
         if new {
@@ -442,10 +452,10 @@ mod tests {
             .unwrap()
             .starttime;
         let mut r = HeapReader::new(dir.path());
-        assert_eq!(r.live_bytes(me, start), None, "no file: no heap");
+        assert_eq!(r.live_bytes(me, start, (0, 0)), None, "no file: no heap");
         // A segment written before this process started: a previous owner of the pid.
         std::fs::write(dir.path().join(me.to_string()), segment(me, 0, 5)).unwrap();
-        assert_eq!(r.live_bytes(me, start), None);
+        assert_eq!(r.live_bytes(me, start, (0, 0)), None);
         let now_ns = {
             let mut ts = libc::timespec {
                 tv_sec: 0,
@@ -456,9 +466,17 @@ mod tests {
             ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
         };
         std::fs::write(dir.path().join(me.to_string()), segment(me, now_ns, -3)).unwrap();
-        assert_eq!(r.live_bytes(me, start), Some(0), "negative clamps to zero");
+        assert_eq!(r.live_bytes(me, start, (0, 0)), Some(0), "negative clamps to zero");
         std::fs::write(dir.path().join(me.to_string()), segment(me, now_ns, 4096)).unwrap();
-        assert_eq!(r.live_bytes(me, start), Some(4096));
+        assert_eq!(r.live_bytes(me, start, (0, 0)), Some(4096));
+        // A segment published by another image (the fork's, before an exec into a
+        // program without the shim) is not this process's heap.
+        let mut other = segment(me, now_ns, 4096);
+        other[48..56].copy_from_slice(&0x1000u64.to_ne_bytes());
+        other[56..64].copy_from_slice(&0x2000u64.to_ne_bytes());
+        std::fs::write(dir.path().join(me.to_string()), &other).unwrap();
+        assert_eq!(r.live_bytes(me, start, (0x5000, 0x6000)), None);
+        assert_eq!(r.live_bytes(me, start, (0x1000, 0x2000)), Some(4096));
         assert_eq!(r.allocators().get("libc.so.6"), Some(&true));
         assert!(r.any_published());
         r.retain(|_| false);
@@ -467,7 +485,7 @@ mod tests {
         uncounting[44] = 0;
         uncounting[HEADER_LEN..HEADER_LEN + 9].copy_from_slice(b"libfoo.so");
         std::fs::write(dir.path().join(me.to_string()), uncounting).unwrap();
-        assert_eq!(r.live_bytes(me, start), None, "not counted: no heap figure");
+        assert_eq!(r.live_bytes(me, start, (0, 0)), None, "not counted: no heap figure");
         assert_eq!(r.allocators().get("libfoo.so"), Some(&false));
         r.retain(|_| false);
         assert!(

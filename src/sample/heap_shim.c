@@ -58,7 +58,10 @@ struct segment {
     int64_t base_blocks;
     uint32_t slots_used; /* slots [0, slots_used) may hold figures */
     uint32_t flags;      /* FLAG_* */
-    uint64_t reserved[2];
+    /* The image that published this: /proc/self/stat's startcode and endcode (0 when
+     * unknown). After an exec into a program without the shim the segment is the fork's;
+     * the reader tells by comparing these with the process's own. */
+    uint64_t startcode, endcode;
     /* The object that serves malloc (its path's last part), NUL-terminated. */
     char allocator[64];
     struct slot slot[SLOTS];
@@ -407,6 +410,38 @@ static int segment_path(char *buf, size_t cap, const char *dir, pid_t pid) {
     return 0;
 }
 
+/* startcode and endcode (fields 26 and 27 of /proc/self/stat), without allocating. */
+static void own_image(uint64_t *start, uint64_t *end) {
+    char buf[1024];
+    *start = *end = 0;
+    int saved = errno;
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { errno = saved; return; }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    errno = saved;
+    if (n <= 0) return;
+    buf[n] = 0;
+    /* Fields are counted after the last ')': the command name may hold anything. */
+    char *p = NULL;
+    for (char *c = buf; *c; c++)
+        if (*c == ')') p = c + 1;
+    if (!p) return;
+    int field = 2;
+    uint64_t v[2] = {0, 0};
+    while (*p && field < 27) {
+        while (*p == ' ') p++;
+        field++;
+        uint64_t x = 0;
+        while (*p >= '0' && *p <= '9') x = x * 10 + (uint64_t)(*p++ - '0');
+        while (*p && *p != ' ') p++;
+        if (field == 26) v[0] = x;
+        if (field == 27) v[1] = x;
+    }
+    *start = v[0];
+    *end = v[1];
+}
+
 /* Maps a fresh segment for this process whose base holds `bytes`/`blocks`. */
 static void publish(int64_t bytes, int64_t blocks) {
     const char *dir = getenv("SOAK_HEAP_DIR");
@@ -431,6 +466,7 @@ static void publish(int64_t bytes, int64_t blocks) {
     s->created_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
     s->version = 3;
     s->flags = counting ? FLAG_COUNTING : 0;
+    own_image(&s->startcode, &s->endcode);
     memcpy(s->allocator, allocator_name, sizeof s->allocator);
     /* The magic goes last: a reader never sees a half-made segment as valid. */
     __atomic_store_n(&s->magic, MAGIC, __ATOMIC_RELEASE);

@@ -27,6 +27,10 @@ pub struct Stat {
     pub cstime: u64,
     /// Start time after boot, clock ticks: with the pid, identifies a process.
     pub starttime: u64,
+    /// Where the executable's text starts and ends (0 when hidden): changes at exec.
+    pub startcode: u64,
+    /// See `startcode`.
+    pub endcode: u64,
 }
 
 /// Parses `/proc/PID/stat`. The command name may hold spaces and parentheses, so
@@ -36,11 +40,20 @@ pub fn parse_stat(bytes: &[u8]) -> Option<Stat> {
     let rest = std::str::from_utf8(bytes.get(close + 1..)?).ok()?;
     let mut f = rest.split_ascii_whitespace();
     let state = *f.next()?.as_bytes().first()?;
-    let mut nums = [0u64; 20];
-    // Fields 4..=22 of proc(5): ppid .. starttime.
-    for slot in nums.iter_mut().take(19) {
-        let v = f.next()?;
-        *slot = v.parse::<i64>().ok()? as u64;
+    let mut nums = [0u64; 24];
+    // Fields 4..=27 of proc(5): ppid .. starttime .. endcode (rsslim may be 2^64 - 1).
+    for (i, slot) in nums.iter_mut().enumerate() {
+        let Some(v) = f.next() else {
+            // Kernels print every field; a short line still yields the first 19.
+            if i >= 19 {
+                break;
+            }
+            return None;
+        };
+        *slot = v
+            .parse::<u64>()
+            .or_else(|_| v.parse::<i64>().map(|x| x as u64))
+            .ok()?;
     }
     Some(Stat {
         state,
@@ -51,6 +64,8 @@ pub fn parse_stat(bytes: &[u8]) -> Option<Stat> {
         cutime: nums[12],
         cstime: nums[13],
         starttime: nums[18],
+        startcode: nums[22],
+        endcode: nums[23],
     })
 }
 
@@ -138,6 +153,10 @@ pub struct ProcReader {
     /// Processes sampled without heap counters since this was last taken (the shim did
     /// not load in them).
     pub heap_missing: u64,
+    /// Processes that had no heap counters at the last sample. A process is counted as
+    /// missing only at its second sample without: one caught between fork (or vfork)
+    /// and exec has none yet, for a moment.
+    heap_missing_before: std::collections::HashSet<u32>,
     /// The runtimes' own heaps (JVM perf data, Node's preload), when a run reads them.
     runtime: Option<super::runtime::RuntimeReader>,
     /// Processes whose `smaps_rollup` could not be read (other than for having exited):
@@ -169,6 +188,7 @@ impl ProcReader {
             pss,
             heap: None,
             heap_missing: 0,
+            heap_missing_before: std::collections::HashSet::new(),
             runtime: None,
             pss_unreadable: std::collections::BTreeSet::new(),
             pss_first_error: None,
@@ -295,6 +315,7 @@ impl ProcReader {
     /// Closes the kept-open files of processes no longer tracked.
     pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
         self.open.retain(|pid, _| keep(*pid));
+        self.heap_missing_before.retain(|pid| keep(*pid));
         if let Some(h) = self.heap.as_mut() {
             h.retain(&keep);
         }
@@ -342,8 +363,13 @@ impl ProcReader {
         };
         let heap = match self.heap.as_mut() {
             Some(h) => {
-                let v = h.live_bytes(pid, stat.starttime);
-                self.heap_missing += u64::from(v.is_none());
+                let v = h.live_bytes(pid, stat.starttime, (stat.startcode, stat.endcode));
+                if v.is_none() {
+                    let again = !self.heap_missing_before.insert(pid);
+                    self.heap_missing += u64::from(again);
+                } else {
+                    self.heap_missing_before.remove(&pid);
+                }
                 v
             }
             None => None,
