@@ -203,15 +203,16 @@ fn ci_outputs(r: &report::Report) {
     append_step_summary(&report::to_markdown(r));
     if github_actions() {
         let kind = match r.verdict {
+            _ if r.outcome_overrides_verdict() => "error",
             crate::analysis::Verdict::Fail => "error",
             crate::analysis::Verdict::Inconclusive => "warning",
             crate::analysis::Verdict::Pass => "notice",
         };
         console::err_line(&format!(
             "::{kind} title=soak {} {}::{}",
-            r.verdict,
+            r.outcome(),
             gh_property(&r.name),
-            gh_message(&r.explanation)
+            gh_message(&r.outcome_explanation())
         ));
     }
 }

@@ -126,15 +126,24 @@ fn next_backoff(d: std::time::Duration) -> std::time::Duration {
     (d * 2).min(std::time::Duration::from_secs(1))
 }
 
+/// At most this many scrape connections are served at once; one beyond is closed as
+/// soon as it is accepted, so idle clients cannot take the descriptors that sampling
+/// `/proc` needs (a Prometheus server uses one connection per scrape).
+pub const MAX_CONNECTIONS: usize = 32;
+
+/// The time a client has to send its request head, and then again to take the response.
+pub const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Binds `addr` now (so a taken port fails before the target starts) and serves
-/// `/metrics` until the runtime ends.
+/// `/metrics` until the runtime ends, to at most [`MAX_CONNECTIONS`] clients at once.
 pub async fn serve(addr: SocketAddr, metrics: Arc<LiveMetrics>) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
         let mut backoff = ACCEPT_BACKOFF_MIN;
         loop {
-            let mut sock = match listener.accept().await {
+            let sock = match listener.accept().await {
                 Ok((sock, _)) => {
                     backoff = ACCEPT_BACKOFF_MIN;
                     sock
@@ -147,56 +156,67 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<LiveMetrics>) -> std::io::Resu
                     continue;
                 }
             };
+            // Over the cap: close at once (dropping the socket) rather than hold a
+            // descriptor for a client that may never speak.
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                drop(sock);
+                continue;
+            };
             let m = metrics.clone();
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut n = 0;
-                // Read the request head (bounded); a slow or huge client is dropped.
-                while n < buf.len() {
-                    match tokio::time::timeout(
-                        std::time::Duration::from_secs(5),
-                        sock.read(&mut buf[n..]),
-                    )
-                    .await
-                    {
-                        Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
-                        Ok(Ok(k)) => {
-                            n += k;
-                            if buf[..n].windows(4).any(|w| w == b"\r\n\r\n")
-                                || buf[..n].ends_with(b"\n\n")
-                            {
-                                break;
-                            }
-                        }
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf[..n]);
-                let path = head.split_whitespace().nth(1).unwrap_or("");
-                let (status, body, ctype) = if head.starts_with("GET ")
-                    && (path == "/metrics" || path.starts_with("/metrics?"))
-                {
-                    (
-                        "200 OK",
-                        m.render(),
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )
-                } else {
-                    (
-                        "404 Not Found",
-                        "soak serves /metrics only\n".to_string(),
-                        "text/plain",
-                    )
-                };
-                let resp = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(resp.as_bytes()).await;
-                let _ = sock.shutdown().await;
+                let _slot = slot;
+                let _ = tokio::time::timeout(2 * CLIENT_TIMEOUT, answer(sock, &m)).await;
             });
         }
     });
     Ok(bound)
+}
+
+/// Reads one request head (bounded in size and, by the caller, in time) and answers it.
+async fn answer(mut sock: tokio::net::TcpStream, m: &LiveMetrics) {
+    let mut buf = vec![0u8; 4096];
+    let mut n = 0;
+    let head_read = tokio::time::timeout(CLIENT_TIMEOUT, async {
+        while n < buf.len() {
+            match sock.read(&mut buf[n..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(k) => {
+                    n += k;
+                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") || buf[..n].ends_with(b"\n\n")
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    if head_read.is_err() {
+        // A slow or silent client is dropped without an answer.
+        return;
+    }
+    let head = String::from_utf8_lossy(&buf[..n]);
+    let path = head.split_whitespace().nth(1).unwrap_or("");
+    let (status, body, ctype) =
+        if head.starts_with("GET ") && (path == "/metrics" || path.starts_with("/metrics?")) {
+            (
+                "200 OK",
+                m.render(),
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )
+        } else {
+            (
+                "404 Not Found",
+                "soak serves /metrics only\n".to_string(),
+                "text/plain",
+            )
+        };
+    let resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = sock.write_all(resp.as_bytes()).await;
+    let _ = sock.shutdown().await;
 }
 
 #[cfg(test)]

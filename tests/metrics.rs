@@ -152,3 +152,76 @@ fn serving_on_every_interface_is_warned_about() {
         show(&o)
     );
 }
+
+/// Idle connections must not exhaust soak's descriptors: with a low fd limit, a flood
+/// of connections that never send a request leaves the run to finish normally, and
+/// `/metrics` answers again once the idle ones are dropped.
+#[test]
+fn idle_connections_cannot_exhaust_descriptors() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    // `ulimit -n 128`, then soak itself in place of the shell.
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -n 128 && exec \"$0\" \"$@\""])
+        .arg(soak())
+        .args(["--duration", "14s", "--interval", "100ms"])
+        .args(["--metrics-addr", "127.0.0.1:0", "--out"])
+        .arg(&out)
+        .args(["--", "sleep", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.strip_suffix("/metrics\n"))
+        .unwrap_or_else(|| panic!("start line names the metrics address: {first}"))
+        .to_string();
+    let sock_addr: std::net::SocketAddr = addr.parse().unwrap();
+    // 200 idle connections, more than soak's 128 descriptors, topped up for 4 s as
+    // soak lets some go; some may never be accepted (a full backlog), which is fine:
+    // they are held open all the same.
+    let connect = || std::net::TcpStream::connect_timeout(&sock_addr, Duration::from_millis(500));
+    let mut idle: Vec<_> = (0..200).filter_map(|_| connect().ok()).collect();
+    assert!(idle.len() >= 100, "only {} connections opened", idle.len());
+    let flood_end = std::time::Instant::now() + Duration::from_secs(4);
+    while std::time::Instant::now() < flood_end {
+        std::thread::sleep(Duration::from_millis(200));
+        idle.extend((0..20).filter_map(|_| connect().ok()));
+    }
+    // Still held open by this side; soak must answer a scrape regardless, once the
+    // idle ones it accepted have timed out.
+    let mut answered = None;
+    for _ in 0..30 {
+        let resp = connect()
+            .ok()
+            .and_then(|mut s| {
+                s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+                write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").ok()?;
+                let mut body = String::new();
+                s.read_to_string(&mut body).ok()?;
+                Some(body)
+            })
+            .filter(|b| b.starts_with("HTTP/1.1 200 OK"));
+        if resp.is_some() {
+            answered = resp;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut rest = String::new();
+    let status = child.wait().unwrap();
+    let _ = err.read_to_string(&mut rest);
+    drop(idle);
+    assert!(
+        matches!(status.code(), Some(0 | 1 | 3)),
+        "the run must finish normally, not {status}: {rest}"
+    );
+    let resp =
+        answered.unwrap_or_else(|| panic!("/metrics never answered after the flood: {rest}"));
+    assert!(resp.contains("soak_samples_total"), "{resp}");
+}

@@ -226,6 +226,55 @@ fn github_annotation_leaves_json_stdout_pure() {
     );
 }
 
+/// A target that dies mid-run is headlined by its failure everywhere a human or CI
+/// looks first, while report.json keeps the memory verdict (a contract).
+#[test]
+fn a_target_that_dies_is_headlined_target_failed() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    let o = Command::new(soak())
+        .args(["--duration", "3s", "--interval", "100ms", "--out"])
+        .arg(&out)
+        .args(["--", "sh", "-c", "sleep 1.5; kill -SEGV $$"])
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("soak: TARGET FAILED — ") && first.contains("SIGSEGV"),
+        "{}",
+        show(&o)
+    );
+    assert!(first.contains("memory verdict so far"), "{first}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let md_first = md.lines().next().unwrap_or_default();
+    assert!(md_first.starts_with("# soak: TARGET FAILED"), "{md}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<title>soak TARGET FAILED"), "{html}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("TARGET FAILED"), "{junit}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("::error title=soak TARGET FAILED")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("::notice"), "{stderr}");
+    let r = report(&out);
+    assert_eq!(r["exit_code"], 4);
+    assert!(
+        matches!(
+            r["verdict"].as_str(),
+            Some("PASS" | "INCONCLUSIVE" | "FAIL")
+        ),
+        "report.json keeps the memory verdict: {r}"
+    );
+}
+
 /// A baseline report from the corpus, and candidates made worse by a factor.
 fn reports(dir: &Path) -> PathBuf {
     let o = run(&[

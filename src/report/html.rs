@@ -372,7 +372,13 @@ impl Exporter for Html {
     fn render(&self, input: &Input) -> String {
         let r = input.report;
         let mut h = String::with_capacity(64 * 1024);
-        let v = r.verdict.to_string();
+        let v = r.outcome();
+        // A failed target or monitor is drawn as red as a FAIL.
+        let class = if r.outcome_overrides_verdict() {
+            "FAIL".to_string()
+        } else {
+            v.clone()
+        };
         let _ = write!(
             h,
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>soak {} — {}</title><style>{CSS}</style></head><body>",
@@ -381,10 +387,18 @@ impl Exporter for Html {
         );
         let _ = write!(
             h,
-            "<h1><span class=\"badge {v}\">{v}</span> {}</h1><p class=\"expl\">{}</p>",
+            "<h1><span class=\"badge {class}\">{v}</span> {}</h1><p class=\"expl\">{}</p>",
             esc(&r.name),
-            esc(&r.explanation)
+            esc(&r.outcome_explanation())
         );
+        if r.outcome_overrides_verdict() {
+            let cv = r.verdict.to_string();
+            let _ = write!(
+                h,
+                "<p class=\"note\">Memory verdict so far: <span class=\"badge {cv}\">{cv}</span> {}</p>",
+                esc(&r.explanation)
+            );
+        }
         if r.interrupted {
             let _ = write!(h, "<p class=\"note\">Interrupted by {} after {}: the verdict covers what was collected.{}</p>", esc(r.end.signal.as_deref().unwrap_or("a signal")), Secs(r.elapsed_s), r.end.detail.as_deref().map(|d| format!(" {}.", esc(d))).unwrap_or_default());
         }

@@ -48,28 +48,28 @@ impl Exporter for Junit {
             case.set_system_out(c.explanation.clone());
             suite.add_test_case(case);
         }
+        // The failure leads with the run's outcome, as the other headlines do.
+        let headline = format!("{} — {}", r.outcome(), r.outcome_explanation());
         let target_status = match (&r.target_exit, r.target_failed) {
-            (_, true) if r.child_oom.is_some() => failure(
-                NonSuccessKind::Failure,
-                "child_oom_killed",
-                r.child_oom.as_deref().unwrap_or_default(),
-            ),
-            (Some(x), true) => failure(
-                NonSuccessKind::Failure,
-                "target_failed",
-                &format!("target {}", x.describe()),
-            ),
-            (None, true) => failure(
-                NonSuccessKind::Failure,
-                "target_failed",
-                "the target failed",
-            ),
+            (_, true) if r.child_oom.is_some() => {
+                failure(NonSuccessKind::Failure, "child_oom_killed", &headline)
+            }
+            (_, true) => failure(NonSuccessKind::Failure, "target_failed", &headline),
             _ => TestCaseStatus::success(),
         };
         let mut case = TestCase::new("target ran to the end", target_status);
         case.set_classname(format!("soak.{}", r.name))
             .set_time(elapsed);
         suite.add_test_case(case);
+        if r.exit_code == crate::error::exit_code::MONITOR_ERROR {
+            let mut case = TestCase::new(
+                "soak monitored to the end",
+                failure(NonSuccessKind::Error, "monitor_error", &headline),
+            );
+            case.set_classname(format!("soak.{}", r.name))
+                .set_time(elapsed);
+            suite.add_test_case(case);
+        }
         let mut report = JReport::new("soak");
         report.add_test_suite(suite);
         report

@@ -43,8 +43,16 @@ impl Exporter for Markdown {
     fn render(&self, input: &Input) -> String {
         let r = input.report;
         let mut s = String::new();
-        let _ = writeln!(s, "# soak: {} — {}\n", r.verdict, cell(&r.name));
-        let _ = writeln!(s, "**{}**\n", cell(&r.explanation));
+        let _ = writeln!(s, "# soak: {} — {}\n", r.outcome(), cell(&r.name));
+        let _ = writeln!(s, "**{}**\n", cell(&r.outcome_explanation()));
+        if r.outcome_overrides_verdict() {
+            let _ = writeln!(
+                s,
+                "Memory verdict so far: **{}** — {}\n",
+                r.verdict,
+                cell(&r.explanation)
+            );
+        }
         if r.interrupted {
             let _ = writeln!(
                 s,

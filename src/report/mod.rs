@@ -384,6 +384,62 @@ impl Report {
     pub fn main_metric(&self) -> Option<&SeriesAnalysis> {
         self.metrics.first().map(|m| &m.analysis)
     }
+
+    /// Whether the run's outcome, not the memory verdict, leads the headlines: the
+    /// target failed (exit 4) or soak itself did (exit 5).
+    pub fn outcome_overrides_verdict(&self) -> bool {
+        matches!(
+            self.exit_code,
+            exit_code::TARGET_FAILED | exit_code::MONITOR_ERROR
+        )
+    }
+
+    /// What headlines lead with: `TARGET FAILED` (exit 4), `MONITOR ERROR` (exit 5),
+    /// else the memory verdict (`PASS`, `FAIL`, `INCONCLUSIVE`). report.json keeps
+    /// `verdict` as the memory verdict either way.
+    pub fn outcome(&self) -> String {
+        match self.exit_code {
+            exit_code::TARGET_FAILED => "TARGET FAILED".into(),
+            exit_code::MONITOR_ERROR => "MONITOR ERROR".into(),
+            _ => self.verdict.to_string(),
+        }
+    }
+
+    /// The headline's sentence: what failed, with the memory verdict so far, when the
+    /// outcome overrides the verdict; else the verdict's explanation.
+    pub fn outcome_explanation(&self) -> String {
+        let what = match self.exit_code {
+            exit_code::TARGET_FAILED => self.target_failure(),
+            exit_code::MONITOR_ERROR => format!(
+                "soak could not go on monitoring: {}",
+                self.end.detail.as_deref().unwrap_or("a monitor error")
+            ),
+            _ => return self.explanation.clone(),
+        };
+        format!("{what} (memory verdict so far: {})", self.verdict)
+    }
+
+    /// How the target failed, in words.
+    fn target_failure(&self) -> String {
+        if let Some(x) = self.target_exit.as_ref().filter(|x| !x.stopped_by_soak) {
+            let mut how = match (&x.code, &x.signal) {
+                (Some(c), _) => format!("exited early with code {c}"),
+                (None, Some(sig)) => format!("died of {sig}"),
+                _ => "ended early".to_string(),
+            };
+            if let Some(o) = &x.oom {
+                how.push_str(&format!(" ({o})"));
+            }
+            return format!("the target {how} at {}", crate::units::Secs(x.at_s));
+        }
+        if let Some(c) = &self.child_oom {
+            return c.clone();
+        }
+        match (&self.end.reason[..], &self.end.detail) {
+            ("interrupted", Some(d)) => format!("the target stopped soak: {d}"),
+            _ => "the target failed".to_string(),
+        }
+    }
 }
 
 /// What an exporter renders: the report, and the timeline for charts when there is one.

@@ -212,3 +212,52 @@ fn container_runs_render_their_container_and_round_trip() {
     // A process report's JSON has no container key at all (the schema only grows).
     assert!(!to_json(&fixture()).contains("\"container\""));
 }
+
+#[test]
+fn a_failed_target_or_monitor_leads_every_headline_but_not_the_json_verdict() {
+    // A child OOM kill fails the run (exit 4) whatever the memory says.
+    let mut r = fixture();
+    r.exit_code = exit_code::TARGET_FAILED;
+    r.target_failed = true;
+    r.child_oom = Some("the OOM killer killed 1 process(es) of the target's tree".into());
+    let text = text::summary(&r, None);
+    assert!(
+        text.starts_with("soak: TARGET FAILED — the OOM killer killed 1 process(es)"),
+        "{text}"
+    );
+    assert!(text.contains("(memory verdict so far: FAIL)"), "{text}");
+    assert!(to_markdown(&r).starts_with("# soak: TARGET FAILED — "));
+    let junit = junit::Junit.render(&Input {
+        report: &r,
+        timeline: None,
+    });
+    assert!(
+        junit.contains("message=\"TARGET FAILED — the OOM killer"),
+        "{junit}"
+    );
+    let html = html::Html.render(&Input {
+        report: &r,
+        timeline: None,
+    });
+    assert!(html.contains("<title>soak TARGET FAILED — "), "{html}");
+    // soak itself failed (exit 5): the report written on the way out says so first.
+    let mut r = fixture();
+    r.exit_code = exit_code::MONITOR_ERROR;
+    r.end = RunEnd {
+        reason: "monitor_error".into(),
+        signal: None,
+        detail: Some("cannot write timeline: No space left on device".into()),
+    };
+    let md = to_markdown(&r);
+    assert!(md.starts_with("# soak: MONITOR ERROR — "), "{md}");
+    assert!(md.contains("No space left on device"), "{md}");
+    let junit = junit::Junit.render(&Input {
+        report: &r,
+        timeline: None,
+    });
+    assert!(junit.contains("type=\"monitor_error\""), "{junit}");
+    // report.json keeps the memory verdict and the exit code.
+    let v: serde_json::Value = serde_json::from_str(&to_json(&r)).unwrap();
+    assert_eq!(v["verdict"], "FAIL");
+    assert_eq!(v["exit_code"], 5);
+}

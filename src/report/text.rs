@@ -8,7 +8,15 @@ use std::fmt::Write;
 /// Renders the summary; `run_dir` is shown when the run wrote files.
 pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "soak: {} — {}", r.verdict, plain(&r.explanation));
+    let _ = writeln!(
+        s,
+        "soak: {} — {}",
+        r.outcome(),
+        plain(&r.outcome_explanation())
+    );
+    if r.outcome_overrides_verdict() {
+        let _ = writeln!(s, "  memory   {} — {}", r.verdict, plain(&r.explanation));
+    }
     let _ = writeln!(s, "  target   {}", target_line(r, Markup::Plain));
     if !r.runtimes.is_empty() {
         let _ = writeln!(
