@@ -88,7 +88,10 @@ fn main() {
         sample_ns.push(t.elapsed().as_nanos() as f64 / n as f64);
         let t = std::time::Instant::now();
         for _ in 0..n {
-            std::hint::black_box(heap.live_bytes(pid, st.starttime, (st.startcode, st.endcode)).unwrap());
+            std::hint::black_box(
+                heap.live_bytes(pid, st.starttime, (st.startcode, st.endcode))
+                    .unwrap(),
+            );
         }
         heap_ns.push(t.elapsed().as_nanos() as f64 / n as f64);
     }

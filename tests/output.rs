@@ -276,7 +276,13 @@ fn an_argv_with_a_newline_cannot_inject_a_workflow_command() {
     let o = Command::new(soak())
         .args(["--duration", "1s", "--interval", "100ms", "--out"])
         .arg(&out)
-        .args(["--", "sh", "-c", "sleep 5", "x\n::error title=pwn::from-argv"])
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "sleep 5",
+            "x\n::error title=pwn::from-argv",
+        ])
         .env("GITHUB_ACTIONS", "true")
         .output()
         .unwrap();

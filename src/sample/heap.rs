@@ -466,7 +466,11 @@ mod tests {
             ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
         };
         std::fs::write(dir.path().join(me.to_string()), segment(me, now_ns, -3)).unwrap();
-        assert_eq!(r.live_bytes(me, start, (0, 0)), Some(0), "negative clamps to zero");
+        assert_eq!(
+            r.live_bytes(me, start, (0, 0)),
+            Some(0),
+            "negative clamps to zero"
+        );
         std::fs::write(dir.path().join(me.to_string()), segment(me, now_ns, 4096)).unwrap();
         assert_eq!(r.live_bytes(me, start, (0, 0)), Some(4096));
         // A segment published by another image (the fork's, before an exec into a
@@ -485,7 +489,11 @@ mod tests {
         uncounting[44] = 0;
         uncounting[HEADER_LEN..HEADER_LEN + 9].copy_from_slice(b"libfoo.so");
         std::fs::write(dir.path().join(me.to_string()), uncounting).unwrap();
-        assert_eq!(r.live_bytes(me, start, (0, 0)), None, "not counted: no heap figure");
+        assert_eq!(
+            r.live_bytes(me, start, (0, 0)),
+            None,
+            "not counted: no heap figure"
+        );
         assert_eq!(r.allocators().get("libfoo.so"), Some(&false));
         r.retain(|_| false);
         assert!(
