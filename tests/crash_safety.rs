@@ -146,8 +146,27 @@ fn full_disk_is_exit_5_with_a_valid_timeline() {
     let rows = check_rows(&csv);
     let copy = d.path().join("timeline.csv");
     std::fs::write(&copy, &csv).unwrap();
+    let files = ["report.json", "report.md", "report.html", "junit.xml"];
+    let present: Vec<bool> = files.iter().map(|f| out.join(f).exists()).collect();
     let _ = Command::new("umount").arg(&mnt).status();
     assert_eq!(code(&o), 5, "{}", show(&o));
+    // What the error says was (not) written is what is on the disk.
+    let said = String::from_utf8_lossy(&o.stderr).to_string();
+    let exists = |f: &str| present[files.iter().position(|x| *x == f).unwrap()];
+    if said.contains("report not written") {
+        assert!(!exists("report.json"), "report.json is there: {said}");
+    } else if let Some(rest) = said.split("report incomplete: ").nth(1) {
+        let (missing, written) = rest.split_once(" not written").unwrap();
+        for f in missing.split(", ") {
+            assert!(!exists(f.trim()), "{f} said missing but there: {said}");
+        }
+        let written = written.split("written: ").nth(1).unwrap().trim();
+        for f in written.split(", ") {
+            assert!(exists(f.trim()), "{f} said written but missing: {said}");
+        }
+    } else {
+        assert!(present.iter().all(|p| *p), "report said written: {said}");
+    }
     let err = String::from_utf8_lossy(&o.stderr);
     let last = err.trim().lines().last().unwrap();
     assert!(

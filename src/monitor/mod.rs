@@ -590,6 +590,9 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
                 "{msg}; {target}, {rows}, report written to {}",
                 dir.display()
             ))),
+            Err(e @ Error::Monitor(_)) => Err(Error::Monitor(format!(
+                "{msg}; {target}, {rows}; report incomplete: {e}"
+            ))),
             Err(e) => Err(Error::Monitor(format!(
                 "{msg}; {target}, {rows}; report not written ({e})"
             ))),

@@ -493,15 +493,41 @@ pub fn write_all(r: &Report, timeline: Option<&Timeline>, dir: &Path) -> Result<
         &dir.join(json::Json.file_name()),
         json::Json.render(&input).as_bytes(),
     )?;
-    write_human(&input, dir)
+    write_renderings(&input, dir, vec![json::Json.file_name()])
 }
 
-/// Writes the Markdown, HTML and JUnit renderings.
+/// Writes the Markdown, HTML and JUnit renderings: each is tried even when one fails
+/// (on a full disk a small file may still fit), and the error names what is missing and
+/// what was written.
 pub fn write_human(input: &Input, dir: &Path) -> Result<()> {
+    write_renderings(input, dir, Vec::new())
+}
+
+/// [`write_human`], after `written` (files already in `dir`).
+fn write_renderings(input: &Input, dir: &Path, mut written: Vec<&'static str>) -> Result<()> {
+    let mut failed = Vec::new();
+    let mut first_error = None;
     for e in human_exporters() {
-        write_atomic(&dir.join(e.file_name()), e.render(input).as_bytes())?;
+        match write_atomic(&dir.join(e.file_name()), e.render(input).as_bytes()) {
+            Ok(()) => written.push(e.file_name()),
+            Err(err) => {
+                failed.push(e.file_name());
+                first_error.get_or_insert(err);
+            }
+        }
     }
-    Ok(())
+    match first_error {
+        None => Ok(()),
+        Some(err) => Err(Error::Monitor(format!(
+            "{} not written ({err}); written: {}",
+            failed.join(", "),
+            if written.is_empty() {
+                "none".to_string()
+            } else {
+                written.join(", ")
+            }
+        ))),
+    }
 }
 
 /// Reads a report back from `report.json` (a run directory or the file itself).
