@@ -93,6 +93,8 @@ fn closed_output_of_a_usage_error_keeps_exit_2() {
 
 const HOSTILE_NAME: &str = "x<script>alert(1)</script> `y` | *z* 100%, a:b\nc";
 const HOSTILE_ARG: &str = "a`<img src=x onerror=alert(4)>`b";
+/// A table pipe in an argument: outside a table cell it must show as it is.
+const PIPE_ARG: &str = "x | y";
 
 /// Raw HTML elements a Markdown renderer must never produce from the target's strings.
 fn assert_no_live_html(rendered: &str, what: &str) {
@@ -121,7 +123,7 @@ fn hostile_name_and_arguments_are_escaped_in_every_export() {
         .args(["--name", HOSTILE_NAME])
         .arg("--out")
         .arg(&out)
-        .args(["--", "sh", "-c", "sleep 30", HOSTILE_ARG])
+        .args(["--", "sh", "-c", "sleep 30", HOSTILE_ARG, PIPE_ARG])
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary)
         .output()
@@ -140,7 +142,9 @@ fn hostile_name_and_arguments_are_escaped_in_every_export() {
             f.display()
         );
         assert!(
-            html.contains("<code>sh -c sleep 30 a`&lt;img src=x onerror=alert(4)&gt;`b</code>"),
+            html.contains(
+                "<code>sh -c sleep 30 a`&lt;img src=x onerror=alert(4)&gt;`b x | y</code>"
+            ),
             "the command is one code span in {}:\n{html}",
             f.display()
         );

@@ -109,7 +109,8 @@ pub fn md_text(s: &str) -> String {
 /// A Markdown code span holding `s` verbatim: the fence is one backtick longer than the
 /// longest run of backticks inside, padded with a space where `s` starts or ends with a
 /// backtick or a space (CommonMark strips one such space each side). Line breaks become
-/// spaces and a table pipe is escaped (GFM splits cells even inside code spans).
+/// spaces. For lists and paragraphs only: a pipe is kept as it is, since GFM removes the
+/// `\|` escape only inside table cells (elsewhere the backslash would show).
 pub fn md_code(s: &str) -> String {
     let body: String = s
         .chars()
@@ -118,7 +119,6 @@ pub fn md_code(s: &str) -> String {
             c => c,
         })
         .collect();
-    let body = body.replace('|', "\\|");
     let mut longest = 0;
     let mut run = 0;
     for c in body.chars() {
@@ -183,7 +183,7 @@ mod tests {
         assert_eq!(md_code("a``b`c"), "```a``b`c```");
         assert_eq!(md_code("`x"), "`` `x ``");
         assert_eq!(md_code(""), "` `");
-        assert_eq!(md_code("a|b\nc"), "`a\\|b c`");
+        assert_eq!(md_code("a|b\nc"), "`a|b c`");
     }
 
     #[test]
