@@ -227,6 +227,8 @@ pub struct HeapReader {
     open: HashMap<u32, File>,
     /// Allocators seen in the tree, and whether the shim could count each.
     allocators: std::collections::BTreeMap<String, bool>,
+    /// The (pid, image) pairs whose allocator is in `allocators`.
+    named: std::collections::HashSet<(u32, u64)>,
     buf: Vec<u8>,
     boot_ticks_per_second: f64,
     last_sweep: std::time::Instant,
@@ -245,6 +247,7 @@ impl HeapReader {
             dir: dir.to_path_buf(),
             open: HashMap::new(),
             allocators: std::collections::BTreeMap::new(),
+            named: std::collections::HashSet::new(),
             buf: vec![0; SLOTS_AT + HEADER_LEN * SLOTS],
             boot_ticks_per_second: if tps > 0 { tps as f64 } else { 100.0 },
             last_sweep: std::time::Instant::now(),
@@ -281,7 +284,8 @@ impl HeapReader {
         if known(s.image) && known(image) && s.image != image {
             return None;
         }
-        if new {
+        // Each image's allocator is recorded once (an exec may bring another allocator).
+        if self.named.insert((pid, s.image.0)) {
             self.allocators.insert(s.allocator_name(), s.counting);
         }
         s.counting.then(|| s.live_bytes.max(0) as u64)
@@ -302,6 +306,7 @@ impl HeapReader {
 
     /// Forgets (and deletes the segments of) processes no longer in the tree.
     pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
+        self.named.retain(|(pid, _)| keep(*pid));
         let dir = &self.dir;
         self.open.retain(|pid, _| {
             let k = keep(*pid);
@@ -481,6 +486,13 @@ mod tests {
         std::fs::write(dir.path().join(me.to_string()), &other).unwrap();
         assert_eq!(r.live_bytes(me, start, (0x5000, 0x6000)), None);
         assert_eq!(r.live_bytes(me, start, (0x1000, 0x2000)), Some(4096));
+        // The allocator is named even when the first read saw another image's segment
+        // (a tick between an exec and the new image's constructor).
+        let mut fresh = HeapReader::new(dir.path());
+        assert_eq!(fresh.live_bytes(me, start, (0x5000, 0x6000)), None);
+        assert!(fresh.allocators().is_empty());
+        assert_eq!(fresh.live_bytes(me, start, (0x1000, 0x2000)), Some(4096));
+        assert_eq!(fresh.allocators().get("libc.so.6"), Some(&true));
         assert_eq!(r.allocators().get("libc.so.6"), Some(&true));
         assert!(r.any_published());
         r.retain(|_| false);
