@@ -9,6 +9,20 @@ use common::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// A tmpfs of `size` mounted at `dir/small` (root only): a disk that fills up.
+fn small_tmpfs(dir: &std::path::Path, size: &str) -> std::path::PathBuf {
+    let mnt = dir.join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a {size} tmpfs");
+    mnt
+}
+
 /// Every line but the last must be a whole row; the last may be torn.
 fn check_rows(csv: &str) -> usize {
     let lines: Vec<&str> = csv.split_inclusive('\n').collect();
@@ -113,17 +127,9 @@ fn full_disk_is_exit_5_with_a_valid_timeline() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
-    let mnt = d.path().join("small");
-    std::fs::create_dir(&mnt).unwrap();
-    // The heap shim (about 48 kB) goes into the run directory too: room for it and a
+    // The heap shim (about 40 kB) goes into the run directory too: room for it and a
     // few hundred rows.
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "mount a 128 kB tmpfs");
+    let mnt = small_tmpfs(d.path(), "128k");
     let out = mnt.join("run");
     let m = marker();
     let o = Command::new(soak())
@@ -197,15 +203,7 @@ fn full_disk_while_attached_leaves_the_pid_running_and_says_so() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
-    let mnt = d.path().join("small");
-    std::fs::create_dir(&mnt).unwrap();
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=48k", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "mount a 48 kB tmpfs");
+    let mnt = small_tmpfs(d.path(), "48k");
     let mut target = Command::new("sleep").arg("60").spawn().unwrap();
     let pid = target.id().to_string();
     let o = Command::new(soak())

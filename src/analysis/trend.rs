@@ -35,6 +35,20 @@ impl SlopeFit {
     }
 }
 
+/// The median of the pairwise slopes (sorted in place); `None` with fewer than three.
+fn median_slope(slopes: &mut [f64]) -> Option<f64> {
+    if slopes.len() < 3 {
+        return None;
+    }
+    slopes.sort_by(f64::total_cmp);
+    let n = slopes.len();
+    Some(if n % 2 == 1 {
+        slopes[n / 2]
+    } else {
+        (slopes[n / 2 - 1] + slopes[n / 2]) / 2.0
+    })
+}
+
 /// Theil–Sen slope with Sen's interval at one-sided 5% per side, widened by the
 /// Hamed–Rao factor (AR(1) form from the lag-1 correlation of the residual ranks) when
 /// that correlation is significantly positive. `None` for fewer than 3 distinct times.
@@ -57,16 +71,7 @@ pub fn theil_sen(points: &[Point]) -> Option<SlopeFit> {
             }
         }
     }
-    if slopes.len() < 3 {
-        return None;
-    }
-    slopes.sort_by(f64::total_cmp);
-    let big_n = slopes.len();
-    let slope = if big_n % 2 == 1 {
-        slopes[big_n / 2]
-    } else {
-        (slopes[big_n / 2 - 1] + slopes[big_n / 2]) / 2.0
-    };
+    let slope = median_slope(&mut slopes)?;
     let mut offsets: Vec<f64> = pts.iter().map(|p| p.y - slope * p.t).collect();
     let intercept = super::points::median(&mut offsets);
 
@@ -146,16 +151,7 @@ pub fn theil_sen_within(segments: &[&[Point]]) -> Option<SlopeFit> {
         let m = seg.len() as f64;
         var_s += m * (m - 1.0) * (2.0 * m + 5.0) / 18.0;
     }
-    if slopes.len() < 3 {
-        return None;
-    }
-    slopes.sort_by(f64::total_cmp);
-    let big_n = slopes.len();
-    let slope = if big_n % 2 == 1 {
-        slopes[big_n / 2]
-    } else {
-        (slopes[big_n / 2 - 1] + slopes[big_n / 2]) / 2.0
-    };
+    let slope = median_slope(&mut slopes)?;
     let mut residuals = Vec::new();
     let mut intercept = f64::NAN;
     for seg in segs.iter().filter(|s| !s.is_empty()) {
