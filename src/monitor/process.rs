@@ -188,12 +188,9 @@ pub(super) async fn run_process(
                 seen.extend(tree.members().map(|m| m.pid));
                 heap_ticks += u64::from(sample.heap_bytes.is_some());
                 last = Some(sample);
-                let missing = std::mem::take(&mut reader.heap_missing);
-                // At the first tick the command may not have exec'd yet (still soak's
-                // forked image, which has no shim).
-                if index > 0 {
-                    heap_missing_max = heap_missing_max.max(missing);
-                }
+                // A process counts as missing only at its second sample without counters
+                // (ProcReader), which also covers the first tick before the exec.
+                heap_missing_max = heap_missing_max.max(std::mem::take(&mut reader.heap_missing));
                 if let Err(e) = rec.record(elapsed, &sample) {
                     break End::MonitorError(e);
                 }

@@ -261,16 +261,21 @@ pub fn nspid(pid: u32) -> u32 {
         .unwrap_or(pid)
 }
 
-/// Finds the perf-data file of `pid`: `/proc/PID/root/tmp/hsperfdata_*/NSPID`.
-pub fn locate(pid: u32, nspid: u32) -> Option<PathBuf> {
+/// Finds the perf-data file of `pid`: `/proc/PID/root/tmp/hsperfdata_*/NSPID`, with
+/// `pid`'s own namespace pid (see [`nspid`]). That pid is read only once an
+/// `hsperfdata_*` folder exists: most processes probed are not JVMs, and their status
+/// was read this tick already.
+pub fn locate(pid: u32) -> Option<(PathBuf, u32)> {
     let tmp = PathBuf::from(format!("/proc/{pid}/root/tmp"));
+    let mut ns = None;
     for e in std::fs::read_dir(&tmp).ok()?.flatten() {
         if !e.file_name().as_encoded_bytes().starts_with(b"hsperfdata_") {
             continue;
         }
-        let p = e.path().join(nspid.to_string());
+        let n = *ns.get_or_insert_with(|| nspid(pid));
+        let p = e.path().join(n.to_string());
         if p.is_file() {
-            return Some(p);
+            return Some((p, n));
         }
     }
     None
@@ -413,8 +418,7 @@ impl JvmReader {
             return None;
         }
         p.last = now;
-        let ns = nspid(pid);
-        let path = locate(pid, ns)?;
+        let (path, ns) = locate(pid)?;
         let file = File::open(path).ok()?;
         self.probes.remove(&pid);
         self.jvms.insert(
