@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use soak::sample::procfs::ProcReader;
-use soak::target::tree::{ProcId, ProcessTree};
+use soak::workload::tree::{ProcId, ProcessTree};
 use std::io::Read;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};

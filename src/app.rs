@@ -14,7 +14,7 @@ use crate::timeline::read_timeline;
 pub fn execute(cli: Cli) -> Result<i32> {
     match cli.command {
         Some(Sub::Guard) => {
-            crate::target::guard::run_guard();
+            crate::workload::guard::run_guard();
             Ok(0)
         }
         Some(Sub::Analyze(a)) => analyze(a),

@@ -370,7 +370,7 @@ impl RunArgs {
             Some(c) => c,
             None => prof
                 .value(&ppath, "log_cap", &prof.log_cap, crate::units::parse_size)?
-                .unwrap_or(crate::target::log::DEFAULT_CAP),
+                .unwrap_or(crate::workload::log::DEFAULT_CAP),
         };
         let warmup = self.verdict.warmup(&prof)?;
         let command = if self.command.is_empty()

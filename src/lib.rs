@@ -15,12 +15,13 @@ pub mod compare;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod in_process;
 pub mod metrics;
 pub mod monitor;
 pub mod report;
 pub mod sample;
-pub mod target;
 pub mod timeline;
 pub mod units;
+pub mod workload;
 
-pub use target::in_process::{heap_stats, CountingAlloc, HeapStats, InProcess, InProcessResult};
+pub use in_process::{heap_stats, CountingAlloc, HeapStats, InProcess, InProcessResult};

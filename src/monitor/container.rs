@@ -6,12 +6,12 @@
 use super::{conclude, End, Ending, Outcome, Recorder, StopSignals};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
+use crate::report::ExitInfo;
 use crate::report::{ContainerInfo, TargetInfo};
 use crate::sample::cgroup::{self, CgroupReader};
 use crate::sample::Sample;
-use crate::target::container::{socket_path, Container, Engine, StatsFeed};
-use crate::target::guard::Guard;
-use crate::target::ExitInfo;
+use crate::workload::container::{socket_path, Container, Engine, StatsFeed};
+use crate::workload::guard::Guard;
 use std::path::Path;
 
 /// Where a tick's figures come from.
@@ -41,7 +41,7 @@ pub(super) async fn run_container(
                 ),
                 None => None,
             };
-            let token = crate::target::container::new_token();
+            let token = crate::workload::container::new_token();
             if let (Some(g), Some(sock)) = (guard.as_mut(), socket_path(&engine.host)) {
                 g.container_token(sock, &token);
             }

@@ -16,9 +16,9 @@ use crate::analysis::{evaluate, EvaluateOptions, Verdict};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{exit_code, Error, Result};
 use crate::metrics::{self, LiveMetrics};
+use crate::report::ExitInfo;
 use crate::report::{self, LimitsReport, Report, RunEnd, SampleCounts, Settings, TargetInfo};
 use crate::sample::Sample;
-use crate::target::ExitInfo;
 use crate::timeline::{read_timeline, TimelineWriter};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,11 +44,11 @@ enum End {
 }
 
 /// Runs a soak. `guard_exe` is soak's own executable, re-run as the guard process (see
-/// [`crate::target::guard`]); `None` runs without one (the in-process API).
+/// [`crate::workload::guard`]); `None` runs without one (the in-process API).
 pub fn run(cfg: &RunConfig, guard_exe: Option<&Path>) -> Result<Outcome> {
     // Attach is checked before anything is created: a bad pid leaves no run directory.
     let attached = match &cfg.target {
-        TargetSpec::Pid(p) => Some(crate::target::process::attach(*p)?),
+        TargetSpec::Pid(p) => Some(crate::workload::process::attach(*p)?),
         _ => None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -59,7 +59,7 @@ pub fn run(cfg: &RunConfig, guard_exe: Option<&Path>) -> Result<Outcome> {
     // exists, for the same reason.
     let engine = match &cfg.target {
         TargetSpec::Image(_) | TargetSpec::Container(_) => {
-            Some(rt.block_on(crate::target::container::Engine::connect())?)
+            Some(rt.block_on(crate::workload::container::Engine::connect())?)
         }
         _ => None,
     };
@@ -511,7 +511,7 @@ fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         End::Deadline => ("deadline", None, None),
         End::Signal(s) => (
             "interrupted",
-            Some(crate::target::signal_name(*s)),
+            Some(crate::workload::signal_name(*s)),
             signal.as_ref().map(|x| x.detail.clone()),
         ),
         End::TargetGone => (
@@ -779,7 +779,7 @@ fn progress_text(
 }
 
 fn signal_number(name: &str) -> Option<i32> {
-    (1..32).find(|&s| crate::target::signal_name(s) == name)
+    (1..32).find(|&s| crate::workload::signal_name(s) == name)
 }
 
 /// The sampling clock: a periodic `timerfd` on CLOCK_MONOTONIC driven by the runtime.

@@ -4,6 +4,7 @@
 use super::{conclude, End, Ending, Recorder, StopSignals};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
+use crate::report::ExitInfo;
 use crate::report::TargetInfo;
 use crate::report::{FullGcReport, RuntimeSeen};
 use crate::sample::heap::{self, HeapFiles};
@@ -11,11 +12,11 @@ use crate::sample::node::NodeFiles;
 use crate::sample::procfs::{gone, ProcReader};
 use crate::sample::runtime::{FullGc, RuntimeReader};
 use crate::sample::Sample;
-use crate::target::guard::Guard;
-use crate::target::log::CappedLog;
-use crate::target::process::{self, Reaped};
-use crate::target::tree::{ProcId, ProcessTree};
-use crate::target::{oom, ExitInfo};
+use crate::workload::guard::Guard;
+use crate::workload::log::CappedLog;
+use crate::workload::oom;
+use crate::workload::process::{self, Reaped};
+use crate::workload::tree::{ProcId, ProcessTree};
 use std::collections::BTreeMap;
 use std::path::Path;
 use tokio::signal::unix::SignalKind;
@@ -249,7 +250,7 @@ pub(super) async fn run_process(
     for (name, log) in logs {
         match log.finish(std::time::Duration::from_secs(2)) {
             Ok(None) => {}
-            Ok(Some(t)) => notes.push(crate::target::log::truncation_note(name, &t, cfg.log_cap)),
+            Ok(Some(t)) => notes.push(crate::workload::log::truncation_note(name, &t, cfg.log_cap)),
             Err(e) => notes.push(format!("{name} is incomplete: {e}")),
         }
     }
@@ -366,7 +367,7 @@ fn signal_sender(
     root: u32,
     pgid: Option<i32>,
 ) -> (String, bool) {
-    let name = crate::target::signal_name(sig);
+    let name = crate::workload::signal_name(sig);
     let Some(pid) = StopSignals::sender_of(sig) else {
         return (
             format!("{name} came from no process (a terminal's Ctrl-C or the kernel)"),
@@ -772,7 +773,7 @@ mod tests {
         assert!(!t.root_alive);
         assert!(tree.is_empty(), "the impostor is dropped from the tree");
 
-        let _turn = crate::target::CHILDREN_LOCK
+        let _turn = crate::workload::CHILDREN_LOCK
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let mut tree = ProcessTree::new(

@@ -7,7 +7,9 @@
 //! charting crate would add weight (or scripts) without making them clearer.
 //! Every string that can come from the target or the user goes through [`esc`].
 
-use super::{run_facts, Exporter, Input, Report};
+use super::export::{Exporter, Input};
+use super::rows::run_facts;
+use super::Report;
 use crate::analysis::verdict::{fmt_rate, fmt_value};
 use crate::analysis::{SeriesAnalysis, Unit};
 use crate::units::Secs;
@@ -461,7 +463,7 @@ impl Exporter for Html {
         }
         h.push_str("</table>");
         if let Some(a) = main {
-            if let Some(d) = super::detectable_text(a) {
+            if let Some(d) = super::rows::detectable_text(a) {
                 let _ = write!(
                     h,
                     "<p class=\"note\">Smallest growth this run would detect: {}.",
@@ -524,7 +526,7 @@ impl Exporter for Html {
             // `v` is escaped already (it may hold markup of soak's own: <code>).
             let _ = write!(h, "<tr><th>{}</th><td>{v}</td></tr>", esc(k));
         };
-        for (k, v) in run_facts(r, super::Markup::Html) {
+        for (k, v) in run_facts(r, super::markup::Markup::Html) {
             fact(k, v);
         }
         for (k, v) in &r.sources {

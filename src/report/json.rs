@@ -1,6 +1,6 @@
 //! `report.json`: the model as is.
 
-use super::{Exporter, Input};
+use super::export::{Exporter, Input};
 
 pub(super) struct Json;
 

@@ -1,7 +1,7 @@
 //! `junit.xml` (quick-junit): one test case per limit checked, plus one for the target,
 //! so CI systems show a soak beside the unit tests.
 
-use super::{Exporter, Input};
+use super::export::{Exporter, Input};
 use crate::analysis::Verdict;
 use crate::config::InconclusivePolicy;
 use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};

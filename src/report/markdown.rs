@@ -1,6 +1,7 @@
 //! `report.md`: the verdict, the checks, the metrics and the run's facts.
 
-use super::{metric_cells, run_facts, Exporter, Input, METRIC_HEADERS};
+use super::export::{Exporter, Input};
+use super::rows::{metric_cells, run_facts, METRIC_HEADERS};
 use crate::units::Secs;
 use std::fmt::Write;
 
@@ -119,7 +120,7 @@ impl Exporter for Markdown {
                     )
                 );
             }
-            if let Some(d) = super::detectable_text(m) {
+            if let Some(d) = super::rows::detectable_text(m) {
                 let _ = writeln!(s, "- Smallest growth this run would detect: {}", cell(&d));
             }
             if let Some(d) = m.decide_after_s {
@@ -155,7 +156,7 @@ impl Exporter for Markdown {
             }
         }
         let _ = writeln!(s, "\n## Run\n");
-        for (k, v) in run_facts(r, super::Markup::Markdown) {
+        for (k, v) in run_facts(r, super::markup::Markup::Markdown) {
             let _ = writeln!(s, "- {k}: {v}");
         }
         if !r.sources.is_empty() {

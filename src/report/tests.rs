@@ -1,15 +1,19 @@
 //! Snapshot tests of every rendering over one fixed report (host facts and times fixed,
 //! so nothing machine-specific reaches the snapshots).
 
+use super::export::Exporter;
 use super::*;
+use crate::analysis::Verdict;
 use crate::analysis::{evaluate, EvaluateOptions};
-use crate::config::Limits;
+use crate::config::{InconclusivePolicy, Limits};
+use crate::error::exit_code;
+use crate::timeline::Timeline;
 use crate::units::Rate;
 
 /// insta starts `cargo metadata` to find the workspace: a child of this process, which
 /// the unit test that counts this process's tree must not see.
 fn children_turn() -> std::sync::MutexGuard<'static, ()> {
-    crate::target::CHILDREN_LOCK
+    crate::workload::CHILDREN_LOCK
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }

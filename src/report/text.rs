@@ -1,7 +1,9 @@
 //! The one-screen summary soak prints at the end.
 
 use super::markup::plain;
-use super::{metric_cells, target_line, Markup, Report, METRIC_HEADERS};
+use super::markup::Markup;
+use super::rows::{metric_cells, target_line, METRIC_HEADERS};
+use super::Report;
 use crate::units::Secs;
 use std::fmt::Write;
 
@@ -91,7 +93,7 @@ pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
         );
     }
     if let Some(m) = r.main_metric() {
-        if let Some(d) = super::detectable_text(m) {
+        if let Some(d) = super::rows::detectable_text(m) {
             let _ = writeln!(s, "  detectable  growth above {d}");
         }
         if let Some(d) = m.decide_after_s {

@@ -122,7 +122,7 @@ mod tests {
             {"tb":50,"tbk":1,"eb":50,"ebk":1,"fs":[3,7]}
         ],"ftbl":["[root]","0x1: alloc::raw_vec::finish_grow (raw_vec.rs:1:1)","0x2: my::freed (src/a.rs:2:2)",
             "0x3: <alloc::alloc::Global as core::alloc::Allocator>::allocate (alloc.rs:1:1)",
-            "0x4: my::leaky (src/b.rs:10:5)","0x5: soak::target::in_process::InProcess::run (x.rs:1:1)",
+            "0x4: my::leaky (src/b.rs:10:5)","0x5: soak::in_process::InProcess::run (x.rs:1:1)",
             "0x6: my::test_main (src/b.rs:20:1)","0x7: std::rt::lang_start (rt.rs:1:1)","0x8: <u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem (v.rs:1:1)"]}"#;
         let s = top_sites(json, 10, 8).unwrap();
         assert_eq!(s.len(), 2, "freed sites are not growth");

@@ -7,9 +7,9 @@
 //! behind — which should be nothing: they are removed on every way out of a run, and the
 //! guard process removes them if soak itself is SIGKILLed.
 
-use super::ExitInfo;
 use crate::config::ImageSpec;
 use crate::error::{Error, Result};
+use crate::report::ExitInfo;
 use bollard::container::{
     Config, CreateContainerOptions, RemoveContainerOptions, StatsOptions, StopContainerOptions,
     WaitContainerOptions,

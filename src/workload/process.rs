@@ -2,8 +2,8 @@
 //! reaping, and stopping a tree: SIGTERM, a grace period, then SIGKILL.
 
 use super::tree::{ProcId, ProcessTree};
-use super::ExitInfo;
 use crate::error::{Error, Result};
+use crate::report::ExitInfo;
 use crate::sample::procfs::ProcReader;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};

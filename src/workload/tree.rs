@@ -313,7 +313,7 @@ mod tests {
             vec![],
             vec![],
         );
-        let _turn = crate::target::CHILDREN_LOCK
+        let _turn = crate::workload::CHILDREN_LOCK
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         t.refresh(&mut r).unwrap();
@@ -340,3 +340,8 @@ mod tests {
         assert!(out.is_empty());
     }
 }
+
+/// Unit tests that start child processes, and those that count this process's tree,
+/// take turns: a child of one would be a member of the other's tree.
+#[cfg(test)]
+pub(crate) static CHILDREN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());

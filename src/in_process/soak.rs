@@ -1,24 +1,7 @@
-//! In-process soaks for Rust tests: run a closure over and over on the test thread
-//! while a background thread samples `/proc/self` (and the heap, when the counting
-//! allocator is installed), then judge it with the same engine and report model as the
-//! CLI. Modelled on dhat-rs: a builder, `#[non_exhaustive]` results, and an assertion
-//! that writes the report files *before* it panics.
-//!
-//! ```no_run
-//! #[global_allocator]
-//! static ALLOC: soak::CountingAlloc = soak::CountingAlloc;
-//!
-//! #[test]
-//! fn cache_does_not_leak() {
-//!     soak::InProcess::new("cache")
-//!         .iterations(200_000)
-//!         .max_growth_rate_per_hour(1e6)
-//!         .max_residual(10_000_000)
-//!         .run_with_state(Vec::<u64>::new, |v| { v.push(1); v.clear(); })
-//!         .assert_pass();
-//! }
-//! ```
+//! The in-process soak: the builder, its run, and its result.
 
+use super::alloc::heap_stats;
+use super::sites::Sites;
 use crate::analysis::{evaluate, Check, EvaluateOptions, Reason, Verdict};
 use crate::config::{InconclusivePolicy, Limits};
 use crate::report::{self, LimitsReport, Report, RunEnd, SampleCounts, Settings, TargetInfo};
@@ -26,204 +9,23 @@ use crate::sample::procfs::ProcReader;
 use crate::sample::Sample;
 use crate::timeline::{read_timeline, TimelineWriter};
 use crate::units::Rate;
-use std::alloc::{GlobalAlloc, Layout};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
-static LIVE_BLOCKS: AtomicU64 = AtomicU64::new(0);
-static INSTALLED: AtomicBool = AtomicBool::new(false);
-
-/// A global allocator that counts live heap bytes and blocks (relaxed atomics) and
-/// forwards to the system allocator. Install it in a test binary with
-/// `#[global_allocator] static A: soak::CountingAlloc = soak::CountingAlloc;`.
-///
-/// With the `dhat` cargo feature it forwards to `dhat::Alloc` instead, so that an
-/// in-process soak can name the allocation sites that grew (dhat-rs records nothing
-/// until a soak starts its profiler, but takes a lock per allocation meanwhile).
-pub struct CountingAlloc;
-
-#[cfg(not(feature = "dhat"))]
-const INNER: std::alloc::System = std::alloc::System;
-#[cfg(feature = "dhat")]
-const INNER: dhat::Alloc = dhat::Alloc;
-
-// SAFETY: every method forwards to System with the same arguments; the counters are
-// plain atomics and never allocate.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds GlobalAlloc::alloc's contract, which System needs.
-        let p = unsafe { INNER.alloc(layout) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as u64, Relaxed);
-            LIVE_BLOCKS.fetch_add(1, Relaxed);
-            if !INSTALLED.load(Relaxed) {
-                INSTALLED.store(true, Relaxed);
-            }
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for alloc.
-        let p = unsafe { INNER.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as u64, Relaxed);
-            LIVE_BLOCKS.fetch_add(1, Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: ptr was allocated by System through this allocator with this layout.
-        unsafe { INNER.dealloc(ptr, layout) };
-        LIVE_BYTES.fetch_sub(layout.size() as u64, Relaxed);
-        LIVE_BLOCKS.fetch_sub(1, Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller upholds realloc's contract for System.
-        let p = unsafe { INNER.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                LIVE_BYTES.fetch_add((new_size - layout.size()) as u64, Relaxed);
-            } else {
-                LIVE_BYTES.fetch_sub((layout.size() - new_size) as u64, Relaxed);
-            }
-        }
-        p
-    }
-}
-
-/// Live heap figures from [`CountingAlloc`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HeapStats {
-    /// Bytes allocated and not freed.
-    pub bytes: u64,
-    /// Blocks allocated and not freed.
-    pub blocks: u64,
-}
-
-/// The heap now, or `None` when [`CountingAlloc`] is not the global allocator.
-pub fn heap_stats() -> Option<HeapStats> {
-    INSTALLED.load(Relaxed).then(|| HeapStats {
-        bytes: LIVE_BYTES.load(Relaxed),
-        blocks: LIVE_BLOCKS.load(Relaxed),
-    })
-}
 
 /// A soak of a closure in this process (see the module example).
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct InProcess {
-    name: String,
-    duration: Option<Duration>,
-    iterations: Option<u64>,
-    interval: Duration,
-    warmup: Option<Duration>,
-    limits: Limits,
-    max_residual: Option<u64>,
-    out_dir: Option<PathBuf>,
-}
-
-/// Allocation sites of growth (the `dhat` feature): dhat's profiler runs from the end
-/// of warm-up to the end of the run.
-struct Sites {
-    /// Warm-up end, as a time or an iteration count.
-    from: (Option<Duration>, Option<u64>),
-    #[cfg(feature = "dhat")]
-    profiler: Option<dhat::Profiler>,
-    #[cfg(feature = "dhat")]
-    started_at: Option<Duration>,
-    #[cfg(feature = "dhat")]
-    file: PathBuf,
-}
-
-impl Sites {
-    fn new(cfg: &InProcess, dir: &std::path::Path) -> Sites {
-        // The same warm-up the verdict uses when the run's length is known; for a run
-        // of N iterations, the first tenth.
-        let from = match (cfg.warmup, cfg.duration, cfg.iterations) {
-            (Some(w), _, _) => (Some(w), None),
-            (None, Some(d), _) => (
-                Some(Duration::from_secs_f64(crate::analysis::default_warmup_s(
-                    d.as_secs_f64(),
-                ))),
-                None,
-            ),
-            (None, None, Some(n)) => (None, Some(n / 10)),
-            (None, None, None) => (
-                Some(Duration::from_secs_f64(crate::analysis::default_warmup_s(
-                    10.0,
-                ))),
-                None,
-            ),
-        };
-        #[cfg(not(feature = "dhat"))]
-        let _ = dir;
-        Sites {
-            from,
-            #[cfg(feature = "dhat")]
-            profiler: None,
-            #[cfg(feature = "dhat")]
-            started_at: None,
-            #[cfg(feature = "dhat")]
-            file: dir.join("dhat-heap.json"),
-        }
-    }
-
-    /// Called before each iteration: starts the profiler when warm-up ends.
-    #[inline]
-    fn at(&mut self, elapsed: Duration, iteration: u64) {
-        #[cfg(feature = "dhat")]
-        if self.started_at.is_none()
-            && (self.from.0.is_some_and(|w| elapsed >= w)
-                || self.from.1.is_some_and(|n| iteration >= n))
-        {
-            self.started_at = Some(elapsed);
-            self.profiler = Some(
-                dhat::Profiler::builder()
-                    .file_name(&self.file)
-                    .trim_backtraces(Some(16))
-                    .build(),
-            );
-        }
-        #[cfg(not(feature = "dhat"))]
-        let _ = (elapsed, iteration, self.from);
-    }
-
-    /// Stops the profiler (dhat writes its file) and reads the top sites; `Err` is a
-    /// note for the report.
-    #[cfg(feature = "dhat")]
-    fn finish(self) -> Result<Vec<crate::sample::dhat_sites::AllocationSite>, String> {
-        let Some(p) = self.profiler else {
-            return Err(
-                "allocation sites: the run ended before warm-up did, so dhat never started".into(),
-            );
-        };
-        drop(p);
-        let text = std::fs::read_to_string(&self.file)
-            .map_err(|e| format!("allocation sites: cannot read {}: {e}", self.file.display()))?;
-        let sites = crate::sample::dhat_sites::top_sites(&text, 10, 8).map_err(|e| {
-            format!(
-                "allocation sites: {} is not a dhat profile: {e}",
-                self.file.display()
-            )
-        })?;
-        if sites.is_empty() && heap_stats().is_none() {
-            return Err("allocation sites: nothing recorded — install soak::CountingAlloc as the global allocator".into());
-        }
-        Ok(sites)
-    }
-
-    /// Without the `dhat` feature there are no sites.
-    #[cfg(not(feature = "dhat"))]
-    fn finish(self) -> Result<Vec<crate::sample::dhat_sites::AllocationSite>, String> {
-        Ok(Vec::new())
-    }
+    pub(super) name: String,
+    pub(super) duration: Option<Duration>,
+    pub(super) iterations: Option<u64>,
+    pub(super) interval: Duration,
+    pub(super) warmup: Option<Duration>,
+    pub(super) limits: Limits,
+    pub(super) max_residual: Option<u64>,
+    pub(super) out_dir: Option<PathBuf>,
 }
 
 /// The outcome of an in-process soak: the same report model as a CLI run.

@@ -1,0 +1,15 @@
+//! What is being soaked: a command soak starts ([`process::Launched`]), a running pid
+//! ([`process::attach`]), and the process tree under either ([`tree::ProcessTree`]).
+
+pub mod container;
+pub mod guard;
+pub mod log;
+pub mod oom;
+pub mod process;
+pub mod signal;
+pub mod tree;
+
+pub use signal::signal_name;
+
+#[cfg(test)]
+pub(crate) use tree::CHILDREN_LOCK;
