@@ -84,7 +84,7 @@ fn main() {
             vec![],
         );
         let tick = time_per_call(5_000, || {
-            soak::monitor::sample_tree(&mut whole, &mut rt, None).unwrap();
+            soak::sample::tree::sample_tree(&mut whole, &mut rt).unwrap();
         });
         let mut rp = ProcReader::new(true);
         let iters = if mb == "20" { 5_000 } else { 500 };
@@ -175,14 +175,14 @@ fn tree_scaling() {
         );
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(20) {
-            let s = soak::monitor::sample_tree(&mut tree, &mut r, None).unwrap();
+            let s = soak::sample::tree::sample_tree(&mut tree, &mut r).unwrap();
             if s.sample.processes as usize >= n {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let per_tick = time_per_call(2_000, || {
-            soak::monitor::sample_tree(&mut tree, &mut r, None).unwrap();
+            soak::sample::tree::sample_tree(&mut tree, &mut r).unwrap();
         });
         let b = *base.get_or_insert(per_tick);
         println!(

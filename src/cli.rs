@@ -479,12 +479,11 @@ impl RunArgs {
         }
         let limits = self.verdict.limits(&prof)?;
         let metric = self.verdict.metric(&prof);
-        let container_metric = crate::timeline::CONTAINER_COLUMNS.contains(&metric.as_str());
-        let runtime_metric = crate::timeline::RUNTIME_COLUMNS.contains(&metric.as_str());
-        if !crate::timeline::COLUMNS[2..].contains(&metric.as_str())
-            && !container_metric
-            && !runtime_metric
-        {
+        use crate::sample::columns::{Col, Group};
+        let group = Col::named(&metric).map(|c| c.column().group);
+        let container_metric = group == Some(Group::Container);
+        let runtime_metric = group == Some(Group::Runtime);
+        if group.is_none() {
             return Err(usage(format!(
                 "unknown --metric '{}': use rss, anon, heap, pss, runtime_heap, runtime_heap_after_gc, usage, working_set or a timeline column",
                 metric.trim_end_matches("_bytes")

@@ -16,7 +16,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod in_process;
-pub mod metrics;
+pub mod judge;
 pub mod monitor;
 pub mod report;
 pub mod sample;

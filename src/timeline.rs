@@ -4,34 +4,11 @@
 //! Each row goes to the kernel in one `write` as soon as it is formatted, so killing
 //! soak loses at most the row being written; readers tolerate that torn last row.
 
+use crate::sample::columns::{self, Column, Group};
 use crate::sample::Sample;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-
-/// The contract's columns, in order.
-pub const COLUMNS: [&str; 13] = [
-    "timestamp",
-    "elapsed_s",
-    "rss_bytes",
-    "anon_bytes",
-    "file_bytes",
-    "shmem_bytes",
-    "swap_bytes",
-    "heap_bytes",
-    "pss_bytes",
-    "threads",
-    "fds",
-    "cpu_s",
-    "processes",
-];
-
-/// Columns a container run adds after the contract's (see [`crate::sample::cgroup`]).
-pub const CONTAINER_COLUMNS: [&str; 3] = ["usage_bytes", "working_set_bytes", "oom_kills"];
-
-/// Columns a process run (a command or `--pid`) adds after the contract's: the
-/// runtimes' own heaps (see [`crate::sample::runtime`]), empty when no runtime is seen.
-pub const RUNTIME_COLUMNS: [&str; 2] = ["runtime_heap_bytes", "runtime_heap_after_gc_bytes"];
 
 /// Which columns follow the contract's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,19 +16,19 @@ pub enum Extra {
     /// None (an in-process soak).
     #[default]
     None,
-    /// [`RUNTIME_COLUMNS`]: a process run.
+    /// The runtime heaps: a process run.
     Runtime,
-    /// [`CONTAINER_COLUMNS`]: a container run.
+    /// The cgroup totals: a container run.
     Container,
 }
 
 impl Extra {
-    /// The extra column names.
-    pub fn columns(self) -> &'static [&'static str] {
+    /// The group of columns this adds, if any.
+    pub fn group(self) -> Option<Group> {
         match self {
-            Extra::None => &[],
-            Extra::Runtime => &RUNTIME_COLUMNS,
-            Extra::Container => &CONTAINER_COLUMNS,
+            Extra::None => None,
+            Extra::Runtime => Some(Group::Runtime),
+            Extra::Container => Some(Group::Container),
         }
     }
 }
@@ -59,7 +36,7 @@ impl Extra {
 /// Streams rows to `timeline.csv`.
 pub struct TimelineWriter {
     file: File,
-    extra: Extra,
+    columns: Vec<&'static Column>,
     path: PathBuf,
     line: String,
     rows: u64,
@@ -76,15 +53,15 @@ impl TimelineWriter {
         let file = File::options().write(true).create_new(true).open(path)?;
         let mut w = TimelineWriter {
             file,
-            extra,
+            columns: columns::of_groups(extra.group()).collect(),
             path: path.to_path_buf(),
             line: String::with_capacity(256),
             rows: 0,
         };
-        w.line.push_str(&COLUMNS.join(","));
-        for c in extra.columns() {
+        w.line.push_str("timestamp,elapsed_s");
+        for c in &w.columns {
             w.line.push(',');
-            w.line.push_str(c);
+            w.line.push_str(c.name);
         }
         w.line.push('\n');
         w.file.write_all(w.line.as_bytes())?;
@@ -105,41 +82,11 @@ impl TimelineWriter {
     pub fn write(&mut self, timestamp: &str, elapsed_s: f64, s: &Sample) -> io::Result<()> {
         use std::fmt::Write as _;
         self.line.clear();
-        let opt = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
         // Writing into a String cannot fail.
-        let _ = write!(
-            self.line,
-            "{timestamp},{elapsed_s:.6},{},{},{},{},{},{},{},{},{},{:.2},{}",
-            s.rss_bytes,
-            s.anon_bytes,
-            s.file_bytes,
-            s.shmem_bytes,
-            s.swap_bytes,
-            opt(s.heap_bytes),
-            opt(s.pss_bytes),
-            s.threads,
-            s.fds,
-            s.cpu_s,
-            s.processes
-        );
-        match self.extra {
-            Extra::None => {}
-            Extra::Runtime => {
-                let _ = write!(
-                    self.line,
-                    ",{},{}",
-                    opt(s.runtime_heap_bytes),
-                    opt(s.runtime_heap_after_gc_bytes)
-                );
-            }
-            Extra::Container => {
-                let c = s.cgroup.unwrap_or_default();
-                let _ = write!(
-                    self.line,
-                    ",{},{},{}",
-                    c.usage_bytes, c.working_set_bytes, c.oom_kills
-                );
-            }
+        let _ = write!(self.line, "{timestamp},{elapsed_s:.6}");
+        for c in &self.columns {
+            self.line.push(',');
+            c.write_cell(s, &mut self.line);
         }
         self.line.push('\n');
         self.file.write_all(self.line.as_bytes())?;
@@ -711,6 +658,9 @@ mod tests {
         assert!(e.to_string().contains("--metric"), "{e}");
     }
 
+    /// The DESIGN.md contract's header, spelled out: the column table must produce it.
+    const CONTRACT: &str = "timestamp,elapsed_s,rss_bytes,anon_bytes,file_bytes,shmem_bytes,swap_bytes,heap_bytes,pss_bytes,threads,fds,cpu_s,processes";
+
     #[test]
     fn writer_round_trip() {
         let dir = tempfile::tempdir().unwrap();
@@ -738,18 +688,15 @@ mod tests {
         let mut w = TimelineWriter::create_with(&path, Extra::Container).unwrap();
         let s = Sample {
             rss_bytes: 10,
-            cgroup: Some(crate::sample::CgroupExtra {
-                usage_bytes: 30,
-                working_set_bytes: 20,
-                oom_kills: 1,
-            }),
+            usage_bytes: 30,
+            working_set_bytes: 20,
+            oom_kills: 1,
             ..Sample::default()
         };
         w.write("2026-01-01T00:00:00Z", 0.0, &s).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(&format!(
-            "{},usage_bytes,working_set_bytes,oom_kills\n",
-            COLUMNS.join(",")
+            "{CONTRACT},usage_bytes,working_set_bytes,oom_kills\n"
         )));
         assert!(text.ends_with(",30,20,1\n"), "{text}");
         let t = read_timeline(&path, "working_set_bytes").unwrap();
@@ -774,8 +721,7 @@ mod tests {
         w.write("2026-01-01T00:00:01Z", 1.0, &s).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(&format!(
-            "{},runtime_heap_bytes,runtime_heap_after_gc_bytes\n",
-            COLUMNS.join(",")
+            "{CONTRACT},runtime_heap_bytes,runtime_heap_after_gc_bytes\n"
         )));
         assert!(
             text.contains(",,\n") && text.ends_with(",300,200\n"),

@@ -2,16 +2,16 @@
 
 use super::alloc::heap_stats;
 use super::sites::Sites;
-use crate::analysis::{evaluate, Check, EvaluateOptions, Reason, Verdict};
-use crate::config::{InconclusivePolicy, Limits};
-use crate::report::{self, LimitsReport, Report, RunEnd, SampleCounts, Settings, TargetInfo};
-use crate::sample::procfs::ProcReader;
-use crate::sample::Sample;
-use crate::timeline::{read_timeline, TimelineWriter};
+use crate::analysis::{Check, Reason, Verdict};
+use crate::config::{Format, InconclusivePolicy, Limits, RunConfig, TargetSpec};
+use crate::judge::{judge, Rules, RunOutcome};
+use crate::monitor::{ClosureMonitor, End, Ending};
+use crate::report::{self, LimitsReport, Report, RunEnd, SampleCounts, Settings};
+use crate::sample::dhat_sites::AllocationSite;
+use crate::sample::Col;
+use crate::timeline::read_timeline;
 use crate::units::Rate;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A soak of a closure in this process (see the module example).
@@ -130,19 +130,13 @@ impl InProcess {
         }
         let baseline = heap_stats().map(|h| h.bytes);
         let metric = if baseline.is_some() {
-            "heap_bytes"
+            Col::Heap
         } else {
-            "rss_bytes"
+            Col::Rss
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let cfg = self.run_config(&dir, metric);
         let start = Instant::now();
-        let sampler = {
-            let stop = stop.clone();
-            let path = dir.join("timeline.csv");
-            let interval = self.interval;
-            std::thread::spawn(move || sample_self(&path, interval, start, &stop))
-        };
+        let monitor = ClosureMonitor::start(cfg.clone(), || heap_stats().map(|h| h.bytes));
         let mut state = setup();
         let deadline = self
             .duration
@@ -167,111 +161,9 @@ impl InProcess {
         // Before the state is dropped: what is live now is what the run accumulated.
         let sites = sites.finish();
         drop(state);
-        stop.store(true, Relaxed);
-        let sampled = sampler.join();
+        let ending = monitor.finish();
         let final_heap = heap_stats().map(|h| h.bytes);
-        let mut notes = Vec::new();
-        match &sampled {
-            Ok(Ok((_, missed))) if *missed > 0 => notes.push(format!("{missed} ticks missed")),
-            Ok(Err(e)) => notes.push(format!("the sampler stopped early: {e}")),
-            Err(_) => notes.push("the sampler thread panicked".into()),
-            _ => {}
-        }
-        if baseline.is_none() {
-            notes.push("soak::CountingAlloc is not the global allocator: heap not counted, the verdict is on RSS".into());
-        }
-        let (taken, missed) = sampled.ok().and_then(|r| r.ok()).unwrap_or((0, 0));
-        let tl = read_timeline(&dir.join("timeline.csv"), metric).ok();
-        let eval = tl.as_ref().map(|tl| {
-            evaluate(
-                &tl.elapsed_s,
-                &tl.columns,
-                &EvaluateOptions {
-                    metric: metric.into(),
-                    warmup_s: self.warmup.map(|w| w.as_secs_f64()),
-                    limits: self.limits.clone(),
-                },
-            )
-        });
-        let mut r = Report::new(
-            self.name.clone(),
-            TargetInfo {
-                kind: "closure".into(),
-                command: None,
-                pid: Some(std::process::id()),
-                timeline: None,
-                container: None,
-            },
-            Settings {
-                duration_s: self.duration.map(|d| d.as_secs_f64()),
-                interval_s: Some(self.interval.as_secs_f64()),
-                warmup_s: 0.0,
-                metric: metric.into(),
-                pss: false,
-            },
-            LimitsReport::new(&self.limits, InconclusivePolicy::Exit3),
-        );
-        r.started_at = Some(started_at);
-        r.ended_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        r.elapsed_s = start.elapsed().as_secs_f64();
-        r.samples = SampleCounts { taken, missed };
-        r.end = RunEnd {
-            reason: "target_exit".into(),
-            signal: None,
-            detail: Some(format!("{n} iterations")),
-        };
-        r.sources.insert(
-            "heap_bytes".into(),
-            if baseline.is_some() {
-                "soak::CountingAlloc live bytes (every allocation of this process)".into()
-            } else {
-                "not counted (install soak::CountingAlloc)".into()
-            },
-        );
-        r.sources
-            .insert("rss_bytes".into(), "/proc/self/status VmRSS".into());
-        r.notes = notes;
-        match sites {
-            Ok(found) => r.allocation_sites = found,
-            Err(note) => r.notes.push(note),
-        }
-        if let Some(e) = eval {
-            r.set_evaluation(e);
-        }
-        if let (Some(limit), Some(b), Some(f)) = (self.max_residual, baseline, final_heap) {
-            let residual = f as f64 - b as f64;
-            let pass = residual <= limit as f64;
-            r.checks.push(Check {
-                limit_name: "max_residual".into(),
-                metric: "heap_bytes".into(),
-                limit: limit as f64,
-                measured: Some(residual),
-                verdict: if pass { Verdict::Pass } else { Verdict::Fail },
-                reason: if pass { Reason::ResidualWithin } else { Reason::ResidualExceeded },
-                explanation: format!(
-                    "heap {} the baseline after the state was dropped ({} → {}), {} the {} allowed → {}",
-                    if residual >= 0.0 { format!("{} above", crate::units::Bytes(residual)) } else { format!("{} below", crate::units::Bytes(-residual)) },
-                    crate::units::Bytes(b as f64),
-                    crate::units::Bytes(f as f64),
-                    if pass { "within" } else { "beyond" },
-                    crate::units::Bytes(limit as f64),
-                    if pass { "PASS" } else { "FAIL" }
-                ),
-            });
-            r.verdict = Verdict::combine(r.checks.iter().map(|c| c.verdict));
-            if !pass {
-                r.reason = Some(Reason::ResidualExceeded);
-                r.explanation = r
-                    .checks
-                    .last()
-                    .map(|c| c.explanation.clone())
-                    .unwrap_or_default();
-            }
-        }
-        r.exit_code = report::verdict_exit_code(r.verdict, InconclusivePolicy::Exit3);
-        if let Err(e) = report::write_all(&r, tl.as_ref(), &dir) {
-            r.notes.push(format!("reports not written: {e}"));
-        }
+        let r = self.conclude(&cfg, ending, n, baseline, final_heap, sites);
         InProcessResult {
             report: r,
             dir,
@@ -279,6 +171,182 @@ impl InProcess {
             final_heap_bytes: final_heap,
             iterations: n,
         }
+    }
+
+    /// The run configuration the monitor records with.
+    fn run_config(&self, dir: &std::path::Path, metric: Col) -> RunConfig {
+        RunConfig {
+            // The workload is this process.
+            target: TargetSpec::Pid(std::process::id()),
+            // Without a duration the iterations end the run: the monitor's deadline is
+            // then beyond any test's length.
+            duration: self
+                .duration
+                .unwrap_or(Duration::from_secs(if self.iterations.is_some() {
+                    10 * 365 * 86_400
+                } else {
+                    10
+                })),
+            interval: self.interval,
+            warmup: self.warmup,
+            grace: Duration::ZERO,
+            metric: metric.name().to_string(),
+            pss: false,
+            out_dir: dir.to_path_buf(),
+            name: self.name.clone(),
+            allow_exit: true,
+            allow_child_oom: false,
+            limits: self.limits.clone(),
+            inconclusive: InconclusivePolicy::Exit3,
+            format: Format::Text,
+            metrics_addr: None,
+            quiet: true,
+            status_every: Duration::from_secs(3600),
+            cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+            heap: false,
+            full_gc_every: None,
+            log_cap: 0,
+        }
+    }
+
+    /// Judges the recorded run (with the return-to-baseline check) and writes the
+    /// reports; a failure to record or write becomes a note, never a panic.
+    fn conclude(
+        &self,
+        cfg: &RunConfig,
+        ending: crate::error::Result<Ending>,
+        iterations: u64,
+        baseline: Option<u64>,
+        final_heap: Option<u64>,
+        sites: Result<Vec<AllocationSite>, String>,
+    ) -> Report {
+        let dir = &cfg.out_dir;
+        let mut notes = Vec::new();
+        let (taken, missed, started_at, ended_at) = match &ending {
+            Ok(e) => {
+                if let End::MonitorError(m) = &e.end {
+                    notes.push(format!("the sampler stopped early: {m}"));
+                }
+                if e.recorded.missed > 0 {
+                    notes.push(format!("{} ticks missed", e.recorded.missed));
+                }
+                (
+                    e.recorded.taken,
+                    e.recorded.missed,
+                    Some(e.recorded.started_at.clone()),
+                    Some(e.recorded.ended_at.clone()),
+                )
+            }
+            Err(err) => {
+                notes.push(format!("the sampler stopped early: {err}"));
+                (0, 0, None, None)
+            }
+        };
+        if baseline.is_none() {
+            notes.push("soak::CountingAlloc is not the global allocator: heap not counted, the verdict is on RSS".into());
+        }
+        let mut r = Report::new(
+            self.name.clone(),
+            ending
+                .as_ref()
+                .map(|e| e.facts.target.clone())
+                .unwrap_or_default(),
+            Settings {
+                duration_s: self.duration.map(|d| d.as_secs_f64()),
+                interval_s: Some(self.interval.as_secs_f64()),
+                warmup_s: 0.0,
+                metric: cfg.metric.clone(),
+                pss: false,
+            },
+            LimitsReport::new(&self.limits, InconclusivePolicy::Exit3),
+        );
+        r.target.kind = "closure".into();
+        r.target.pid = Some(std::process::id());
+        r.started_at = started_at;
+        r.ended_at = ended_at;
+        r.elapsed_s = ending.as_ref().map(|e| e.recorded.elapsed_s).unwrap_or(0.0);
+        r.samples = SampleCounts { taken, missed };
+        r.end = RunEnd {
+            reason: "target_exit".into(),
+            signal: None,
+            detail: Some(format!("{iterations} iterations")),
+        };
+        r.sources.insert(
+            Col::Heap.name().into(),
+            if baseline.is_some() {
+                "soak::CountingAlloc live bytes (every allocation of this process)".into()
+            } else {
+                "not counted (install soak::CountingAlloc)".into()
+            },
+        );
+        r.sources
+            .insert(Col::Rss.name().into(), "/proc/self/status VmRSS".into());
+        r.notes = notes;
+        match sites {
+            Ok(found) => r.allocation_sites = found,
+            Err(note) => r.notes.push(note),
+        }
+        let residual = match (self.max_residual, baseline, final_heap) {
+            (Some(limit), Some(b), Some(f)) => vec![residual_check(limit, b, f)],
+            _ => Vec::new(),
+        };
+        let rules = Rules {
+            warmup_s: self.warmup.map(|w| w.as_secs_f64()),
+            limits: &self.limits,
+            inconclusive: InconclusivePolicy::Exit3,
+            extra_checks: residual,
+        };
+        let tl = read_timeline(&dir.join("timeline.csv"), &cfg.metric).ok();
+        let r = match &tl {
+            Some(tl) => judge(r, tl, rules, RunOutcome::Finished),
+            None => {
+                // No timeline to judge: the outside checks alone decide.
+                let mut r = r;
+                for c in rules.extra_checks {
+                    r.checks.push(c);
+                }
+                r.verdict = Verdict::combine(r.checks.iter().map(|c| c.verdict));
+                r.exit_code = report::verdict_exit_code(r.verdict, InconclusivePolicy::Exit3);
+                r
+            }
+        };
+        let mut r = r;
+        if let Err(e) = report::write_all(&r, tl.as_ref(), dir) {
+            r.notes.push(format!("reports not written: {e}"));
+        }
+        r
+    }
+}
+
+/// The return-to-baseline check: the heap after the state was dropped, against the
+/// heap before the workload started.
+fn residual_check(limit: u64, baseline: u64, final_heap: u64) -> Check {
+    let residual = final_heap as f64 - baseline as f64;
+    let pass = residual <= limit as f64;
+    Check {
+        limit_name: "max_residual".into(),
+        metric: Col::Heap.name().into(),
+        limit: limit as f64,
+        measured: Some(residual),
+        verdict: if pass { Verdict::Pass } else { Verdict::Fail },
+        reason: if pass {
+            Reason::ResidualWithin
+        } else {
+            Reason::ResidualExceeded
+        },
+        explanation: format!(
+            "heap {} the baseline after the state was dropped ({} → {}), {} the {} allowed → {}",
+            if residual >= 0.0 {
+                format!("{} above", crate::units::Bytes(residual))
+            } else {
+                format!("{} below", crate::units::Bytes(-residual))
+            },
+            crate::units::Bytes(baseline as f64),
+            crate::units::Bytes(final_heap as f64),
+            if pass { "within" } else { "beyond" },
+            crate::units::Bytes(limit as f64),
+            if pass { "PASS" } else { "FAIL" }
+        ),
     }
 }
 
@@ -291,43 +359,4 @@ impl InProcessResult {
         }
         self
     }
-}
-
-/// The sampler thread: one row per tick into the timeline until `stop`.
-fn sample_self(
-    path: &std::path::Path,
-    interval: Duration,
-    start: Instant,
-    stop: &AtomicBool,
-) -> std::io::Result<(u64, u64)> {
-    let mut w = TimelineWriter::create(path)?;
-    let mut reader = ProcReader::new(false);
-    let me = std::process::id();
-    let mut next = start;
-    let mut missed = 0u64;
-    loop {
-        let st = reader.stat_tracked(me)?;
-        let s: Sample = match reader.sample(me, &st)? {
-            Some(mut s) => {
-                s.heap_bytes = heap_stats().map(|h| h.bytes);
-                s
-            }
-            None => break,
-        };
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        w.write(&now, start.elapsed().as_secs_f64(), &s)?;
-        if stop.load(Relaxed) {
-            break;
-        }
-        next += interval;
-        let now = Instant::now();
-        if next < now {
-            // Late: skip the ticks that passed rather than bunching them.
-            let behind = (now - next).as_secs_f64() / interval.as_secs_f64();
-            missed += behind.ceil() as u64;
-            next += interval.mul_f64(behind.ceil());
-        }
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
-    }
-    Ok((w.rows(), missed))
 }

@@ -9,7 +9,7 @@
 //! kubelet computes it for eviction) and `oom_kills`.
 
 use super::procfs::ProcReader;
-use super::{CgroupExtra, Sample};
+use super::Sample;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -47,19 +47,14 @@ impl MemFigures {
             file_bytes: self.mapped_file,
             shmem_bytes: self.shmem,
             swap_bytes: self.swap,
-            heap_bytes: None,
-            pss_bytes: None,
             threads,
             fds,
             cpu_s,
             processes,
-            runtime_heap_bytes: None,
-            runtime_heap_after_gc_bytes: None,
-            cgroup: Some(CgroupExtra {
-                usage_bytes: self.usage,
-                working_set_bytes: self.working_set(),
-                oom_kills: self.oom_kills,
-            }),
+            usage_bytes: self.usage,
+            working_set_bytes: self.working_set(),
+            oom_kills: self.oom_kills,
+            ..Sample::default()
         }
     }
 }
@@ -468,7 +463,7 @@ mod tests {
         assert_eq!(m.working_set(), 6_410_240 - 700_000);
         let s = m.into_sample(3, 1, 4, 0.5);
         assert_eq!(s.rss_bytes, 5_312_512 + 638_976);
-        assert_eq!(s.cgroup.map(|c| c.usage_bytes), Some(6_410_240));
+        assert_eq!(s.usage_bytes, 6_410_240);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Reads reuse one buffer and open each file once per tick: a sample of one process is
 //! three small reads and one directory listing.
 
-use super::Sample;
+use super::{Col, Sample};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read};
 
@@ -152,7 +153,7 @@ pub struct ProcReader {
     heap: Option<super::heap::HeapReader>,
     /// Processes sampled without heap counters since this was last taken (the shim did
     /// not load in them).
-    pub heap_missing: u64,
+    heap_missing: u64,
     /// Processes that had no heap counters at the last sample. A process is counted as
     /// missing only at its second sample without: one caught between fork (or vfork)
     /// and exec has none yet, for a moment.
@@ -176,6 +177,12 @@ impl Default for ProcReader {
 }
 
 impl ProcReader {
+    /// Processes at their second sample in a row without heap counters since the last
+    /// call (a first sample without them may precede the exec that loads the shim).
+    pub fn take_heap_missing(&mut self) -> u64 {
+        std::mem::take(&mut self.heap_missing)
+    }
+
     /// A reader; `pss` also reads `smaps_rollup` (costly on large processes).
     pub fn new(pss: bool) -> Self {
         // SAFETY: sysconf has no memory-safety preconditions.
@@ -393,7 +400,7 @@ impl ProcReader {
             processes: 1,
             runtime_heap_bytes: runtime.map(|r| r.heap_bytes),
             runtime_heap_after_gc_bytes: runtime.and_then(|r| r.after_gc_bytes),
-            cgroup: None,
+            ..Sample::default()
         }))
     }
 }
@@ -401,6 +408,45 @@ impl ProcReader {
 /// The process exited between listing and reading (ENOENT, ESRCH).
 pub fn gone(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Where a process run's columns come from, for the report.
+pub fn procfs_sources(pss: bool, heap: bool) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let tree = "summed over the target and its descendants";
+    for (col, src) in [
+        (Col::Rss, "/proc/PID/status VmRSS"),
+        (Col::Anon, "/proc/PID/status RssAnon"),
+        (Col::File, "/proc/PID/status RssFile"),
+        (Col::Shmem, "/proc/PID/status RssShmem"),
+        (Col::Swap, "/proc/PID/status VmSwap"),
+        (Col::Threads, "/proc/PID/status Threads"),
+        (Col::Fds, "entries of /proc/PID/fd"),
+        (Col::Cpu, "/proc/PID/stat utime+stime+cutime+cstime"),
+    ] {
+        m.insert(col.name().to_string(), format!("{src}, {tree}"));
+    }
+    m.insert(
+        Col::Processes.name().into(),
+        "live (non-zombie) processes in the tree".into(),
+    );
+    m.insert(
+        Col::Heap.name().into(),
+        if heap {
+            format!("LD_PRELOAD shim counting malloc/calloc/realloc/free/memalign/posix_memalign/aligned_alloc (malloc_usable_size), published in shared memory, {tree}")
+        } else {
+            "not sampled (no heap counters: see the notes)".into()
+        },
+    );
+    m.insert(
+        Col::Pss.name().into(),
+        if pss {
+            format!("/proc/PID/smaps_rollup Pss, {tree}")
+        } else {
+            "not sampled (use --pss)".into()
+        },
+    );
+    m
 }
 
 #[cfg(test)]

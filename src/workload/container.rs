@@ -213,6 +213,18 @@ impl Engine {
     }
 
     /// Resolves when the container is no longer running.
+    /// [`wait`](Self::wait) as a future that owns what it needs, so a session can keep
+    /// it across loop turns.
+    pub fn wait_owned(&self, id: &str) -> impl std::future::Future<Output = ()> + 'static {
+        let engine = Engine {
+            docker: self.docker.clone(),
+            host: self.host.clone(),
+        };
+        let id = id.to_string();
+        async move { engine.wait(&id).await }
+    }
+
+    /// Resolves when the container is no longer running.
     pub async fn wait(&self, id: &str) {
         let options = WaitContainerOptions {
             condition: "not-running",

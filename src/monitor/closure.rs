@@ -1,0 +1,109 @@
+//! The session of an in-process soak: this process, sampled from `/proc/self` (and
+//! soak::CountingAlloc's heap) on a monitor thread while the test thread runs the
+//! closure. The closure's end is the workload's end.
+
+use super::event_loop::drive;
+use super::recorder::Recorder;
+use super::session::{End, Ending, Facts, Session, Step};
+use crate::config::RunConfig;
+use crate::error::{Error, Result};
+use crate::report::TargetInfo;
+use crate::sample::procfs::ProcReader;
+use crate::sample::Sample;
+use crate::timeline::Extra;
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// This process, read at each tick.
+struct ClosureRun {
+    reader: ProcReader,
+    heap: fn() -> Option<u64>,
+    done: oneshot::Receiver<()>,
+}
+
+impl Session for ClosureRun {
+    fn describe(&self) -> String {
+        format!("this process (pid {})", std::process::id())
+    }
+
+    fn extra_columns(&self) -> Extra {
+        Extra::None
+    }
+
+    async fn ended(&mut self, _start: Instant) -> bool {
+        // Sent, or the sender dropped (the test thread panicked): either way it is over.
+        let _ = (&mut self.done).await;
+        true
+    }
+
+    async fn tick(&mut self, _elapsed_s: f64) -> Step {
+        let me = std::process::id();
+        let read = self
+            .reader
+            .stat_tracked(me)
+            .and_then(|st| self.reader.sample(me, &st));
+        match read {
+            Ok(Some(s)) => Step::Sample(Sample {
+                heap_bytes: (self.heap)(),
+                ..s
+            }),
+            Ok(None) => Step::Gone,
+            Err(e) => Step::Failed(format!("cannot read /proc/self: {e}")),
+        }
+    }
+
+    async fn finish(&mut self, _end: &End, _elapsed_s: f64, _taken: u64) -> Result<Facts> {
+        Ok(Facts {
+            target: TargetInfo {
+                kind: "closure".into(),
+                pid: Some(std::process::id()),
+                ..TargetInfo::default()
+            },
+            ..Facts::default()
+        })
+    }
+}
+
+/// A monitor running on its own thread until [`ClosureMonitor::finish`].
+pub(crate) struct ClosureMonitor {
+    done: Option<oneshot::Sender<()>>,
+    thread: std::thread::JoinHandle<Result<Ending>>,
+}
+
+impl ClosureMonitor {
+    /// Starts sampling this process into `cfg.out_dir`'s timeline (no start line, no
+    /// progress, no stop signals: the test runner owns Ctrl-C). `heap` reads the
+    /// counting allocator.
+    pub(crate) fn start(cfg: RunConfig, heap: fn() -> Option<u64>) -> ClosureMonitor {
+        let (tx, rx) = oneshot::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Monitor(format!("cannot start the runtime: {e}")))?;
+            rt.block_on(async {
+                let mut session = ClosureRun {
+                    reader: ProcReader::new(false),
+                    heap,
+                    done: rx,
+                };
+                let rec = Recorder::start(&cfg, Extra::None, None, None)?;
+                drive(&mut session, rec, None).await
+            })
+        });
+        ClosureMonitor {
+            done: Some(tx),
+            thread,
+        }
+    }
+
+    /// Tells the monitor the closure is done and waits for the recording to close.
+    pub(crate) fn finish(mut self) -> Result<Ending> {
+        if let Some(tx) = self.done.take() {
+            let _ = tx.send(());
+        }
+        self.thread
+            .join()
+            .map_err(|_| Error::Monitor("the sampler thread panicked".into()))?
+    }
+}

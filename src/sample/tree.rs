@@ -1,0 +1,104 @@
+//! A process tree as one sample: its members' figures summed, members that ended or
+//! whose pid was reused dropped.
+
+use super::procfs::{gone, ProcReader};
+use super::Sample;
+use crate::workload::tree::{ProcId, ProcessTree};
+
+/// Whether `p` still runs as the same process (not exited, not a zombie, pid not reused).
+pub fn alive_as(reader: &mut ProcReader, p: ProcId) -> bool {
+    matches!(reader.stat_tracked(p.pid), Ok(s) if s.starttime == p.starttime && s.state != b'Z')
+}
+
+/// How many members of the tree still run as themselves.
+pub fn live_members(tree: &mut ProcessTree, reader: &mut ProcReader) -> usize {
+    let members: Vec<ProcId> = tree.members().collect();
+    members.into_iter().filter(|m| alive_as(reader, *m)).count()
+}
+
+/// One tick's reading of the tree.
+pub struct Tick {
+    /// The sample summed over live members.
+    pub sample: Sample,
+    /// Whether the root itself is still alive as itself (not exited, not a zombie).
+    pub root_alive: bool,
+    /// Processes that joined the tree at this tick (the guard must learn them).
+    pub joined: Vec<ProcId>,
+}
+
+/// Refreshes the tree and sums a sample over its live members (public for the
+/// benchmarks, which time exactly what a tick does).
+pub fn sample_tree(tree: &mut ProcessTree, reader: &mut ProcReader) -> std::io::Result<Tick> {
+    let joined = tree.refresh(reader)?;
+    let mut total = Sample::default();
+    let root = tree.root();
+    let mut root_alive = false;
+    let members: Vec<ProcId> = tree.members().collect();
+    for m in members {
+        let st = match reader.stat_tracked(m.pid) {
+            Ok(s) => s,
+            Err(e) if gone(&e) => {
+                tree.forget(m.pid);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if st.starttime != m.starttime {
+            // The pid now belongs to another process: never sample it as the target.
+            tree.forget(m.pid);
+            continue;
+        }
+        if st.state == b'Z' {
+            continue;
+        }
+        if let Some(s) = reader.sample(m.pid, &st)? {
+            root_alive |= m == root;
+            total.add(&s);
+        }
+    }
+    reader.retain(|pid| tree.contains(pid));
+    Ok(Tick {
+        sample: total,
+        root_alive,
+        joined,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_pid_is_never_sampled_as_the_target() {
+        let mut reader = ProcReader::new(false);
+        let me = std::process::id();
+        let real = reader.stat(me).unwrap().starttime;
+        // Same pid, other start time: what a reused pid looks like.
+        let ghost = ProcId {
+            pid: me,
+            starttime: real + 1,
+        };
+        let mut tree = ProcessTree::new(ghost, vec![], vec![]);
+        let t = sample_tree(&mut tree, &mut reader).unwrap();
+        assert_eq!(t.sample.processes, 0);
+        assert!(!t.root_alive);
+        assert!(tree.is_empty(), "the impostor is dropped from the tree");
+
+        let _turn = crate::workload::CHILDREN_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut tree = ProcessTree::new(
+            ProcId {
+                pid: me,
+                starttime: real,
+            },
+            vec![],
+            vec![],
+        );
+        let t = sample_tree(&mut tree, &mut reader).unwrap();
+        assert!(t.root_alive);
+        let s = t.sample;
+        assert_eq!(s.processes, 1);
+        assert!(s.rss_bytes > 0 && s.threads >= 1);
+    }
+}
