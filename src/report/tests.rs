@@ -7,6 +7,7 @@ use crate::analysis::Verdict;
 use crate::analysis::{evaluate, EvaluateOptions};
 use crate::config::{InconclusivePolicy, Limits};
 use crate::error::exit_code;
+use crate::sample::Col;
 use crate::timeline::Timeline;
 use crate::units::Rate;
 
@@ -28,9 +29,9 @@ fn fixture() -> Report {
     let fds: Vec<f64> = vec![12.0; 600];
     let cpu: Vec<f64> = t.iter().map(|x| x * 0.05).collect();
     let cols = vec![
-        ("rss_bytes".to_string(), rss),
-        ("fds".to_string(), fds),
-        ("cpu_s".to_string(), cpu),
+        (Col::Rss.name().to_string(), rss),
+        (Col::Fds.name().to_string(), fds),
+        (Col::Cpu.name().to_string(), cpu),
     ];
     let limits = Limits {
         max_growth_rate: Some(Rate::per_hour(60e6)),
@@ -42,7 +43,7 @@ fn fixture() -> Report {
         &t,
         &cols,
         &EvaluateOptions {
-            metric: "rss_bytes".into(),
+            metric: Col::Rss.name().into(),
             warmup_s: Some(60.0),
             limits: limits.clone(),
         },
@@ -60,7 +61,7 @@ fn fixture() -> Report {
             duration_s: Some(600.0),
             interval_s: Some(1.0),
             warmup_s: 0.0,
-            metric: "rss_bytes".into(),
+            metric: Col::Rss.name().into(),
             pss: false,
         },
         LimitsReport::new(&limits, InconclusivePolicy::Exit3),
@@ -156,7 +157,7 @@ fn html_escapes_target_strings() {
     let tl = Timeline {
         elapsed_s: t.clone(),
         columns: vec![(
-            "rss_bytes".into(),
+            Col::Rss.name().into(),
             t.iter().map(|x| 200e6 + x * 3e4).collect(),
         )],
         ..Timeline::default()

@@ -10,6 +10,7 @@
 
 use super::procfs::ProcReader;
 use super::Sample;
+use crate::sample::Col;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -323,46 +324,46 @@ impl CgroupReader {
             m.insert(k.to_string(), s);
         };
         put(
-            "rss_bytes",
+            Col::Rss.name(),
             format!(
                 "cgroup v{v} {d}/memory.stat {} + {}",
                 stat_keys.0, stat_keys.1
             ),
         );
         put(
-            "anon_bytes",
+            Col::Anon.name(),
             format!("cgroup v{v} {d}/memory.stat {}", stat_keys.0),
         );
         put(
-            "file_bytes",
+            Col::File.name(),
             format!("cgroup v{v} {d}/memory.stat {}", stat_keys.1),
         );
         put(
-            "shmem_bytes",
+            Col::Shmem.name(),
             format!("cgroup v{v} {d}/memory.stat {}", stat_keys.2),
         );
         put(
-            "swap_bytes",
+            Col::Swap.name(),
             format!("cgroup v{v} {} (0 when not accounted)", stat_keys.3),
         );
-        put("usage_bytes", format!("cgroup v{v} {d}/{usage}"));
+        put(Col::Usage.name(), format!("cgroup v{v} {d}/{usage}"));
         put(
-            "working_set_bytes",
+            Col::WorkingSet.name(),
             format!("cgroup v{v} {usage} minus memory.stat {}", stat_keys.4),
         );
-        put("oom_kills", format!("cgroup v{v} {d}/{oom}"));
-        put("cpu_s", format!("cgroup v{v} {cpu}"));
-        put("threads", format!("cgroup v{v} {threads}"));
-        put("processes", format!("lines of {d}/cgroup.procs"));
+        put(Col::OomKills.name(), format!("cgroup v{v} {d}/{oom}"));
+        put(Col::Cpu.name(), format!("cgroup v{v} {cpu}"));
+        put(Col::Threads.name(), format!("cgroup v{v} {threads}"));
+        put(Col::Processes.name(), format!("lines of {d}/cgroup.procs"));
         put(
-            "fds",
+            Col::Fds.name(),
             "entries of /proc/PID/fd over the cgroup's processes".into(),
         );
         put(
-            "heap_bytes",
+            Col::Heap.name(),
             "not sampled (no heap source for a container)".into(),
         );
-        put("pss_bytes", "not sampled for a container".into());
+        put(Col::Pss.name(), "not sampled for a container".into());
         m
     }
 }
@@ -408,35 +409,35 @@ pub fn api_sources(socket: &str, why: &str) -> BTreeMap<String, String> {
     let api = format!("Docker Engine stats API at {socket} (fallback: {why})");
     let mut m = BTreeMap::new();
     for (k, what) in [
-        ("rss_bytes", "memory_stats.stats anon + mapped file"),
-        ("anon_bytes", "memory_stats.stats anon (v1 total_rss)"),
-        ("file_bytes", "memory_stats.stats mapped file"),
-        ("shmem_bytes", "memory_stats.stats shmem"),
-        ("usage_bytes", "memory_stats.usage"),
+        (Col::Rss.name(), "memory_stats.stats anon + mapped file"),
+        (Col::Anon.name(), "memory_stats.stats anon (v1 total_rss)"),
+        (Col::File.name(), "memory_stats.stats mapped file"),
+        (Col::Shmem.name(), "memory_stats.stats shmem"),
+        (Col::Usage.name(), "memory_stats.usage"),
         (
-            "working_set_bytes",
+            Col::WorkingSet.name(),
             "memory_stats.usage minus inactive file",
         ),
-        ("cpu_s", "cpu_stats.cpu_usage.total_usage"),
-        ("threads", "pids_stats.current (tasks)"),
+        (Col::Cpu.name(), "cpu_stats.cpu_usage.total_usage"),
+        (Col::Threads.name(), "pids_stats.current (tasks)"),
         (
-            "processes",
+            Col::Processes.name(),
             "pids_stats.current (tasks: the API does not count processes apart from threads)",
         ),
     ] {
         m.insert(k.to_string(), format!("{api}: {what}"));
     }
-    for k in ["swap_bytes", "fds", "oom_kills"] {
+    for k in [Col::Swap.name(), Col::Fds.name(), Col::OomKills.name()] {
         m.insert(
             k.to_string(),
             format!("not available from the Engine stats API: written as 0, not measured ({api})"),
         );
     }
     m.insert(
-        "heap_bytes".into(),
+        Col::Heap.name().into(),
         "not sampled (no heap source for a container)".into(),
     );
-    m.insert("pss_bytes".into(), "not sampled for a container".into());
+    m.insert(Col::Pss.name().into(), "not sampled for a container".into());
     m
 }
 

@@ -6,6 +6,7 @@ use super::Sample;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::report::ExitInfo;
+use crate::sample::Col;
 
 /// The heap shim's files for a command (planned, not yet created), unless `--no-heap` or
 /// the program is statically linked (then a note says why heap_bytes stays empty).
@@ -22,7 +23,7 @@ pub fn heap_files(
         return Ok(None);
     };
     if heap::is_static_elf(program) == Some(true) {
-        if cfg.metric == "heap_bytes" {
+        if cfg.metric == Col::Heap.name() {
             return Err(Error::Usage(format!(
                 "--metric heap: {program} is statically linked, so the LD_PRELOAD heap shim cannot load; use rss or anon"
             )));

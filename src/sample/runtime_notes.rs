@@ -3,6 +3,7 @@
 
 use super::procfs::ProcReader;
 use crate::report::{FullGcReport, RuntimeSeen};
+use crate::sample::Col;
 use std::collections::BTreeMap;
 
 /// The runtimes seen over the run and the full collections requested, with the notes
@@ -107,8 +108,8 @@ pub fn runtime_sources(m: &mut BTreeMap<String, String>, seen: &[RuntimeSeen]) {
             format!("{}; {tree}", v.join("; "))
         }
     };
-    m.insert("runtime_heap_bytes".into(), join(heap));
-    m.insert("runtime_heap_after_gc_bytes".into(), join(after));
+    m.insert(Col::RuntimeHeap.name().into(), join(heap));
+    m.insert(Col::RuntimeHeapAfterGc.name().into(), join(after));
 }
 
 /// "node" when `pid`'s executable is node (or nodejs).

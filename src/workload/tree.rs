@@ -269,6 +269,11 @@ impl ProcessTree {
     }
 }
 
+/// Unit tests that start child processes, and those that count this process's tree,
+/// take turns: a child of one would be a member of the other's tree.
+#[cfg(test)]
+pub(crate) static CHILDREN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,8 +345,3 @@ mod tests {
         assert!(out.is_empty());
     }
 }
-
-/// Unit tests that start child processes, and those that count this process's tree,
-/// take turns: a child of one would be a member of the other's tree.
-#[cfg(test)]
-pub(crate) static CHILDREN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
