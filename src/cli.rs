@@ -482,7 +482,7 @@ impl RunArgs {
         use crate::sample::columns::{Col, Group};
         let group = Col::named(&metric).map(|c| c.column().group);
         let container_metric = group == Some(Group::Container);
-        let runtime_metric = group == Some(Group::Runtime);
+        let runtime_metric = group == Some(Group::Process);
         if group.is_none() {
             return Err(usage(format!(
                 "unknown --metric '{}': use rss, anon, heap, pss, runtime_heap, runtime_heap_after_gc, usage, working_set or a timeline column",

@@ -202,7 +202,7 @@ impl Session for ProcessRun<'_> {
     }
 
     fn extra_columns(&self) -> Extra {
-        Extra::Runtime
+        Extra::Process
     }
 
     async fn ended(&mut self, start: Instant) -> bool {
@@ -370,7 +370,7 @@ impl Session for ProcessRun<'_> {
             }
         }
         let runtime_metric = Col::named(&cfg.metric)
-            .is_some_and(|c| c.column().group == crate::sample::columns::Group::Runtime);
+            .is_some_and(|c| c.column().group == crate::sample::columns::Group::Process);
         if runtime_metric && runtimes.is_empty() {
             notes.push(format!(
                 "--metric {}: no runtime heap was seen (no JVM perf data in the tree, no node process loading soak's preload)",

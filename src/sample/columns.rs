@@ -15,7 +15,7 @@ pub enum Group {
     /// Every timeline (the DESIGN.md contract's columns).
     Contract,
     /// Process runs (a command or `--pid`): the language runtimes' own heaps.
-    Runtime,
+    Process,
     /// Container runs: the cgroup's own totals.
     Container,
 }
@@ -171,10 +171,10 @@ columns! {
     Processes processes: u64, Count, Level, Contract;
     /// The runtimes' own used heap (JVM perf data, Node's preload), summed over the
     /// processes that publish one; `None` when no runtime was seen.
-    RuntimeHeap runtime_heap_bytes: Option<u64>, Bytes, Level, Runtime;
+    RuntimeHeap runtime_heap_bytes: Option<u64>, Bytes, Level, Process;
     /// The runtimes' used heap after their last full (JVM) or major (V8) collection,
     /// summed over the processes that had one.
-    RuntimeHeapAfterGc runtime_heap_after_gc_bytes: Option<u64>, Bytes, Level, Runtime;
+    RuntimeHeapAfterGc runtime_heap_after_gc_bytes: Option<u64>, Bytes, Level, Process;
     /// A container's charged memory: what its memory limit is enforced on.
     Usage usage_bytes: u64, Bytes, Level, Container;
     /// A container's usage minus inactive file cache (the kubelet's working set).

@@ -13,8 +13,8 @@ pub enum Extra {
     /// None (an in-process soak).
     #[default]
     None,
-    /// The runtime heaps: a process run.
-    Runtime,
+    /// The process-run columns (the runtime heaps): a command or `--pid`.
+    Process,
     /// The cgroup totals: a container run.
     Container,
 }
@@ -24,7 +24,7 @@ impl Extra {
     pub fn group(self) -> Option<Group> {
         match self {
             Extra::None => None,
-            Extra::Runtime => Some(Group::Runtime),
+            Extra::Process => Some(Group::Process),
             Extra::Container => Some(Group::Container),
         }
     }
@@ -153,7 +153,7 @@ mod tests {
     fn process_rows_carry_the_runtime_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timeline.csv");
-        let mut w = TimelineWriter::create_with(&path, Extra::Runtime).unwrap();
+        let mut w = TimelineWriter::create_with(&path, Extra::Process).unwrap();
         let s = Sample {
             rss_bytes: 10,
             ..Sample::default()
