@@ -46,7 +46,7 @@ fn steady_workload_passes() {
     assert!(r["samples"]["taken"].as_u64().unwrap() >= 100);
     let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
     let header = csv.lines().next().unwrap();
-    assert_eq!(header, "timestamp,elapsed_s,rss_bytes,anon_bytes,file_bytes,shmem_bytes,swap_bytes,heap_bytes,pss_bytes,threads,fds,cpu_s,processes,runtime_heap_bytes,runtime_heap_after_gc_bytes");
+    assert_eq!(header, "timestamp,elapsed_s,rss_bytes,anon_bytes,file_bytes,shmem_bytes,swap_bytes,heap_bytes,pss_bytes,threads,fds,cpu_s,processes,runtime_heap_bytes,runtime_heap_after_gc_bytes,vms_bytes");
     let last = csv.lines().last().unwrap();
     let rss: f64 = last.split(',').nth(2).unwrap().parse().unwrap();
     assert!(rss > 20e6, "steady holds 20 MB: {last}");

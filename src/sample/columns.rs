@@ -175,6 +175,9 @@ columns! {
     /// The runtimes' used heap after their last full (JVM) or major (V8) collection,
     /// summed over the processes that had one.
     RuntimeHeapAfterGc runtime_heap_after_gc_bytes: Option<u64>, Bytes, Level, Process;
+    /// Virtual memory size, bytes (VmSize): address space that grows with leaked
+    /// mappings and thread stacks even where RSS does not.
+    Vms vms_bytes: u64, Bytes, Level, Process;
     /// A container's charged memory: what its memory limit is enforced on.
     Usage usage_bytes: u64, Bytes, Level, Container;
     /// A container's usage minus inactive file cache (the kubelet's working set).

@@ -85,6 +85,8 @@ pub struct Status {
     pub swap: u64,
     /// Threads.
     pub threads: u64,
+    /// VmSize.
+    pub vms: u64,
 }
 
 /// Parses `/proc/PID/status` (values in kB become bytes).
@@ -102,6 +104,7 @@ pub fn parse_status(bytes: &[u8]) -> Status {
             b"RssShmem" => &mut s.shmem,
             b"VmSwap" => &mut s.swap,
             b"Threads" => &mut s.threads,
+            b"VmSize" => &mut s.vms,
             _ => continue,
         };
         let v = leading_number(&line[colon + 1..]);
@@ -388,6 +391,7 @@ impl ProcReader {
         let ticks = stat.utime + stat.stime + stat.cutime + stat.cstime;
         Ok(Some(Sample {
             rss_bytes: st.rss,
+            vms_bytes: st.vms,
             anon_bytes: st.anon,
             file_bytes: st.file,
             shmem_bytes: st.shmem,
@@ -421,6 +425,7 @@ pub fn procfs_sources(pss: bool, heap: bool) -> BTreeMap<String, String> {
         (Col::Shmem, "/proc/PID/status RssShmem"),
         (Col::Swap, "/proc/PID/status VmSwap"),
         (Col::Threads, "/proc/PID/status Threads"),
+        (Col::Vms, "/proc/PID/status VmSize"),
         (Col::Fds, "entries of /proc/PID/fd"),
         (Col::Cpu, "/proc/PID/stat utime+stime+cutime+cstime"),
     ] {
@@ -468,9 +473,10 @@ mod tests {
 
     #[test]
     fn status_fixture() {
-        let b = b"Name:\tcat\nVmRSS:\t    2048 kB\nRssAnon:\t     100 kB\nRssFile:\t    1900 kB\nRssShmem:\t       48 kB\nVmSwap:\t       0 kB\nThreads:\t3\n";
+        let b = b"Name:\tcat\nVmSize:\t    8192 kB\nVmRSS:\t    2048 kB\nRssAnon:\t     100 kB\nRssFile:\t    1900 kB\nRssShmem:\t       48 kB\nVmSwap:\t       0 kB\nThreads:\t3\n";
         let s = parse_status(b);
         assert_eq!(s.rss, 2048 * 1024);
+        assert_eq!(s.vms, 8192 * 1024);
         assert_eq!(s.anon, 100 * 1024);
         assert_eq!(s.shmem, 48 * 1024);
         assert_eq!(s.threads, 3);
