@@ -480,9 +480,10 @@ impl RunArgs {
         let limits = self.verdict.limits(&prof)?;
         let metric = self.verdict.metric(&prof);
         use crate::sample::columns::{Col, Group};
-        let group = Col::named(&metric).map(|c| c.column().group);
+        let col = Col::named(&metric);
+        let group = col.map(|c| c.column().group);
         let container_metric = group == Some(Group::Container);
-        let runtime_metric = group == Some(Group::Process);
+        let runtime_metric = col.is_some_and(Col::is_runtime_heap);
         if group.is_none() {
             return Err(usage(format!(
                 "unknown --metric '{}': use rss, anon, heap, pss, runtime_heap, runtime_heap_after_gc, usage, working_set or a timeline column",
@@ -492,6 +493,12 @@ impl RunArgs {
         if runtime_metric && is_container {
             return Err(usage(format!(
                 "--metric {} reads a JVM's perf data or node's preload in processes soak starts or attaches to (a command or --pid): not available for containers",
+                metric.trim_end_matches("_bytes")
+            )));
+        }
+        if group == Some(Group::Process) && is_container {
+            return Err(usage(format!(
+                "--metric {} is sampled in process runs only (a command or --pid): not available for containers",
                 metric.trim_end_matches("_bytes")
             )));
         }

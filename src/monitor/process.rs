@@ -369,8 +369,7 @@ impl Session for ProcessRun<'_> {
                 ));
             }
         }
-        let runtime_metric = Col::named(&cfg.metric)
-            .is_some_and(|c| c.column().group == crate::sample::columns::Group::Process);
+        let runtime_metric = Col::named(&cfg.metric).is_some_and(Col::is_runtime_heap);
         if runtime_metric && runtimes.is_empty() {
             notes.push(format!(
                 "--metric {}: no runtime heap was seen (no JVM perf data in the tree, no node process loading soak's preload)",

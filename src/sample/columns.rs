@@ -198,6 +198,12 @@ impl Col {
         self.column().name
     }
 
+    /// Whether this is a language runtime's own heap (read from a JVM's perf data or
+    /// node's preload, not from procfs).
+    pub fn is_runtime_heap(self) -> bool {
+        matches!(self, Col::RuntimeHeap | Col::RuntimeHeapAfterGc)
+    }
+
     /// The column named `name` (its CSV header), if soak writes one.
     pub fn named(name: &str) -> Option<Col> {
         COLUMNS.iter().find(|c| c.name == name).map(|c| c.id)
