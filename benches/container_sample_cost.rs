@@ -46,7 +46,7 @@ fn main() {
             one_shot.push(t.elapsed().as_secs_f64());
         }
         // The fallback soak uses: a stats stream; how often does it refresh?
-        let feed = engine.stats_feed(&c.id).await.unwrap();
+        let feed = engine.stats_feed(&c.id, "benchmark").await.unwrap();
         let (_, before) = feed.latest().unwrap();
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         let (_, after) = feed.latest().unwrap();

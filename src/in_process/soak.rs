@@ -271,16 +271,9 @@ impl InProcess {
             signal: None,
             detail: Some(format!("{iterations} iterations")),
         };
-        r.sources.insert(
-            Col::Heap.name().into(),
-            if baseline.is_some() {
-                "soak::CountingAlloc live bytes (every allocation of this process)".into()
-            } else {
-                "not counted (install soak::CountingAlloc)".into()
-            },
-        );
-        r.sources
-            .insert(Col::Rss.name().into(), "/proc/self/status VmRSS".into());
+        if let Ok(e) = &ending {
+            r.sources = e.facts.sources.clone();
+        }
         r.notes = notes;
         match sites {
             Ok(found) => r.allocation_sites = found,

@@ -8,16 +8,15 @@ use super::session::{End, Ending, Facts, Session, Step};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::report::TargetInfo;
-use crate::sample::procfs::ProcReader;
-use crate::sample::Sample;
+use crate::sample::this_process::ThisProcess;
+use crate::sample::Source;
 use crate::timeline::Extra;
 use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// This process, read at each tick.
 struct ClosureRun {
-    reader: ProcReader,
-    heap: fn() -> Option<u64>,
+    source: ThisProcess,
     done: oneshot::Receiver<()>,
 }
 
@@ -37,16 +36,8 @@ impl Session for ClosureRun {
     }
 
     async fn tick(&mut self, _elapsed_s: f64) -> Step {
-        let me = std::process::id();
-        let read = self
-            .reader
-            .stat_tracked(me)
-            .and_then(|st| self.reader.sample(me, &st));
-        match read {
-            Ok(Some(s)) => Step::Sample(Sample {
-                heap_bytes: (self.heap)(),
-                ..s
-            }),
+        match self.source.read() {
+            Ok(Some(s)) => Step::Sample(s),
             Ok(None) => Step::Gone,
             Err(e) => Step::Failed(format!("cannot read /proc/self: {e}")),
         }
@@ -59,6 +50,7 @@ impl Session for ClosureRun {
                 pid: Some(std::process::id()),
                 ..TargetInfo::default()
             },
+            sources: self.source.sources(),
             ..Facts::default()
         })
     }
@@ -83,8 +75,7 @@ impl ClosureMonitor {
                 .map_err(|e| Error::Monitor(format!("cannot start the runtime: {e}")))?;
             rt.block_on(async {
                 let mut session = ClosureRun {
-                    reader: ProcReader::new(false),
-                    heap,
+                    source: ThisProcess::new(heap),
                     done: rx,
                 };
                 let rec = Recorder::start(&cfg, Extra::None, None, None)?;

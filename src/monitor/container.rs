@@ -7,10 +7,11 @@ use super::session::{End, Facts, Session, Step};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
 use crate::report::{ContainerInfo, ExitInfo, TargetInfo};
-use crate::sample::cgroup::{self, CgroupReader};
+use crate::sample::cgroup::CgroupReader;
+use crate::sample::docker_stats::StatsFeed;
 use crate::sample::Sample;
 use crate::timeline::Extra;
-use crate::workload::container::{socket_path, Container, Engine, StatsFeed};
+use crate::workload::container::{socket_path, Container, Engine};
 use crate::workload::guard::Guard;
 use std::future::Future;
 use std::path::Path;
@@ -121,7 +122,7 @@ async fn open_source(cfg: &RunConfig, engine: &Engine, c: &Container) -> Result<
                 "cannot read the container's cgroup under {}: {e}",
                 cfg.cgroup_root.display()
             );
-            let feed = engine.stats_feed(&c.id).await.map_err(|f| {
+            let feed = engine.stats_feed(&c.id, &why).await.map_err(|f| {
                 Error::Monitor(format!(
                     "{why}; and the engine's stats API at {} failed too: {f}",
                     engine.host
@@ -161,41 +162,42 @@ impl Session for ContainerRun<'_> {
     }
 
     async fn tick(&mut self, elapsed: f64) -> Step {
-        let sample = match &mut self.source {
-            Source::Cgroup(r) => match r.read() {
-                Ok(s) => Some(s),
-                // The cgroup goes with the container.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => {
-                    return Step::Failed(format!(
-                        "cannot read the container's cgroup {}: {e}",
-                        r.memory_dir().display()
-                    ))
-                }
-            },
+        let source: &mut dyn crate::sample::Source = match &mut self.source {
+            Source::Cgroup(r) => r.as_mut(),
+            Source::Api(feed, _) => feed,
+        };
+        let sample = match (source.read(), &self.source) {
             // The engine publishes about once a second: a faster tick repeats its latest
             // reading (the report says so).
-            Source::Api(feed, _) => match feed.latest() {
-                Ok((s, readings)) => {
+            (Ok(s), Source::Api(feed, _)) => {
+                if let Ok((_, readings)) = feed.latest() {
                     self.api_readings = readings;
-                    s
                 }
-                Err(e) => {
-                    let id = &self.container.id;
-                    if self
-                        .engine
-                        .inspect(id)
-                        .await
-                        .map(|i| i.pid != 0)
-                        .unwrap_or(false)
-                    {
-                        return Step::Failed(format!(
-                            "the engine's stats stream for the container ended: {e}"
-                        ));
-                    }
-                    None
+                s
+            }
+            // A vanished cgroup (None) is the container's end.
+            (Ok(s), Source::Cgroup(_)) => s,
+            (Err(e), Source::Cgroup(r)) => {
+                return Step::Failed(format!(
+                    "cannot read the container's cgroup {}: {e}",
+                    r.memory_dir().display()
+                ))
+            }
+            (Err(e), Source::Api(..)) => {
+                let id = &self.container.id;
+                if self
+                    .engine
+                    .inspect(id)
+                    .await
+                    .map(|i| i.pid != 0)
+                    .unwrap_or(false)
+                {
+                    return Step::Failed(format!(
+                        "the engine's stats stream for the container ended: {e}"
+                    ));
                 }
-            },
+                None
+            }
         };
         match sample.filter(|s| s.processes > 0) {
             Some(s) => {
@@ -266,8 +268,11 @@ impl Session for ContainerRun<'_> {
             }
         }
         let (sources, source_name) = match &self.source {
-            Source::Cgroup(r) => (r.sources(), format!("cgroup v{}", r.version())),
-            Source::Api(_, why) => {
+            Source::Cgroup(r) => (
+                crate::sample::Source::sources(r.as_ref()),
+                format!("cgroup v{}", r.version()),
+            ),
+            Source::Api(feed, why) => {
                 notes.push(format!(
                     "samples came from the engine's stats API, not the cgroup ({why}); swap, fds and OOM-kill counts are not available there and are written as 0"
                 ));
@@ -276,7 +281,7 @@ impl Session for ContainerRun<'_> {
                     self.api_readings
                 ));
                 (
-                    cgroup::api_sources(&engine.host, why),
+                    crate::sample::Source::sources(feed),
                     "engine stats API".to_string(),
                 )
             }

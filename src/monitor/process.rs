@@ -9,11 +9,11 @@ use crate::report::{ExitInfo, TargetInfo};
 use crate::sample::heap::{self, HeapFiles};
 use crate::sample::heap_notes::{heap_files, heap_notes};
 use crate::sample::node::NodeFiles;
-use crate::sample::procfs::{procfs_sources, ProcReader};
+use crate::sample::procfs::ProcReader;
 use crate::sample::runtime::{FullGc, RuntimeReader};
 use crate::sample::runtime_notes::{runs_node, runtime_report, runtime_sources};
-use crate::sample::tree::{live_members, sample_tree};
-use crate::sample::{Col, Sample};
+use crate::sample::tree::{live_members, TreeSource};
+use crate::sample::{Col, Sample, Source};
 use crate::timeline::Extra;
 use crate::workload::guard::Guard;
 use crate::workload::log::CappedLog;
@@ -40,9 +40,8 @@ pub(super) struct ProcessRun<'a> {
     logs: Vec<(&'static str, CappedLog)>,
     heap: Option<HeapFiles>,
     node: Option<NodeFiles>,
-    reader: ProcReader,
+    source: TreeSource,
     full_gc: Option<FullGc>,
-    tree: ProcessTree,
     root_exit: Option<ExitInfo>,
     /// Every pid the tree had at a tick, for OOM evidence about its members.
     seen: BTreeSet<u32>,
@@ -144,9 +143,8 @@ impl<'a> ProcessRun<'a> {
             logs,
             heap,
             node,
-            reader,
+            source: TreeSource::new(ProcessTree::new(root, adopters, exclude), reader),
             full_gc,
-            tree: ProcessTree::new(root, adopters, exclude),
             root_exit: None,
             seen: BTreeSet::new(),
             heap_ticks: 0,
@@ -215,14 +213,14 @@ impl Session for ProcessRun<'_> {
             return false;
         }
         // The root is gone; the run goes on while descendants live.
-        if let Ok(joined) = self.tree.refresh(&mut self.reader) {
+        if let Ok(joined) = self.source.tree.refresh(&mut self.source.reader) {
             for j in joined {
                 if let Some(g) = self.guard.as_mut() {
                     g.member(j);
                 }
             }
         }
-        live_members(&mut self.tree, &mut self.reader) == 0
+        live_members(&mut self.source.tree, &mut self.source.reader) == 0
     }
 
     async fn tick(&mut self, elapsed: f64) -> Step {
@@ -233,25 +231,24 @@ impl Session for ProcessRun<'_> {
             .as_ref()
             .map(|h| h.lock().unwrap_or_else(|e| e.into_inner()));
         for p in held.iter().flat_map(|h| h.iter()) {
-            self.tree.exclude(*p);
+            self.source.tree.exclude(*p);
         }
-        let sampled = sample_tree(&mut self.tree, &mut self.reader);
+        let sampled = self.source.read();
         drop(held);
-        let t = match sampled {
-            Ok(t) => t,
+        let sample = match sampled {
+            Ok(s) => s,
             Err(e) => return Step::Failed(format!("cannot read /proc: {e}")),
         };
         if let Some(g) = self.guard.as_mut() {
-            for j in &t.joined {
-                g.member(*j);
+            for j in self.source.take_joined() {
+                g.member(j);
             }
         }
-        let sample = t.sample;
-        if let (Some(g), Some(r)) = (self.full_gc.as_mut(), self.reader.runtime()) {
+        if let (Some(g), Some(r)) = (self.full_gc.as_mut(), self.source.reader.runtime()) {
             g.tick(elapsed, r.live_jvms());
         }
         // Attach mode: the root itself ending ends the run.
-        if self.attached && !t.root_alive {
+        if self.attached && !self.source.root_alive() {
             self.root_exit = Some(ExitInfo {
                 code: None,
                 signal: None,
@@ -261,18 +258,20 @@ impl Session for ProcessRun<'_> {
             });
             return Step::Gone;
         }
-        if sample.processes == 0 {
+        let Some(sample) = sample else {
             for r in process::reap_all() {
                 self.handle_reaped(r, elapsed, false);
             }
             return Step::Gone;
-        }
-        self.seen.extend(self.tree.members().map(|m| m.pid));
+        };
+        self.seen.extend(self.source.tree.members().map(|m| m.pid));
         self.heap_ticks += u64::from(sample.heap_bytes.is_some());
         self.last = Some(sample);
         // A process counts as missing only at its second sample without counters
         // (ProcReader), which also covers the first tick before the exec.
-        self.heap_missing_max = self.heap_missing_max.max(self.reader.take_heap_missing());
+        self.heap_missing_max = self
+            .heap_missing_max
+            .max(self.source.reader.take_heap_missing());
         Step::Sample(sample)
     }
 
@@ -283,8 +282,8 @@ impl Session for ProcessRun<'_> {
         let sender = match end {
             End::Signal(sig) => Some(signal_sender(
                 *sig,
-                &self.tree,
-                &mut self.reader,
+                &self.source.tree,
+                &mut self.source.reader,
                 &self.seen,
                 root.pid,
                 self.pgid,
@@ -300,8 +299,8 @@ impl Session for ProcessRun<'_> {
             let consumed = self.stops_before + u64::from(matches!(end, End::Signal(_)));
             let stopped = process::stop_tree(
                 g,
-                &mut self.tree,
-                &mut self.reader,
+                &mut self.source.tree,
+                &mut self.source.reader,
                 cfg.grace,
                 |r| reaped.push(r),
                 || StopSignals::seen() > consumed,
@@ -331,19 +330,20 @@ impl Session for ProcessRun<'_> {
                 Err(e) => notes.push(format!("{name} is incomplete: {e}")),
             }
         }
-        if let Some(e) = &self.reader.pss_first_error {
+        if let Some(e) = &self.source.reader.pss_first_error {
             notes.push(format!(
                 "pss_bytes leaves out {} process(es) of the tree whose smaps_rollup could not be read (first: {e}); run soak as root or as the target's user for their PSS",
-                self.reader.pss_unreadable.len()
+                self.source.reader.pss_unreadable.len()
             ));
         }
         if self.heap.is_some() {
             let runtime_seen = self
+                .source
                 .reader
                 .runtime()
                 .is_some_and(|r| !r.jvms().is_empty() || !r.nodes().is_empty());
             notes.extend(heap_notes(
-                self.reader.heap(),
+                self.source.reader.heap(),
                 runtime_seen,
                 self.heap_ticks,
                 self.heap_missing_max,
@@ -357,7 +357,7 @@ impl Session for ProcessRun<'_> {
             (every, g.finish(std::time::Duration::from_secs(2)))
         });
         let (runtimes, full_gc) = runtime_report(
-            &self.reader,
+            &self.source.reader,
             gc_counts.as_ref().map(|(e, c)| (*e, c.as_ref())),
             &mut notes,
         );
@@ -412,7 +412,7 @@ impl Session for ProcessRun<'_> {
             pid: Some(root.pid),
             ..TargetInfo::default()
         };
-        let mut sources = procfs_sources(cfg.pss, self.heap_ticks > 0);
+        let mut sources = self.source.sources();
         runtime_sources(&mut sources, &runtimes);
         Ok(Facts {
             target,

@@ -60,6 +60,22 @@ impl MemFigures {
     }
 }
 
+/// A container's cgroup as a source: the container's end removes the cgroup, which
+/// reads as the target being gone.
+impl super::Source for CgroupReader {
+    fn read(&mut self) -> io::Result<Option<Sample>> {
+        match CgroupReader::read(self) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sources(&self) -> BTreeMap<String, String> {
+        CgroupReader::sources(self)
+    }
+}
+
 /// `key value` lines (memory.stat, memory.events, cpu.stat) → the value of `key`.
 pub fn kv(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|l| {

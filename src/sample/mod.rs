@@ -6,6 +6,7 @@
 pub mod cgroup;
 pub mod columns;
 pub mod dhat_sites;
+pub mod docker_stats;
 pub mod heap;
 pub mod heap_notes;
 pub mod jvm;
@@ -14,6 +15,7 @@ pub mod procfs;
 pub mod runtime;
 pub mod runtime_notes;
 mod source;
+pub mod this_process;
 pub mod tree;
 
 pub use columns::{Col, Column, Sample, COLUMNS};

@@ -64,6 +64,55 @@ pub fn sample_tree(tree: &mut ProcessTree, reader: &mut ProcReader) -> std::io::
     })
 }
 
+/// A process tree as a source: refreshed and summed at each read.
+pub struct TreeSource {
+    /// The tree's membership (stopping the target walks it too).
+    pub tree: ProcessTree,
+    /// The kept-open procfs reader (the stop and the signal tracing read through it).
+    pub reader: ProcReader,
+    root_alive: bool,
+    joined: Vec<ProcId>,
+    heap_seen: bool,
+}
+
+impl TreeSource {
+    /// A source over `tree`, read through `reader`.
+    pub fn new(tree: ProcessTree, reader: ProcReader) -> TreeSource {
+        TreeSource {
+            tree,
+            reader,
+            root_alive: false,
+            joined: Vec::new(),
+            heap_seen: false,
+        }
+    }
+
+    /// Whether the root was alive as itself at the last read.
+    pub fn root_alive(&self) -> bool {
+        self.root_alive
+    }
+
+    /// Processes that joined the tree since the last call.
+    pub fn take_joined(&mut self) -> Vec<ProcId> {
+        std::mem::take(&mut self.joined)
+    }
+}
+
+impl super::Source for TreeSource {
+    /// The tree's sample; `None` when no member is left.
+    fn read(&mut self) -> std::io::Result<Option<Sample>> {
+        let t = sample_tree(&mut self.tree, &mut self.reader)?;
+        self.root_alive = t.root_alive;
+        self.joined.extend(t.joined);
+        self.heap_seen |= t.sample.heap_bytes.is_some();
+        Ok((t.sample.processes > 0).then_some(t.sample))
+    }
+
+    fn sources(&self) -> std::collections::BTreeMap<String, String> {
+        super::procfs::procfs_sources(self.reader.pss, self.heap_seen)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@
 use crate::config::ImageSpec;
 use crate::error::{Error, Result};
 use crate::report::ExitInfo;
+use crate::sample::docker_stats::{StatsError, StatsFeed};
 use bollard::container::{
     Config, CreateContainerOptions, RemoveContainerOptions, StatsOptions, StopContainerOptions,
     WaitContainerOptions,
@@ -293,78 +294,19 @@ impl Engine {
         }
     }
 
-    /// Subscribes to the engine's stats stream for `id` (the engine publishes about once
-    /// a second) and keeps the latest reading in the returned feed, from a task of the
-    /// runtime. Waits up to 10 s for the first reading.
-    pub async fn stats_feed(&self, id: &str) -> std::result::Result<StatsFeed, String> {
+    /// Subscribes to the engine's stats stream for `id` (see [`StatsFeed`]); `why` says
+    /// why the cgroup could not be read, for the report.
+    pub async fn stats_feed(
+        &self,
+        id: &str,
+        why: &str,
+    ) -> std::result::Result<StatsFeed, StatsError> {
         let options = StatsOptions {
             stream: true,
             one_shot: false,
         };
-        let mut stream = Box::pin(self.docker.stats(id, Some(options)));
-        let first = match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
-            Ok(Some(Ok(s))) => s,
-            Ok(Some(Err(e))) => return Err(root_cause(&e)),
-            Ok(None) => return Err("the engine closed the stats stream".into()),
-            Err(_) => return Err("no stats from the engine within 10 s".into()),
-        };
-        let latest = std::sync::Arc::new(std::sync::Mutex::new(FeedState {
-            stats: Some(first),
-            readings: 1,
-            ended: None,
-        }));
-        let feed = latest.clone();
-        let task = tokio::spawn(async move {
-            while let Some(item) = stream.next().await {
-                let mut st = feed.lock().unwrap_or_else(|e| e.into_inner());
-                match item {
-                    Ok(s) => {
-                        st.stats = Some(s);
-                        st.readings += 1;
-                    }
-                    Err(e) => {
-                        st.ended = Some(root_cause(&e));
-                        return;
-                    }
-                }
-            }
-            let mut st = feed.lock().unwrap_or_else(|e| e.into_inner());
-            st.ended = Some("the engine closed the stats stream".into());
-        });
-        Ok(StatsFeed { latest, task })
-    }
-}
-
-struct FeedState {
-    stats: Option<bollard::container::Stats>,
-    readings: u64,
-    ended: Option<String>,
-}
-
-/// The latest reading of a container's stats stream (see [`Engine::stats_feed`]).
-pub struct StatsFeed {
-    latest: std::sync::Arc<std::sync::Mutex<FeedState>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl StatsFeed {
-    /// The latest reading as a sample, how many readings the engine has sent so far,
-    /// or why the stream ended.
-    pub fn latest(&self) -> std::result::Result<(Option<crate::sample::Sample>, u64), String> {
-        let st = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(why) = &st.ended {
-            return Err(why.clone());
-        }
-        Ok((
-            st.stats.as_ref().and_then(crate::sample::cgroup::from_api),
-            st.readings,
-        ))
-    }
-}
-
-impl Drop for StatsFeed {
-    fn drop(&mut self) {
-        self.task.abort();
+        let sources = crate::sample::cgroup::api_sources(&self.host, why);
+        StatsFeed::subscribe(self.docker.stats(id, Some(options)), root_cause, sources).await
     }
 }
 
