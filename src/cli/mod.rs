@@ -1,0 +1,11 @@
+//! The command line (a DESIGN.md contract): clap definitions and their validation into
+//! [`crate::config`]. Raw arguments never reach the engine unchecked.
+
+mod args;
+mod help;
+mod run;
+pub mod values;
+mod verdict;
+
+pub use args::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, RunArgs, Sub};
+pub use verdict::VerdictArgs;
