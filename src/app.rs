@@ -38,11 +38,13 @@ pub fn execute(cli: Cli) -> Result<i32> {
 
 /// `soak analyze`: judge a saved timeline with any limits.
 fn analyze(a: AnalyzeArgs) -> Result<i32> {
-    let prof = a.verdict.load_profile()?;
-    let limits = a.verdict.limits(&prof)?;
-    let metric = a.verdict.metric(&prof);
-    let inconclusive = a.verdict.inconclusive(&prof)?;
-    let warmup = a.verdict.warmup(&prof)?;
+    let crate::cli::Verdict {
+        limits,
+        metric,
+        inconclusive,
+        warmup,
+        format,
+    } = a.verdict.resolve()?;
     let tl = read_timeline(&a.timeline, &metric)?;
     let n = tl
         .column(&metric)
@@ -106,7 +108,7 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
     r.notes = notes;
     r.set_evaluation(eval);
     r.exit_code = report::verdict_exit_code(r.verdict, inconclusive);
-    match a.verdict.format {
+    match format {
         Format::Text => console::out(&report::text_summary(&r, None)),
         Format::Json => console::out(&report::to_json(&r)),
     }

@@ -3,9 +3,11 @@
 
 mod args;
 mod help;
+mod profile;
 mod run;
 pub mod values;
 mod verdict;
 
 pub use args::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, RunArgs, Sub};
-pub use verdict::VerdictArgs;
+pub use profile::{Merge, Profile};
+pub use verdict::{LimitArgs, Verdict, VerdictArgs};

@@ -1,10 +1,10 @@
 //! A run's arguments checked into a [`RunConfig`].
 
 use super::args::RunArgs;
+use super::profile::Merge;
 use super::verdict::usage;
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::Result;
-use crate::units::parse_duration;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,33 +13,20 @@ impl RunArgs {
     /// `now` names the default run directory.
     pub fn into_config(self, now: chrono::DateTime<chrono::Utc>) -> Result<RunConfig> {
         use crate::units::Secs;
-        let prof = self.verdict.load_profile()?;
-        let ppath = self.verdict.profile_path();
-        let dur = |flag: Option<Duration>, key: &str, v: &Option<String>, default: u64| match flag {
-            Some(d) => Ok(d),
-            None => prof
-                .value(&ppath, key, v, parse_duration)
-                .map(|d| d.unwrap_or(Duration::from_secs(default))),
-        };
-        let duration = dur(self.duration, "duration", &prof.duration, 600)?;
-        let interval = dur(self.interval, "interval", &prof.interval, 1)?;
-        let grace = dur(self.grace, "grace", &prof.grace, 10)?;
-        let log_cap = match self.log_cap {
-            Some(c) => c,
-            None => prof
-                .value(&ppath, "log_cap", &prof.log_cap, crate::units::parse_size)?
-                .unwrap_or(crate::workload::log::DEFAULT_CAP),
-        };
-        let warmup = self.verdict.warmup(&prof)?;
-        let command = if self.command.is_empty()
-            && self.pid.is_none()
-            && self.image.is_none()
-            && self.container.is_none()
-        {
-            prof.command.clone().unwrap_or_default()
-        } else {
-            self.command
-        };
+        let m = Merge::load(self.verdict.profile.as_deref())?;
+        let duration = m
+            .duration(self.duration)?
+            .unwrap_or(Duration::from_secs(600));
+        let interval = m.interval(self.interval)?.unwrap_or(Duration::from_secs(1));
+        let grace = m.grace(self.grace)?.unwrap_or(Duration::from_secs(10));
+        let log_cap = m
+            .log_cap(self.log_cap)?
+            .unwrap_or(crate::workload::log::DEFAULT_CAP);
+        let warmup = m.warmup(self.verdict.warmup)?;
+        let command = m.command(
+            self.command,
+            self.pid.is_some() || self.image.is_some() || self.container.is_some(),
+        );
         let chosen = [
             self.pid.map(|_| "--pid"),
             self.image.as_ref().map(|_| "--image"),
@@ -135,8 +122,8 @@ impl RunArgs {
                 Secs(duration.as_secs_f64())
             )));
         }
-        let limits = self.verdict.limits(&prof)?;
-        let metric = self.verdict.metric(&prof);
+        let limits = m.limits(&self.verdict.limits)?.check()?;
+        let metric = m.metric(self.verdict.metric.as_deref());
         let container_metric = crate::timeline::CONTAINER_COLUMNS.contains(&metric.as_str());
         let runtime_metric = crate::timeline::RUNTIME_COLUMNS.contains(&metric.as_str());
         if !crate::timeline::COLUMNS[2..].contains(&metric.as_str())
@@ -154,10 +141,7 @@ impl RunArgs {
                 metric.trim_end_matches("_bytes")
             )));
         }
-        let full_gc_every = match self.full_gc_every {
-            Some(d) => Some(d),
-            None => prof.value(&ppath, "full_gc_every", &prof.full_gc_every, parse_duration)?,
-        };
+        let full_gc_every = m.full_gc_every(self.full_gc_every)?;
         if let Some(p) = full_gc_every {
             if is_container {
                 return Err(usage(
@@ -192,12 +176,12 @@ impl RunArgs {
                 return Err(usage("--metric heap needs heap counting: drop --no-heap"));
             }
         }
-        let pss = !is_container && (self.pss || prof.pss.unwrap_or(false));
+        let pss = !is_container && m.pss(self.pss);
         if metric == "pss_bytes" && !pss {
             return Err(usage("--metric pss needs --pss"));
         }
-        let name = match (self.name.as_ref().or(prof.name.as_ref()), &target) {
-            (Some(n), _) => n.clone(),
+        let name = match (m.name(self.name.as_ref()), &target) {
+            (Some(n), _) => n,
             (None, TargetSpec::Command(c)) => std::path::Path::new(&c[0])
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -226,11 +210,11 @@ impl RunArgs {
                 }
             })
             .collect();
-        let root = prof.reports_dir.clone().unwrap_or_else(|| "reports".into());
         let out_dir = self.out.unwrap_or_else(|| {
-            PathBuf::from(root).join(format!("{safe}-{}", now.format("%Y%m%dT%H%M%SZ")))
+            m.reports_dir()
+                .join(format!("{safe}-{}", now.format("%Y%m%dT%H%M%SZ")))
         });
-        let metrics_addr = match self.metrics_addr.or(prof.metrics_addr.clone()) {
+        let metrics_addr = match m.metrics_addr(self.metrics_addr) {
             Some(a) => Some(a.parse::<std::net::SocketAddr>().map_err(|_| {
                 usage(format!(
                     "invalid --metrics-addr '{a}': give IP:PORT, e.g. 127.0.0.1:9464"
@@ -248,10 +232,10 @@ impl RunArgs {
             pss,
             out_dir,
             name,
-            allow_exit: self.allow_exit || prof.allow_exit.unwrap_or(false),
-            allow_child_oom: self.allow_child_oom || prof.allow_child_oom.unwrap_or(false),
+            allow_exit: m.allow_exit(self.allow_exit),
+            allow_child_oom: m.allow_child_oom(self.allow_child_oom),
             limits,
-            inconclusive: self.verdict.inconclusive(&prof)?,
+            inconclusive: m.inconclusive(self.verdict.inconclusive)?,
             format: self.verdict.format,
             metrics_addr,
             quiet: self.quiet,
