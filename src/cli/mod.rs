@@ -2,6 +2,7 @@
 //! [`crate::config`]. Raw arguments never reach the engine unchecked.
 
 mod args;
+mod commands;
 mod help;
 mod profile;
 mod run;
@@ -9,5 +10,6 @@ pub mod values;
 mod verdict;
 
 pub use args::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, RunArgs, Sub};
+pub use commands::execute;
 pub use profile::{Merge, Profile};
 pub use verdict::{LimitArgs, Verdict, VerdictArgs};
