@@ -106,8 +106,14 @@ pub struct RunArgs {
     /// much was cut. 0: unlimited [default: 16MiB].
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
     pub log_cap: Option<u64>,
-    /// Run directory [default: reports/<name>-<UTC timestamp>].
-    #[arg(long, value_name = "DIR")]
+    /// Run directory; by default `reports/<name>-<UTC timestamp>`.
+    // The help is spelled out because rustdoc reads the bare `<name>` of the doc comment
+    // as an HTML tag, and clap would print backticks.
+    #[arg(
+        long,
+        value_name = "DIR",
+        help = "Run directory [default: reports/<name>-<UTC timestamp>]"
+    )]
     pub out: Option<PathBuf>,
     /// Run name [default: the command's file name, pid-N, the image or the container];
     /// with --image also the container's name (the engine picks one otherwise).

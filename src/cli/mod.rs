@@ -6,7 +6,7 @@ mod commands;
 mod help;
 mod profile;
 mod run;
-pub mod values;
+mod values;
 mod verdict;
 
 pub use args::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, RunArgs, Sub};

@@ -12,6 +12,11 @@ use std::time::Duration;
 /// A TOML profile (`--profile FILE`): the same settings as the flags, which override it.
 /// Durations, sizes and rates are strings in the flags' syntax (`"10m"`, `"50MB"`,
 /// `"1MB/h"`). An unknown key is an error, so a typo never silently drops a limit.
+///
+/// The keys are flat fields here, limits included, rather than a nested
+/// [`LimitArgs`]: serde's `flatten` cannot be combined with `deny_unknown_fields`
+/// without losing the list of known keys in the error. The values stay text until
+/// [`Merge`] needs them.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -222,8 +227,8 @@ impl Merge {
     }
 
     /// The run name, if either gives one.
-    pub fn name(&self, flag: Option<&String>) -> Option<String> {
-        flag.or(self.profile.name.as_ref()).cloned()
+    pub fn name(&self, flag: Option<&str>) -> Option<String> {
+        flag.or(self.profile.name.as_deref()).map(str::to_owned)
     }
 
     /// The folder default run directories go under; `reports` when neither names one.
@@ -261,6 +266,29 @@ impl Merge {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn limits_merge_one_by_one_and_a_flag_hides_a_bad_value() {
+        let m = Merge {
+            profile: Profile::parse(
+                "max_peak = \"not a size\"\nmax_total_growth = \"5MB\"\nmax_cpu = 50.0\n",
+                Path::new("p.toml"),
+            )
+            .unwrap(),
+            path: "p.toml".into(),
+        };
+        let flags = LimitArgs {
+            max_peak: Some(1),
+            max_cpu: Some(80.0),
+            ..LimitArgs::default()
+        };
+        let l = m.limits(&flags).unwrap();
+        assert_eq!(l.max_peak, Some(1));
+        assert_eq!(l.max_total_growth, Some(5_000_000));
+        assert_eq!(l.max_cpu, Some(80.0));
+        let e = m.limits(&LimitArgs::default()).unwrap_err().to_string();
+        assert!(e.contains("p.toml") && e.contains("'max_peak'"), "{e}");
+    }
 
     #[test]
     fn shipped_profiles_parse() {

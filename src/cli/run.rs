@@ -180,7 +180,7 @@ impl RunArgs {
         if metric == "pss_bytes" && !pss {
             return Err(usage("--metric pss needs --pss"));
         }
-        let name = match (m.name(self.name.as_ref()), &target) {
+        let name = match (m.name(self.name.as_deref()), &target) {
             (Some(n), _) => n,
             (None, TargetSpec::Command(c)) => std::path::Path::new(&c[0])
                 .file_name()
