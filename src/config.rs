@@ -29,7 +29,7 @@ pub struct Limits {
 pub const DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR: f64 = 10e6;
 
 /// What INCONCLUSIVE exits with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InconclusivePolicy {
     /// Exit 3 (the default).
     #[default]
@@ -41,7 +41,7 @@ pub enum InconclusivePolicy {
 }
 
 /// Summary format on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// A one-screen text summary.
     #[default]
@@ -150,139 +150,5 @@ pub fn metric_column(name: &str) -> String {
         | "runtime_heap"
         | "runtime_heap_after_gc" => format!("{name}_bytes"),
         other => other.to_string(),
-    }
-}
-
-/// A TOML profile (`--profile FILE`): the same settings as the flags, which override it.
-/// Durations, sizes and rates are strings in the flags' syntax (`"10m"`, `"50MB"`,
-/// `"1MB/h"`). An unknown key is an error, so a typo never silently drops a limit.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Profile {
-    /// Run name.
-    pub name: Option<String>,
-    /// The command to run when none is given after `--`.
-    pub command: Option<Vec<String>>,
-    /// Run length.
-    pub duration: Option<String>,
-    /// Sampling interval.
-    pub interval: Option<String>,
-    /// Warm-up.
-    pub warmup: Option<String>,
-    /// SIGTERM-to-SIGKILL grace.
-    pub grace: Option<String>,
-    /// Growth-rate limit.
-    pub max_growth_rate: Option<String>,
-    /// Total-growth limit.
-    pub max_total_growth: Option<String>,
-    /// Peak limit.
-    pub max_peak: Option<String>,
-    /// Average CPU limit, % of one core.
-    pub max_cpu: Option<f64>,
-    /// Descriptor growth per hour.
-    pub max_fd_growth: Option<f64>,
-    /// Thread growth per hour.
-    pub max_thread_growth: Option<f64>,
-    /// Verdict metric.
-    pub metric: Option<String>,
-    /// Sample PSS.
-    pub pss: Option<bool>,
-    /// A finite workload.
-    pub allow_exit: Option<bool>,
-    /// OOM kills of child processes are expected.
-    pub allow_child_oom: Option<bool>,
-    /// `exit3`, `pass` or `fail`.
-    pub inconclusive: Option<String>,
-    /// Folder the default run directories go under (default `reports`).
-    pub reports_dir: Option<String>,
-    /// Address for `/metrics` (Prometheus text format).
-    pub metrics_addr: Option<String>,
-    /// Period of requested full collections of JVMs and node processes (e.g. `"5m"`).
-    pub full_gc_every: Option<String>,
-    /// Cap of each target log (`"16MiB"`; `"0"`: unlimited).
-    pub log_cap: Option<String>,
-}
-
-impl Profile {
-    /// Reads and parses a profile; errors name the file and the key.
-    pub fn load(path: &std::path::Path) -> crate::error::Result<Profile> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            crate::error::Error::Usage(format!("cannot read profile {}: {e}", path.display()))
-        })?;
-        Profile::parse(&text, path)
-    }
-
-    /// Parses profile text (`path` names it in errors).
-    pub fn parse(text: &str, path: &std::path::Path) -> crate::error::Result<Profile> {
-        toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| {
-                    format!(
-                        " (line {})",
-                        text[..s.start.min(text.len())].matches('\n').count() + 1
-                    )
-                })
-                .unwrap_or_default();
-            let msg = e
-                .message()
-                .replace('`', "'")
-                .replace("unknown field", "unknown key")
-                .replace("expected one of", "known keys:");
-            crate::error::Error::Usage(format!("profile {}{line}: {msg}", path.display()))
-        })
-    }
-
-    /// Parses one of the profile's string values with a unit parser, naming key and file.
-    pub fn value<T>(
-        &self,
-        path: &std::path::Path,
-        key: &str,
-        v: &Option<String>,
-        parse: impl Fn(&str) -> Result<T, crate::units::UnitError>,
-    ) -> crate::error::Result<Option<T>> {
-        v.as_deref()
-            .map(|s| {
-                parse(s).map_err(|e| {
-                    crate::error::Error::Usage(format!(
-                        "profile {}: key '{key}': {e}",
-                        path.display()
-                    ))
-                })
-            })
-            .transpose()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    #[test]
-    fn shipped_profiles_parse() {
-        for f in ["soak/ci.toml", "soak/nightly.toml", "soak/smoke.toml"] {
-            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
-            let prof = Profile::load(&p).unwrap_or_else(|e| panic!("{f}: {e}"));
-            assert!(prof.duration.is_some(), "{f}");
-        }
-    }
-
-    #[test]
-    fn unknown_key_names_key_file_and_line() {
-        let e = Profile::parse(
-            "duration = \"10m\"\nmax_groth_rate = \"1MB/h\"\n",
-            Path::new("p.toml"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("p.toml") && e.contains("max_groth_rate") && e.contains("line 2"),
-            "{e}"
-        );
-        let e = Profile::parse("duration = 10\n", Path::new("p.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("p.toml") && e.contains("line 1"), "{e}");
     }
 }

@@ -3,13 +3,12 @@
 //!
 //! The pipeline, one module per stage: [`target`] → [`sample`] → [`timeline`] →
 //! [`analysis`] → [`report`]; [`monitor`] drives a run, [`cli`] and [`config`] set it up,
-//! [`app`] maps commands to exit codes ([`error::exit_code`]).
+//! [`cli::execute`] maps commands to exit codes ([`error::exit_code`]).
 
 // soak writes to stdout/stderr only through `console`, which survives a closed pipe.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod analysis;
-pub mod app;
 pub mod cli;
 pub mod compare;
 pub mod config;

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_code::USAGE as u8);
         }
     };
-    let code = match soak::app::execute(cli) {
+    let code = match soak::cli::execute(cli) {
         Ok(code) => code,
         Err(e) => {
             soak::console::err_line(&format!("soak: {e}"));

@@ -1,7 +1,7 @@
 //! What each command does, between the parsed command line and the exit code.
 
+use super::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, Sub, Verdict};
 use crate::analysis::{evaluate, EvaluateOptions};
-use crate::cli::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, Sub};
 use crate::config::Format;
 use crate::console;
 use crate::error::Error;
@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::report::markup::{gh_message, gh_property};
 use crate::report::{self, LimitsReport, Report, SampleCounts, Settings, TargetInfo};
 use crate::timeline::read_timeline;
+use std::path::Path;
 
 /// Runs a parsed command line; returns the exit code.
 pub fn execute(cli: Cli) -> Result<i32> {
@@ -24,12 +25,7 @@ pub fn execute(cli: Cli) -> Result<i32> {
             let cfg = cli.run.into_config(chrono::Utc::now())?;
             let exe = std::env::current_exe().ok();
             let out = crate::monitor::run(&cfg, exe.as_deref())?;
-            match cfg.format {
-                Format::Text => {
-                    console::out(&report::text_summary(&out.report, Some(&out.run_dir)))
-                }
-                Format::Json => console::out(&report::to_json(&out.report)),
-            }
+            print_summary(&out.report, cfg.format, Some(&out.run_dir));
             ci_outputs(&out.report);
             Ok(out.report.exit_code)
         }
@@ -38,12 +34,24 @@ pub fn execute(cli: Cli) -> Result<i32> {
 
 /// `soak analyze`: judge a saved timeline with any limits.
 fn analyze(a: AnalyzeArgs) -> Result<i32> {
-    let prof = a.verdict.load_profile()?;
-    let limits = a.verdict.limits(&prof)?;
-    let metric = a.verdict.metric(&prof);
-    let inconclusive = a.verdict.inconclusive(&prof)?;
-    let warmup = a.verdict.warmup(&prof)?;
-    let tl = read_timeline(&a.timeline, &metric)?;
+    let verdict = a.verdict.resolve()?;
+    let r = timeline_report(&a.timeline, &verdict)?;
+    print_summary(&r, verdict.format, None);
+    ci_outputs(&r);
+    Ok(r.exit_code)
+}
+
+/// The report on a saved timeline; host facts are those of this machine.
+fn timeline_report(path: &Path, verdict: &Verdict) -> Result<Report> {
+    let Verdict {
+        limits,
+        metric,
+        inconclusive,
+        warmup,
+        ..
+    } = verdict;
+    let (metric, inconclusive) = (metric.clone(), *inconclusive);
+    let tl = read_timeline(path, &metric)?;
     let n = tl
         .column(&metric)
         .map(|v| v.iter().filter(|x| x.is_finite()).count())
@@ -71,8 +79,7 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
         (Some(f), Some(l)) => l - f,
         _ => 0.0,
     };
-    let name = a
-        .timeline
+    let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -80,7 +87,7 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
         kind: "timeline".into(),
         command: None,
         pid: None,
-        timeline: Some(a.timeline.display().to_string()),
+        timeline: Some(path.display().to_string()),
         container: None,
     };
     let settings = Settings {
@@ -94,7 +101,7 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
         name,
         target,
         settings,
-        LimitsReport::new(&limits, inconclusive),
+        LimitsReport::new(limits, inconclusive),
     );
     r.started_at = tl.first_timestamp.clone();
     r.ended_at = tl.last_timestamp.clone();
@@ -106,12 +113,16 @@ fn analyze(a: AnalyzeArgs) -> Result<i32> {
     r.notes = notes;
     r.set_evaluation(eval);
     r.exit_code = report::verdict_exit_code(r.verdict, inconclusive);
-    match a.verdict.format {
-        Format::Text => console::out(&report::text_summary(&r, None)),
-        Format::Json => console::out(&report::to_json(&r)),
+    Ok(r)
+}
+
+/// The verdict on stdout: the text summary (naming the run directory, if any) or the
+/// report JSON, and nothing else, so `--format json` output can be piped.
+fn print_summary(r: &Report, format: Format, run_dir: Option<&Path>) {
+    match format {
+        Format::Text => console::out(&report::text_summary(r, run_dir)),
+        Format::Json => console::out(&report::to_json(r)),
     }
-    ci_outputs(&r);
-    Ok(r.exit_code)
 }
 
 /// `soak report RUN_DIR`: re-render the human formats from report.json and the timeline.

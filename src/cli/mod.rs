@@ -1,0 +1,15 @@
+//! The command line (a DESIGN.md contract): clap definitions and their validation into
+//! [`crate::config`]. Raw arguments never reach the engine unchecked.
+
+mod args;
+mod commands;
+mod help;
+mod profile;
+mod run;
+mod values;
+mod verdict;
+
+pub use args::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, RunArgs, Sub};
+pub use commands::execute;
+pub use profile::{Merge, Profile};
+pub use verdict::{LimitArgs, Verdict, VerdictArgs};
