@@ -1,11 +1,11 @@
 //! What each command does, between the parsed command line and the exit code.
 
 use super::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, Sub, Verdict};
-use crate::analysis::{evaluate, EvaluateOptions};
 use crate::config::Format;
 use crate::console;
 use crate::error::Error;
 use crate::error::Result;
+use crate::judge::{judge, Rules, RunOutcome};
 use crate::report::markup::{gh_message, gh_property};
 use crate::report::{self, LimitsReport, Report, SampleCounts, Settings, TargetInfo};
 use crate::timeline::read_timeline;
@@ -56,7 +56,7 @@ fn timeline_report(path: &Path, verdict: &Verdict) -> Result<Report> {
         .column(&metric)
         .map(|v| v.iter().filter(|x| x.is_finite()).count())
         .unwrap_or(0);
-    let mut notes = tl.notes.clone();
+    let mut notes = Vec::new();
     if tl.elapsed_s.is_empty() {
         notes.push("the timeline has a header but no rows".into());
     } else if n < 2 {
@@ -66,15 +66,6 @@ fn timeline_report(path: &Path, verdict: &Verdict) -> Result<Report> {
         notes.push(crate::config::default_rate_note());
     }
     notes.push("host facts are those of the machine that ran the analysis".into());
-    let eval = evaluate(
-        &tl.elapsed_s,
-        &tl.columns,
-        &EvaluateOptions {
-            metric: metric.clone(),
-            warmup_s: warmup.map(|w| w.as_secs_f64()),
-            limits: limits.clone(),
-        },
-    );
     let elapsed_s = match (tl.elapsed_s.first(), tl.elapsed_s.last()) {
         (Some(f), Some(l)) => l - f,
         _ => 0.0,
@@ -111,9 +102,13 @@ fn timeline_report(path: &Path, verdict: &Verdict) -> Result<Report> {
         missed: 0,
     };
     r.notes = notes;
-    r.set_evaluation(eval);
-    r.exit_code = report::verdict_exit_code(r.verdict, inconclusive);
-    Ok(r)
+    let rules = Rules {
+        warmup_s: warmup.map(|w| w.as_secs_f64()),
+        limits,
+        inconclusive,
+        extra_checks: Vec::new(),
+    };
+    Ok(judge(r, &tl, rules, RunOutcome::Finished))
 }
 
 /// The verdict on stdout: the text summary (naming the run directory, if any) or the
