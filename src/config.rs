@@ -135,20 +135,13 @@ pub fn default_rate_note() -> String {
     )
 }
 
-/// Maps a `--metric` name to its timeline column.
+/// Maps a `--metric` name to its timeline column: a byte column may be named without
+/// its `_bytes` suffix (`rss`, `heap`, `runtime_heap_after_gc`).
 pub fn metric_column(name: &str) -> String {
-    match name {
-        "rss"
-        | "anon"
-        | "heap"
-        | "pss"
-        | "file"
-        | "shmem"
-        | "swap"
-        | "usage"
-        | "working_set"
-        | "runtime_heap"
-        | "runtime_heap_after_gc" => format!("{name}_bytes"),
-        other => other.to_string(),
+    let long = format!("{name}_bytes");
+    if crate::sample::Col::named(&long).is_some() {
+        long
+    } else {
+        name.to_string()
     }
 }
