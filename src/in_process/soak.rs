@@ -37,7 +37,7 @@ pub struct InProcessResult {
     pub report: Report,
     /// Where `timeline.csv` and the reports were written.
     pub dir: PathBuf,
-    /// Heap before the workload started, bytes (None without [`CountingAlloc`]).
+    /// Heap before the workload started, bytes (None without [`CountingAlloc`](super::CountingAlloc)).
     pub baseline_heap_bytes: Option<u64>,
     /// Heap after the workload's state was dropped, bytes.
     pub final_heap_bytes: Option<u64>,

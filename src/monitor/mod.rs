@@ -1,8 +1,9 @@
-//! The run: one select loop ([`event_loop`]) over the sampling tick, the workload's end,
-//! Ctrl-C/SIGTERM and the deadline, driving a [`session`] — a command or pid
-//! ([`process`]), a container ([`container`]), or an in-process closure — whose samples
-//! the [`recorder`] fans out to the timeline, the live trend, `/metrics` and the progress
-//! line; then the workload is stopped and [`conclude`] hands the timeline to the judge.
+//! The run: one select loop (`event_loop.rs`) over the sampling tick, the workload's
+//! end, Ctrl-C/SIGTERM and the deadline, driving a session (`session.rs`) — a command or
+//! pid (`process.rs`), a container (`container.rs`), or an in-process closure
+//! (`closure.rs`) — whose samples the recorder (`recorder.rs`) fans out to the timeline,
+//! the live trend (`live.rs`), `/metrics` ([`metrics`]) and the progress line; then the
+//! workload is stopped and `conclude.rs` hands the timeline to the [`crate::judge`].
 //!
 //! Nothing of the timeline is kept in memory during the run: rows go to disk and the
 //! judge reads them back, so soak's footprint does not grow with the run's length.

@@ -3,7 +3,7 @@
 //! header and rows, `--metric` validation, the live `/metrics` gauges and the reports'
 //! units are all generated from or read through this table.
 //!
-//! Adding a metric is one row in [`columns!`] below (its field, type and properties) plus
+//! Adding a metric is one row in the `columns!` list below (its field, type and properties) plus
 //! the code in a source that fills the field; nothing else names the column.
 
 use crate::analysis::Unit;

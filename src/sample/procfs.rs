@@ -293,7 +293,7 @@ impl ProcReader {
         }
     }
 
-    /// `stat` of a tracked process through its kept-open file (see [`OpenProc`]).
+    /// `stat` of a tracked process through its kept-open file (a file kept open per process).
     pub fn stat_tracked(&mut self, pid: u32) -> io::Result<Stat> {
         self.open_files(pid)?;
         let mut buf = std::mem::take(&mut self.buf);

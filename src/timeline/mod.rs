@@ -1,5 +1,5 @@
 //! The timeline CSV (a DESIGN.md contract): streamed row by row during a run
-//! ([`writer`]), read back by the judge, `soak analyze` and `soak report` ([`reader`]).
+//! (`writer.rs`), read back by the judge, `soak analyze` and `soak report` (`reader.rs`).
 //! Its columns are the column table's ([`crate::sample::columns`]).
 
 mod reader;
