@@ -7,6 +7,11 @@ use super::InProcess;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Why a run has no allocation sites (the report's note says it).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct SitesMissing(pub String);
+
 /// Allocation sites of growth (the `dhat` feature): dhat's profiler runs from the end
 /// of warm-up to the end of the run.
 pub(super) struct Sites {
@@ -76,30 +81,38 @@ impl Sites {
     /// Stops the profiler (dhat writes its file) and reads the top sites; `Err` is a
     /// note for the report.
     #[cfg(feature = "dhat")]
-    pub(super) fn finish(self) -> Result<Vec<crate::sample::dhat_sites::AllocationSite>, String> {
+    pub(super) fn finish(
+        self,
+    ) -> Result<Vec<crate::sample::dhat_sites::AllocationSite>, SitesMissing> {
         let Some(p) = self.profiler else {
-            return Err(
+            return Err(SitesMissing(
                 "allocation sites: the run ended before warm-up did, so dhat never started".into(),
-            );
+            ));
         };
         drop(p);
-        let text = std::fs::read_to_string(&self.file)
-            .map_err(|e| format!("allocation sites: cannot read {}: {e}", self.file.display()))?;
+        let text = std::fs::read_to_string(&self.file).map_err(|e| {
+            SitesMissing(format!(
+                "allocation sites: cannot read {}: {e}",
+                self.file.display()
+            ))
+        })?;
         let sites = crate::sample::dhat_sites::top_sites(&text, 10, 8).map_err(|e| {
-            format!(
+            SitesMissing(format!(
                 "allocation sites: {} is not a dhat profile: {e}",
                 self.file.display()
-            )
+            ))
         })?;
         if sites.is_empty() && heap_stats().is_none() {
-            return Err("allocation sites: nothing recorded — install soak::CountingAlloc as the global allocator".into());
+            return Err(SitesMissing("allocation sites: nothing recorded — install soak::CountingAlloc as the global allocator".into()));
         }
         Ok(sites)
     }
 
     /// Without the `dhat` feature there are no sites.
     #[cfg(not(feature = "dhat"))]
-    pub(super) fn finish(self) -> Result<Vec<crate::sample::dhat_sites::AllocationSite>, String> {
+    pub(super) fn finish(
+        self,
+    ) -> Result<Vec<crate::sample::dhat_sites::AllocationSite>, SitesMissing> {
         Ok(Vec::new())
     }
 }

@@ -218,7 +218,7 @@ impl InProcess {
         iterations: u64,
         baseline: Option<u64>,
         final_heap: Option<u64>,
-        sites: Result<Vec<AllocationSite>, String>,
+        sites: Result<Vec<AllocationSite>, super::sites::SitesMissing>,
     ) -> Report {
         let dir = &cfg.out_dir;
         let mut notes = Vec::new();
@@ -277,7 +277,7 @@ impl InProcess {
         r.notes = notes;
         match sites {
             Ok(found) => r.allocation_sites = found,
-            Err(note) => r.notes.push(note),
+            Err(note) => r.notes.push(note.0),
         }
         let residual = match (self.max_residual, baseline, final_heap) {
             (Some(limit), Some(b), Some(f)) => vec![residual_check(limit, b, f)],

@@ -22,8 +22,8 @@ pub(crate) async fn drive<S: Session>(
                 let (index, elapsed) = match t { Ok(t) => t, Err(end) => break end };
                 match session.tick(elapsed).await {
                     Step::Sample(sample) => {
-                        if let Err(e) = rec.record(elapsed, &sample) {
-                            break End::MonitorError(e);
+                        if let Err(end) = rec.record(elapsed, &sample) {
+                            break end;
                         }
                     }
                     Step::Gone => break End::TargetGone,

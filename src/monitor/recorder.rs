@@ -182,17 +182,13 @@ impl<'a> Recorder<'a> {
     }
 
     /// Writes one row and updates everything live; an error names the timeline.
-    pub(super) fn record(
-        &mut self,
-        elapsed: f64,
-        sample: &Sample,
-    ) -> std::result::Result<(), String> {
+    pub(super) fn record(&mut self, elapsed: f64, sample: &Sample) -> std::result::Result<(), End> {
         let cfg = self.cfg;
         if let Err(e) = self.writer.write(&now_rfc3339(), elapsed, sample) {
-            return Err(format!(
+            return Err(End::MonitorError(format!(
                 "cannot write {}: {e}",
                 self.writer.path().display()
-            ));
+            )));
         }
         if let Some(v) = metric_value(&cfg.metric, sample) {
             self.live_series.push(elapsed, v);

@@ -282,15 +282,18 @@ impl Engine {
     /// answers the first call at once but later ones only at its collector's next tick
     /// (about a second, measured in benches/container_sample_cost.rs), so sampling uses
     /// [`Engine::stats_feed`] instead.
-    pub async fn stats(&self, id: &str) -> std::result::Result<bollard::container::Stats, String> {
+    pub async fn stats(
+        &self,
+        id: &str,
+    ) -> std::result::Result<bollard::container::Stats, StatsError> {
         let options = StatsOptions {
             stream: false,
             one_shot: true,
         };
         match self.docker.stats(id, Some(options)).next().await {
             Some(Ok(s)) => Ok(s),
-            Some(Err(e)) => Err(root_cause(&e)),
-            None => Err("the engine sent no stats".into()),
+            Some(Err(e)) => Err(StatsError(root_cause(&e))),
+            None => Err(StatsError("the engine sent no stats".into())),
         }
     }
 

@@ -16,6 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Why a capped log is incomplete (named in the report's notes).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct LogError(String);
+
 /// The default cap of each log (16 MiB).
 pub const DEFAULT_CAP: u64 = 16 * 1024 * 1024;
 
@@ -121,7 +126,7 @@ impl State {
     }
 
     /// Appends the ring in order after the head; returns what was cut.
-    fn finish(&mut self) -> Result<Option<Truncation>, String> {
+    fn finish(&mut self) -> Result<Option<Truncation>, LogError> {
         if self.finished {
             return Ok(None);
         }
@@ -162,16 +167,16 @@ impl State {
                     let _ = std::fs::remove_file(&self.ring_path);
                 }
                 Err(e) => {
-                    result = Err(format!(
+                    result = Err(LogError(format!(
                         "cannot append the log's tail {} to {}: {e}",
                         self.ring_path.display(),
                         self.path.display()
-                    ))
+                    )))
                 }
             }
         }
         if let Some(e) = self.error.take() {
-            return Err(e);
+            return Err(LogError(e));
         }
         if result.is_ok() && cut > 0 {
             result = Ok(Some(Truncation {
@@ -239,11 +244,11 @@ impl CappedLog {
     /// Waits up to `wait` for every writer to close the pipe (the target's tree was
     /// stopped), then completes the log. Output that comes later (a process that
     /// escaped the tree still holding the pipe) is dropped.
-    pub fn finish(self, wait: Duration) -> Result<Option<Truncation>, String> {
+    pub fn finish(self, wait: Duration) -> Result<Option<Truncation>, LogError> {
         let _ = self.done.recv_timeout(wait);
         match self.state.lock() {
             Ok(mut st) => st.finish(),
-            Err(_) => Err("the log writer failed".into()),
+            Err(_) => Err(LogError("the log writer failed".into())),
         }
     }
 }
