@@ -113,8 +113,10 @@ pub(super) fn signal_sender(
             false,
         );
     };
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|c| format!(" ({})", c.trim()))
+    let comm = i32::try_from(pid)
+        .ok()
+        .and_then(|p| procfs::process::Process::new(p).ok()?.stat().ok())
+        .map(|st| format!(" ({})", st.comm))
         .unwrap_or_default();
     let stat = reader.stat(pid).ok();
     let mut inside = pid == root

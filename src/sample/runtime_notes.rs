@@ -114,7 +114,10 @@ pub fn runtime_sources(m: &mut BTreeMap<String, String>, seen: &[RuntimeSeen]) {
 
 /// "node" when `pid`'s executable is node (or nodejs).
 pub fn runs_node(pid: u32) -> Option<String> {
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    let exe = procfs::process::Process::new(i32::try_from(pid).ok()?)
+        .ok()?
+        .exe()
+        .ok()?;
     let name = exe.file_name()?.to_string_lossy().into_owned();
     name.starts_with("node").then_some(name)
 }
