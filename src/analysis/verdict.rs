@@ -247,10 +247,49 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
             ),
         )
     });
+    // Growth above the limit that a warm-up may explain alone. When a warm-up curve fits
+    // clearly better than the line, the line's slope mixes the curve's rise with whatever
+    // growth follows it: a V8 heap still growing towards its plateau minutes after the
+    // warm-up cut gives a line whose whole interval is above the limit and no leak at all.
+    // A FAIL then needs some evidence of growth the warm-up does not explain: the
+    // warm-up model's own linear rate, the line after the curve has settled, or the last
+    // third, shown above zero (interval's low end). If none of the three shows any
+    // growth, the run cannot tell a warm-up from a leak → INCONCLUSIVE (never PASS: that
+    // still needs the warm-up model's rate below the limit). Any one of them keeps the
+    // FAIL, so a leak that starts after a warm-up is still caught (measured: no
+    // synthetic late onset lost; the looser rule "the warm-up model's interval holds the
+    // limit" lost 12 of 120).
+    let shows_growth = |low: Option<f64>| low.map_or(true, |l| l > 0.0);
+    let warmup_alone = warm
+        .filter(|m| {
+            !shows_growth(Some(m.low))
+                && !shows_growth(a.settled.map(|s| s.low_per_hour))
+                && !shows_growth(tail.map(|t| t.low_per_hour))
+        })
+        .map(|m| {
+            make(
+                Verdict::Inconclusive,
+                Reason::Undecided,
+                format!(
+                    "{grows}, but a warm-up curve (τ {}) fits better, and no growth beyond it can be shown: its linear rate {} ({}){}, {} → INCONCLUSIVE",
+                    Secs(m.tau_s),
+                    fmt_rate(unit, m.rate),
+                    interval(unit, m.low, m.high),
+                    a.settled.map_or(String::new(), |s| format!(
+                        ", after it settles ({}) {} ({})",
+                        Secs(s.from_s),
+                        fmt_rate(unit, s.slope_per_hour),
+                        interval(unit, s.low_per_hour, s.high_per_hour)
+                    )),
+                    tail.map_or(String::new(), |t| tail_text(&t))
+                ),
+            )
+        });
     if lo > limit {
         return levelled_pass
             .or(warm_pass)
             .or(line_doubtful)
+            .or(warmup_alone)
             .unwrap_or_else(|| {
                 make(
                     Verdict::Fail,
