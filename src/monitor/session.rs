@@ -1,13 +1,28 @@
 //! What the loop drives: a [`Session`] is one workload kind (a command or pid, a
 //! container, an in-process closure) together with the source its samples come from.
-//! A new workload kind is one file implementing it plus one line in [`super::run`].
+//! The kinds are the files of `session/`, registered here: a new kind is one file plus
+//! its `mod` line and its arm in [`soak`].
 
-use super::recorder::Recorded;
+pub(crate) mod closure;
+mod container;
+mod process;
+
+use super::conclude::conclude;
+use super::event_loop::drive;
+use super::metrics::LiveMetrics;
+use super::recorder::{Recorded, Recorder};
+use super::run::Outcome;
+use super::signals::StopSignals;
+use crate::config::{RunConfig, TargetSpec};
 use crate::error::Result;
 use crate::report::{ExitInfo, FullGcReport, RuntimeSeen, TargetInfo};
 use crate::sample::Sample;
 use crate::timeline::Extra;
+use crate::workload::container::Engine;
+use crate::workload::tree::ProcId;
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Why the loop ended.
@@ -88,4 +103,66 @@ pub(crate) struct Ending {
     pub end: End,
     pub recorded: Recorded,
     pub facts: Facts,
+}
+
+/// What a run starts from: the target checked before the run directory was created.
+pub(crate) enum Checked {
+    /// A command to start, or the pid attached to.
+    Process(Option<ProcId>),
+    /// A container to create or attach to, through this engine.
+    Container(Engine),
+}
+
+/// Starts the session of the target's kind and records it to its end.
+pub(super) async fn soak(
+    cfg: &RunConfig,
+    checked: Checked,
+    guard_exe: Option<&Path>,
+    live: Option<(Arc<LiveMetrics>, std::net::SocketAddr)>,
+    stops: &mut StopSignals,
+) -> Result<Outcome> {
+    match checked {
+        Checked::Process(attached) => {
+            let session = process::ProcessRun::start(cfg, guard_exe, attached)?;
+            record(cfg, session, live, stops).await
+        }
+        Checked::Container(engine) => {
+            let session = container::ContainerRun::start(cfg, guard_exe, engine).await?;
+            record(cfg, session, live, stops).await
+        }
+    }
+}
+
+/// Checks the target before anything is created: a bad pid or an unreachable engine
+/// leaves no run directory.
+pub(super) fn check(cfg: &RunConfig, rt: &tokio::runtime::Runtime) -> Result<Checked> {
+    Ok(match &cfg.target {
+        TargetSpec::Pid(p) => Checked::Process(Some(crate::workload::process::attach(*p)?)),
+        TargetSpec::Command(_) => Checked::Process(None),
+        TargetSpec::Image(_) | TargetSpec::Container(_) => {
+            Checked::Container(rt.block_on(Engine::connect())?)
+        }
+    })
+}
+
+/// Records a started session to its end and concludes.
+async fn record<S: Session>(
+    cfg: &RunConfig,
+    mut session: S,
+    live: Option<(Arc<LiveMetrics>, std::net::SocketAddr)>,
+    stops: &mut StopSignals,
+) -> Result<Outcome> {
+    let what = session.describe();
+    let rec = match Recorder::start(cfg, session.extra_columns(), live, Some(&what)) {
+        Ok(r) => r,
+        Err(e) => {
+            // Stop and remove what was started before reporting the failure.
+            let _ = session
+                .finish(&End::MonitorError(e.to_string()), 0.0, 0)
+                .await;
+            return Err(e);
+        }
+    };
+    let ending = drive(&mut session, rec, Some(stops)).await?;
+    conclude(cfg, ending)
 }

@@ -1,10 +1,10 @@
 //! The session of a command soak starts, or of a running pid it attached to: the
 //! target's process tree is sampled from procfs; SIGCHLD tells when members exit.
 
-use super::session::{End, Facts, Session, SignalEnd, Step};
-use super::signals::{install, signal_number, signal_sender, StopSignals};
+use super::{End, Facts, Session, SignalEnd, Step};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
+use crate::monitor::signals::{install, signal_number, signal_sender, StopSignals};
 use crate::report::{ExitInfo, TargetInfo};
 use crate::sample::heap::{self, HeapFiles};
 use crate::sample::heap_notes::{heap_files, heap_notes};

@@ -2,11 +2,11 @@
 //! soak::CountingAlloc's heap) on a monitor thread while the test thread runs the
 //! closure. The closure's end is the workload's end.
 
-use super::event_loop::drive;
-use super::recorder::Recorder;
-use super::session::{End, Ending, Facts, Session, Step};
+use super::{End, Ending, Facts, Session, Step};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
+use crate::monitor::event_loop::drive;
+use crate::monitor::recorder::Recorder;
 use crate::report::TargetInfo;
 use crate::sample::this_process::ThisProcess;
 use crate::sample::Source;

@@ -3,7 +3,7 @@
 //! container's cgroup, or from the engine's stats API when the cgroup cannot be read;
 //! the engine's wait endpoint tells when the container ends.
 
-use super::session::{End, Facts, Session, Step};
+use super::{End, Facts, Session, Step};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
 use crate::report::{ContainerInfo, ExitInfo, TargetInfo};
