@@ -4,6 +4,7 @@
 //! `KiB`, `MiB`, `GiB` binary; a bare number is bytes. Rates are `SIZE/h`, `SIZE/min` or
 //! `SIZE/s` and are kept internally in bytes per hour, the unit the verdict speaks in.
 
+use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
 
@@ -152,6 +153,31 @@ pub fn parse_rate(input: &str) -> Result<Rate, UnitError> {
         _ => return Err(e()),
     };
     Ok(Rate::per_hour(bytes * per_hour))
+}
+
+/// The unit a metric's values are in, so figures are displayed sensibly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Bytes (shown in decimal MB).
+    Bytes,
+    /// A count (threads, descriptors, processes).
+    Count,
+    /// Seconds (CPU time).
+    Seconds,
+}
+
+impl Unit {
+    /// The unit a metric column is in, from its name.
+    pub fn of_column(column: &str) -> Unit {
+        if column.ends_with("_bytes") || matches!(column, "rss" | "anon" | "heap" | "pss") {
+            Unit::Bytes
+        } else if column.ends_with("_s") {
+            Unit::Seconds
+        } else {
+            Unit::Count
+        }
+    }
 }
 
 /// Displays bytes with a decimal unit (kB, MB, GB), three significant figures or so.
