@@ -7,10 +7,10 @@
 //! with their 90% intervals: while the intervals overlap the difference is noise, never
 //! a warning; otherwise the change is in percent of max(|baseline rate|, 1 MB/h).
 
-use crate::analysis::verdict::{fmt_rate, fmt_value};
 use crate::analysis::{SeriesAnalysis, Unit};
 use crate::report::markup::{md_code, md_text};
 use crate::report::Report;
+use crate::units::{fmt_rate, fmt_value};
 use serde::Serialize;
 use std::fmt::Write;
 

@@ -2,7 +2,9 @@
 
 use super::trend::SlopeFit;
 use super::{points::PointMethod, SeriesAnalysis, Unit};
-use crate::units::{Bytes, Secs};
+// The display helpers moved to `units`; re-exported so `analysis::verdict::fmt_rate` keeps working.
+pub use crate::units::{fmt_rate, fmt_value};
+use crate::units::{num, Secs};
 use serde::Serialize;
 use std::fmt;
 
@@ -109,38 +111,6 @@ fn label(metric: &str) -> String {
         "anon" => "anonymous memory".into(),
         "fds" => "file descriptors".into(),
         _ => base,
-    }
-}
-
-/// Formats a value in the metric's unit.
-pub fn fmt_value(unit: Unit, v: f64) -> String {
-    match unit {
-        Unit::Bytes => Bytes(v).to_string(),
-        Unit::Count => format!("{v:.1}"),
-        Unit::Seconds => format!("{v:.2} s"),
-    }
-}
-
-/// Formats a per-hour rate in the metric's unit (MB/h for bytes).
-pub fn fmt_rate(unit: Unit, per_hour: f64) -> String {
-    match unit {
-        Unit::Bytes => format!("{} MB/h", num(per_hour / 1e6)),
-        Unit::Count => format!("{}/h", num(per_hour)),
-        Unit::Seconds => format!("{} s/h", num(per_hour)),
-    }
-}
-
-fn num(v: f64) -> String {
-    if !v.is_finite() {
-        return if v > 0.0 { "∞".into() } else { "-∞".into() };
-    }
-    let a = v.abs();
-    if a >= 100.0 || a == 0.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
     }
 }
 

@@ -10,9 +10,9 @@
 use super::export::{Exporter, Input};
 use super::rows::run_facts;
 use super::Report;
-use crate::analysis::verdict::{fmt_rate, fmt_value};
 use crate::analysis::{SeriesAnalysis, Unit};
 use crate::units::Secs;
+use crate::units::{fmt_rate, fmt_value};
 use std::fmt::Write;
 
 pub(super) struct Html;

@@ -107,11 +107,11 @@ impl Exporter for Markdown {
                 let _ = writeln!(
                     s,
                     "- Trend of the robust points: `{line}` ({} to {})",
-                    crate::analysis::verdict::fmt_value(
+                    crate::units::fmt_value(
                         m.unit,
                         m.points.iter().map(|p| p.y).fold(f64::INFINITY, f64::min)
                     ),
-                    crate::analysis::verdict::fmt_value(
+                    crate::units::fmt_value(
                         m.unit,
                         m.points
                             .iter()

@@ -8,7 +8,7 @@ use crate::analysis::{SeriesAnalysis, Unit};
 /// (≈95% power)", or, when the data's resolution sets it (its noise would allow less),
 /// that rate and the step it comes from. Rates too small for MB/h are shown in B/h, never as "0".
 pub(super) fn detectable_text(m: &SeriesAnalysis) -> Option<String> {
-    use crate::analysis::verdict::{fmt_rate, fmt_value};
+    use crate::units::{fmt_rate, fmt_value};
     let d = m.min_detectable_rate_per_hour?;
     let rate = if m.unit == Unit::Bytes && d < 5e3 {
         format!("{}/h", crate::units::Bytes(d))
@@ -28,7 +28,7 @@ pub(super) fn detectable_text(m: &SeriesAnalysis) -> Option<String> {
 /// The cells of one metric's row, shared by the text and Markdown renderings:
 /// name, last, peak, robust slope (interval), OLS slope, total growth.
 pub(super) fn metric_cells(m: &SeriesAnalysis) -> [String; 6] {
-    use crate::analysis::verdict::{fmt_rate, fmt_value};
+    use crate::units::{fmt_rate, fmt_value};
     let u = m.unit;
     let opt_v = |v: Option<f64>| v.map(|x| fmt_value(u, x)).unwrap_or_else(|| "–".into());
     let slope = match (
