@@ -1,8 +1,9 @@
-//! A whole timeline judged: the verdict metric against the memory limits, the other
-//! columns against theirs, CPU against its limit, and the notes across metrics.
+//! A whole timeline judged: every level column analysed, the registered rules run over
+//! the analyses, the worst check decides, and the notes across metrics.
 
 use super::notes::heap_vs_rss;
-use super::{analyze_series, verdict, Check, Reason, SeriesAnalysis, SeriesOptions, Verdict};
+use super::rules::{self, Scope};
+use super::{analyze_series, Check, Reason, SeriesAnalysis, Verdict};
 use serde::Serialize;
 
 /// Limits and settings for judging a whole timeline (the verdict metric and the others).
@@ -38,16 +39,16 @@ pub struct Evaluation {
 /// Columns never fitted: cumulative CPU (a counter, not a level) and the time columns.
 const NOT_LEVELS: [&str; 3] = ["cpu_s", "elapsed_s", "timestamp"];
 
-/// Judges a timeline: the verdict metric against the memory limits, descriptors and
-/// threads against theirs, CPU against its limit, and a trend for every other column.
+/// Judges a timeline: a trend for every level column (each cut at the verdict metric's
+/// warm-up), then every registered rule (see [`rules`](super::rules)): the verdict
+/// metric against the memory limits, descriptors and threads against theirs, CPU against
+/// its limit.
 pub fn evaluate(
     elapsed_s: &[f64],
     columns: &[(String, Vec<f64>)],
     opts: &EvaluateOptions,
 ) -> Evaluation {
-    let l = &opts.limits;
-    let mut metrics = Vec::new();
-    let mut checks = Vec::new();
+    let limits = &opts.limits;
     let empty: Vec<f64> = Vec::new();
     let metric_values = columns
         .iter()
@@ -58,19 +59,11 @@ pub fn evaluate(
         &opts.metric,
         elapsed_s,
         metric_values,
-        &SeriesOptions {
-            warmup_s: opts.warmup_s,
-            max_rate_per_hour: l.max_growth_rate.map(|r| r.bytes_per_hour),
-            max_total_growth: l.max_total_growth.map(|b| b as f64),
-        },
+        &rules::series_options(Scope::VerdictMetric, limits, opts.warmup_s),
     );
-    checks.extend(main.checks().cloned());
-    if let Some(p) = l.max_peak {
-        checks.push(verdict::peak_check(&main, p as f64));
-    }
     // Every series is cut at the same warm-up as the verdict metric.
     let warmup_s = Some(main.warmup_s);
-    metrics.push(main);
+    let mut metrics = vec![main];
     for (name, values) in columns {
         if *name == opts.metric || NOT_LEVELS.contains(&name.as_str()) {
             continue;
@@ -78,31 +71,18 @@ pub fn evaluate(
         if values.iter().all(|v| !v.is_finite()) {
             continue;
         }
-        let limit = match name.as_str() {
-            "fds" => l.max_fd_growth_per_hour,
-            "threads" => l.max_thread_growth_per_hour,
-            _ => None,
-        };
-        let a = analyze_series(
+        metrics.push(analyze_series(
             name,
             elapsed_s,
             values,
-            &SeriesOptions {
-                warmup_s,
-                max_rate_per_hour: limit,
-                max_total_growth: None,
-            },
-        );
-        checks.extend(a.checks().cloned());
-        metrics.push(a);
+            &rules::series_options(Scope::Column(name), limits, warmup_s),
+        ));
     }
     let cpu_average_percent = columns
         .iter()
         .find(|(n, _)| n == "cpu_s")
         .and_then(|(_, v)| average_cpu_percent(elapsed_s, v));
-    if let Some(limit) = l.max_cpu_percent {
-        checks.push(verdict::cpu_check(cpu_average_percent, limit));
-    }
+    let checks = rules::judge(&metrics, cpu_average_percent, limits);
     let verdict = Verdict::combine(checks.iter().map(|c| c.verdict));
     let deciding = checks
         .iter()

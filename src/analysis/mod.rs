@@ -10,13 +10,15 @@
 //! 6. the smallest rate the run could have detected.
 //!
 //! Where things live: one series is judged in `series` (its tail test in `tail`), a whole
-//! timeline in `evaluate`, observations across metrics in `notes`.
+//! timeline in `evaluate`, observations across metrics in `notes`; each limit is a rule
+//! in [`rules`].
 
 mod evaluate;
 #[cfg(test)]
 mod fixtures;
 mod notes;
 pub mod points;
+pub mod rules;
 mod series;
 mod tail;
 pub mod trend;

@@ -3,6 +3,8 @@
 //! total growth and peak, and check the growth-rate and total-growth limits.
 
 use super::points::{self, Point, PointMethod};
+use super::rules::growth_rate::rate_check;
+use super::rules::total_growth::total_check;
 use super::tail::{tail_fit, TailFit};
 use super::trend::{self, SlopeFit, WarmupModel};
 use super::verdict::{self, Check, Verdict};
@@ -233,14 +235,14 @@ fn resolution_rate_per_hour(t: &[f64], y: &[f64]) -> Option<(f64, f64)> {
 impl SeriesAnalysis {
     fn finish_checks(&mut self, opts: &SeriesOptions, fit: Option<&SlopeFit>) {
         if let Some(limit) = opts.max_rate_per_hour {
-            let check = verdict::rate_check(self, fit, limit);
+            let check = rate_check(self, fit, limit);
             if check.verdict == Verdict::Inconclusive {
                 self.decide_after_s = self.estimate_decide_after(limit);
             }
             self.rate_check = Some(check);
         }
         if let Some(limit) = opts.max_total_growth {
-            self.total_check = Some(verdict::total_check(self, limit));
+            self.total_check = Some(total_check(self, limit));
         }
     }
 
