@@ -1,5 +1,5 @@
 //! The verdict's rules: every limit soak checks is one file in `rules/` implementing
-//! [`Rule`], and one line in the [`register!`] list at the end of this file. `evaluate`
+//! [`Rule`], and one line in the `register!` list at the end of this file. `evaluate`
 //! runs whatever is registered; it names no limit itself.
 //!
 //! A rule says what it judges ([`Scope`]), optionally a limit on its series' fit
