@@ -7,10 +7,10 @@
 //! with their 90% intervals: while the intervals overlap the difference is noise, never
 //! a warning; otherwise the change is in percent of max(|baseline rate|, 1 MB/h).
 
-use crate::analysis::verdict::{fmt_rate, fmt_value};
 use crate::analysis::{SeriesAnalysis, Unit};
-use crate::report::markup::{md_code, md_text};
+use crate::report::markup::{md_code, md_text, Cell, Markup, Table};
 use crate::report::Report;
+use crate::units::{fmt_rate, fmt_value};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -214,24 +214,33 @@ pub fn markdown(c: &Comparison, base_name: &str, cand_name: &str, warn: f64, fai
         md_code(base_name),
         md_text(&c.metric)
     );
-    let _ = writeln!(
-        s,
-        "| figure | baseline | candidate | worse by | status | note |\n|---|---|---|---|---|---|"
-    );
-    for r in &c.rows {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {:?} | {} |",
-            md_text(&r.figure),
-            md_text(&r.baseline),
-            md_text(&r.candidate),
-            r.worse_percent
-                .map(|p| format!("{p:+.1}%"))
-                .unwrap_or_else(|| "–".into()),
-            r.status,
-            md_text(&r.note)
-        );
-    }
+    let mut t = Table::new(&[
+        "figure",
+        "baseline",
+        "candidate",
+        "worse by",
+        "status",
+        "note",
+    ]);
+    t.rows = c
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                Cell::Text(r.figure.clone()),
+                Cell::Text(r.baseline.clone()),
+                Cell::Text(r.candidate.clone()),
+                Cell::Figure(
+                    r.worse_percent
+                        .map(|p| format!("{p:+.1}%"))
+                        .unwrap_or_else(|| "–".into()),
+                ),
+                Cell::Figure(format!("{:?}", r.status)),
+                Cell::Text(r.note.clone()),
+            ]
+        })
+        .collect();
+    s.push_str(&t.render(Markup::Markdown));
     let _ = writeln!(s, "\nWarn above {warn}% worse, fail above {fail}% worse.");
     s
 }

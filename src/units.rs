@@ -4,6 +4,7 @@
 //! `KiB`, `MiB`, `GiB` binary; a bare number is bytes. Rates are `SIZE/h`, `SIZE/min` or
 //! `SIZE/s` and are kept internally in bytes per hour, the unit the verdict speaks in.
 
+use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
 
@@ -154,6 +155,31 @@ pub fn parse_rate(input: &str) -> Result<Rate, UnitError> {
     Ok(Rate::per_hour(bytes * per_hour))
 }
 
+/// The unit a metric's values are in, so figures are displayed sensibly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Bytes (shown in decimal MB).
+    Bytes,
+    /// A count (threads, descriptors, processes).
+    Count,
+    /// Seconds (CPU time).
+    Seconds,
+}
+
+impl Unit {
+    /// The unit a metric column is in, from its name.
+    pub fn of_column(column: &str) -> Unit {
+        if column.ends_with("_bytes") || matches!(column, "rss" | "anon" | "heap" | "pss") {
+            Unit::Bytes
+        } else if column.ends_with("_s") {
+            Unit::Seconds
+        } else {
+            Unit::Count
+        }
+    }
+}
+
 /// Displays bytes with a decimal unit (kB, MB, GB), three significant figures or so.
 pub struct Bytes(pub f64);
 
@@ -207,6 +233,40 @@ impl fmt::Display for Secs {
         } else {
             write!(f, "{:.1}d", s / 86400.0)
         }
+    }
+}
+
+/// Formats a value in the metric's unit.
+pub fn fmt_value(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Bytes => Bytes(v).to_string(),
+        Unit::Count => format!("{v:.1}"),
+        Unit::Seconds => format!("{v:.2} s"),
+    }
+}
+
+/// Formats a per-hour rate in the metric's unit (MB/h for bytes).
+pub fn fmt_rate(unit: Unit, per_hour: f64) -> String {
+    match unit {
+        Unit::Bytes => format!("{} MB/h", num(per_hour / 1e6)),
+        Unit::Count => format!("{}/h", num(per_hour)),
+        Unit::Seconds => format!("{} s/h", num(per_hour)),
+    }
+}
+
+/// A number with as many decimals as its size needs (none from 100, one from 10, two
+/// below), `∞` for an unbounded interval end.
+pub(crate) fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return if v > 0.0 { "∞".into() } else { "-∞".into() };
+    }
+    let a = v.abs();
+    if a >= 100.0 || a == 0.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
     }
 }
 
@@ -268,6 +328,11 @@ mod tests {
         assert_eq!(Secs(5400.0).to_string(), "1h30m");
         assert_eq!(Secs(500e-6).to_string(), "500µs");
         assert_eq!(Secs(0.25).to_string(), "250ms");
+        assert_eq!(fmt_rate(Unit::Bytes, 84.2e6), "84.2 MB/h");
+        assert_eq!(fmt_rate(Unit::Count, 3.0), "3.00/h");
+        assert_eq!(fmt_rate(Unit::Seconds, f64::NEG_INFINITY), "-∞ s/h");
+        assert_eq!(fmt_value(Unit::Count, 4.0), "4.0");
+        assert_eq!(fmt_value(Unit::Seconds, 1.5), "1.50 s");
     }
 
     proptest! {

@@ -8,11 +8,12 @@
 //! Every string that can come from the target or the user goes through [`esc`].
 
 use super::export::{Exporter, Input};
-use super::rows::run_facts;
+use super::markup::Markup;
+use super::rows::{checks_table, metrics_table_wide, run_facts, sites_table};
 use super::Report;
-use crate::analysis::verdict::{fmt_rate, fmt_value};
 use crate::analysis::{SeriesAnalysis, Unit};
 use crate::units::Secs;
+use crate::units::{fmt_rate, fmt_value};
 use std::fmt::Write;
 
 pub(super) struct Html;
@@ -432,36 +433,10 @@ impl Exporter for Html {
         } else if tl.is_none() {
             h.push_str("<p class=\"note\">The timeline was not available: no charts.</p>");
         }
-        h.push_str("<h2>Checks</h2><table><tr><th>verdict</th><th>limit</th><th>metric</th><th>explanation</th></tr>");
-        for c in &r.checks {
-            let cv = c.verdict.to_string();
-            let _ = write!(h, "<tr><td><span class=\"badge {cv}\">{cv}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&c.limit_name), esc(&c.metric), esc(&c.explanation));
-        }
-        h.push_str("</table><h2>Metrics</h2><table><tr><th>metric</th><th>last</th><th>peak</th><th>robust slope</th><th>90% interval</th><th>OLS slope (reference)</th><th>growth after warm-up</th></tr>");
-        for m in &r.metrics {
-            let a = &m.analysis;
-            let u = a.unit;
-            let o =
-                |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
-            let rate = |v: f64| fmt_rate(u, v);
-            let val = |v: f64| fmt_value(u, v);
-            let interval = match (a.slope_low_per_hour, a.slope_high_per_hour) {
-                (Some(l), Some(hh)) => format!("{} … {}", rate(l), rate(hh)),
-                _ => "–".into(),
-            };
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                esc(&a.metric),
-                esc(&o(a.last, &val)),
-                esc(&o(a.peak, &val)),
-                esc(&o(a.slope_per_hour, &rate)),
-                esc(&interval),
-                esc(&o(a.ols_slope_per_hour, &rate)),
-                esc(&o(a.total_growth, &val))
-            );
-        }
-        h.push_str("</table>");
+        h.push_str("<h2>Checks</h2>");
+        h.push_str(&checks_table(&r.checks).render(Markup::Html));
+        h.push_str("<h2>Metrics</h2>");
+        h.push_str(&metrics_table_wide(&r.metrics).render(Markup::Html));
         if let Some(a) = main {
             if let Some(d) = super::rows::detectable_text(a) {
                 let _ = write!(
@@ -504,29 +479,15 @@ impl Exporter for Html {
             }
         }
         if !r.allocation_sites.is_empty() {
-            h.push_str("<h2>Allocation sites that grew after warm-up</h2><p>Live at the end of the run, allocated after warm-up (dhat-rs; dhat-heap.json opens in DHAT's viewer).</p><table><tr><th>#</th><th>live bytes</th><th>blocks</th><th>where (innermost first)</th></tr>");
-            for (i, site) in r.allocation_sites.iter().enumerate() {
-                let _ = write!(
-                    h,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    i + 1,
-                    crate::units::Bytes(site.bytes as f64),
-                    site.blocks,
-                    site.frames
-                        .iter()
-                        .map(|f| esc(f))
-                        .collect::<Vec<_>>()
-                        .join("<br>")
-                );
-            }
-            h.push_str("</table>");
+            h.push_str("<h2>Allocation sites that grew after warm-up</h2><p>Live at the end of the run, allocated after warm-up (dhat-rs; dhat-heap.json opens in DHAT's viewer).</p>");
+            h.push_str(&sites_table(&r.allocation_sites).render(Markup::Html));
         }
         h.push_str("<h2>Run</h2><table>");
         let mut fact = |k: &str, v: String| {
             // `v` is escaped already (it may hold markup of soak's own: <code>).
             let _ = write!(h, "<tr><th>{}</th><td>{v}</td></tr>", esc(k));
         };
-        for (k, v) in run_facts(r, super::markup::Markup::Html) {
+        for (k, v) in run_facts(r, Markup::Html) {
             fact(k, v);
         }
         for (k, v) in &r.sources {

@@ -1,8 +1,9 @@
 //! `report.md`: the verdict, the checks, the metrics and the run's facts.
 
 use super::export::{Exporter, Input};
-use super::rows::{metric_cells, run_facts, METRIC_HEADERS};
-use crate::units::Secs;
+use super::markup::Markup;
+use super::rows::{checks_table, metrics_table, run_facts, sites_table};
+use crate::units::{fmt_value, Secs};
 use std::fmt::Write;
 
 pub(super) struct Markdown;
@@ -80,38 +81,21 @@ impl Exporter for Markdown {
                 }
             );
         }
-        let _ = writeln!(
-            s,
-            "## Checks\n\n| verdict | limit | metric | explanation |\n|---|---|---|---|"
-        );
-        for c in &r.checks {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} |",
-                c.verdict,
-                cell(&c.limit_name),
-                cell(&c.metric),
-                cell(&c.explanation)
-            );
-        }
+        let _ = writeln!(s, "## Checks\n");
+        s.push_str(&checks_table(&r.checks).render(Markup::Markdown));
         let _ = writeln!(s, "\n## Metrics\n");
-        let _ = writeln!(s, "| {} |", METRIC_HEADERS.join(" | "));
-        let _ = writeln!(s, "|{}", "---|".repeat(METRIC_HEADERS.len()));
-        for m in &r.metrics {
-            let cells = metric_cells(&m.analysis);
-            let _ = writeln!(s, "| {} |", cells.map(|c| cell(&c)).join(" | "));
-        }
+        s.push_str(&metrics_table(&r.metrics).render(Markup::Markdown));
         if let Some(m) = r.main_metric() {
             let _ = writeln!(s);
             if let Some(line) = sparkline(&m.points.iter().map(|p| p.y).collect::<Vec<_>>()) {
                 let _ = writeln!(
                     s,
                     "- Trend of the robust points: `{line}` ({} to {})",
-                    crate::analysis::verdict::fmt_value(
+                    fmt_value(
                         m.unit,
                         m.points.iter().map(|p| p.y).fold(f64::INFINITY, f64::min)
                     ),
-                    crate::analysis::verdict::fmt_value(
+                    fmt_value(
                         m.unit,
                         m.points
                             .iter()
@@ -142,21 +126,12 @@ impl Exporter for Markdown {
         if !r.allocation_sites.is_empty() {
             let _ = writeln!(
                 s,
-                "\n## Allocation sites that grew after warm-up\n\nLive at the end of the run, allocated after warm-up (dhat-rs; `dhat-heap.json` opens in DHAT's viewer).\n\n| # | live bytes | blocks | where (innermost first) |\n|---|---|---|---|"
+                "\n## Allocation sites that grew after warm-up\n\nLive at the end of the run, allocated after warm-up (dhat-rs; `dhat-heap.json` opens in DHAT's viewer).\n"
             );
-            for (i, site) in r.allocation_sites.iter().enumerate() {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {} | {} |",
-                    i + 1,
-                    crate::units::Bytes(site.bytes as f64),
-                    site.blocks,
-                    cell(&site.frames.join(" ← "))
-                );
-            }
+            s.push_str(&sites_table(&r.allocation_sites).render(Markup::Markdown));
         }
         let _ = writeln!(s, "\n## Run\n");
-        for (k, v) in run_facts(r, super::markup::Markup::Markdown) {
+        for (k, v) in run_facts(r, Markup::Markdown) {
             let _ = writeln!(s, "- {k}: {v}");
         }
         if !r.sources.is_empty() {

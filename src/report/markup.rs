@@ -1,6 +1,12 @@
 //! Escaping for every format a report is written into. Any string that came from the
 //! user or the target (the run's name, the command's arguments, paths, column names,
 //! notes that quote them) goes through one of these before it lands in a report.
+//!
+//! The tables several renderings draw (checks, metrics, allocation sites, compare) are
+//! built once as a [`Table`] (see `rows`) and drawn here per markup.
+
+use crate::analysis::Verdict;
+use std::fmt::Write;
 
 /// Which markup a string is written into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +36,123 @@ impl Markup {
             Markup::Markdown => md_code(s),
             Markup::Html => format!("<code>{}</code>", html(s)),
         }
+    }
+}
+
+/// One cell of a [`Table`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Text from anywhere (a name, an explanation, a formatted figure with brackets):
+    /// escaped for the markup.
+    Text(String),
+    /// A figure soak formatted itself (a count, a size, `+1.5%`): no markup can form in
+    /// it, so it is written as it is (a Markdown escape would show a leading `+`).
+    Figure(String),
+    /// A verdict: a coloured badge in HTML, its word elsewhere.
+    Verdict(Verdict),
+    /// A backtrace, innermost frame first: one frame per line in HTML, joined by ` ← `
+    /// where a cell has no lines (Markdown, a terminal).
+    Frames(Vec<String>),
+}
+
+/// A table drawn the same way by every rendering that shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Column headers: soak's own words, written as they are (a Markdown escape would
+    /// show, e.g. `\[` or `\#`).
+    pub headers: Vec<&'static str>,
+    /// Whether each column holds figures, right-aligned in HTML (`class="num"`).
+    pub numeric: Vec<bool>,
+    /// The rows, one cell per header.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// A table with these headers, no figure columns and no rows yet.
+    pub fn new(headers: &[&'static str]) -> Table {
+        Table {
+            headers: headers.to_vec(),
+            numeric: vec![false; headers.len()],
+            rows: Vec::new(),
+        }
+    }
+
+    /// Marks every column but the first `text_columns` as figures.
+    pub fn figures_after(mut self, text_columns: usize) -> Table {
+        for (i, n) in self.numeric.iter_mut().enumerate() {
+            *n = i >= text_columns;
+        }
+        self
+    }
+
+    /// The table in markup `m`: a GFM table (Markdown), a `<table>` (HTML), or columns
+    /// padded to their widest cell and indented two spaces (a terminal). Every line of
+    /// a Markdown or terminal table ends with a newline; HTML has none.
+    pub fn render(&self, m: Markup) -> String {
+        let cells: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|row| row.iter().map(|c| cell(c, m)).collect())
+            .collect();
+        let headers: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
+        let mut s = String::new();
+        match m {
+            Markup::Markdown => {
+                let _ = writeln!(s, "| {} |", headers.join(" | "));
+                let _ = writeln!(s, "|{}", "---|".repeat(headers.len()));
+                for row in &cells {
+                    let _ = writeln!(s, "| {} |", row.join(" | "));
+                }
+            }
+            Markup::Html => {
+                s.push_str("<table><tr>");
+                for h in &headers {
+                    let _ = write!(s, "<th>{h}</th>");
+                }
+                s.push_str("</tr>");
+                for row in &cells {
+                    s.push_str("<tr>");
+                    for (c, numeric) in row.iter().zip(&self.numeric) {
+                        let class = if *numeric { " class=\"num\"" } else { "" };
+                        let _ = write!(s, "<td{class}>{c}</td>");
+                    }
+                    s.push_str("</tr>");
+                }
+                s.push_str("</table>");
+            }
+            Markup::Plain => {
+                let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+                for row in &cells {
+                    for (w, c) in widths.iter_mut().zip(row) {
+                        *w = (*w).max(c.chars().count());
+                    }
+                }
+                for row in std::iter::once(&headers).chain(&cells) {
+                    let mut l = String::from("  ");
+                    for (c, w) in row.iter().zip(&widths) {
+                        let _ = write!(l, "{c:<w$}  ");
+                    }
+                    let _ = writeln!(s, "{}", l.trim_end());
+                }
+            }
+        }
+        s
+    }
+}
+
+/// One cell in markup `m`.
+fn cell(c: &Cell, m: Markup) -> String {
+    match c {
+        Cell::Text(t) => m.text(t),
+        Cell::Figure(f) => f.clone(),
+        Cell::Verdict(v) => match m {
+            Markup::Html => format!("<span class=\"badge {v}\">{v}</span>"),
+            Markup::Plain | Markup::Markdown => v.to_string(),
+        },
+        Cell::Frames(f) => match m {
+            Markup::Html => f.iter().map(|x| html(x)).collect::<Vec<_>>().join("<br>"),
+            Markup::Plain | Markup::Markdown => m.text(&f.join(" ← ")),
+        },
     }
 }
 
@@ -189,6 +312,42 @@ mod tests {
     #[test]
     fn plain_makes_control_characters_visible() {
         assert_eq!(plain("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
+    }
+
+    fn sample_table() -> Table {
+        let mut t = Table::new(&["#", "name", "where"]).figures_after(2);
+        t.rows = vec![
+            vec![
+                Cell::Figure("+1".into()),
+                Cell::Text("a|<b>".into()),
+                Cell::Frames(vec!["f<T>".into(), "main".into()]),
+            ],
+            vec![
+                Cell::Verdict(Verdict::Fail),
+                Cell::Text("x".into()),
+                Cell::Frames(vec![]),
+            ],
+        ];
+        t
+    }
+
+    #[test]
+    fn tables_render_per_markup() {
+        let t = sample_table();
+        assert_eq!(
+            t.render(Markup::Markdown),
+            "| # | name | where |\n|---|---|---|\n| +1 | a\\|&lt;b&gt; | f&lt;T&gt; ← main |\n| FAIL | x |  |\n"
+        );
+        assert_eq!(
+            t.render(Markup::Html),
+            "<table><tr><th>#</th><th>name</th><th>where</th></tr>\
+             <tr><td>+1</td><td>a|&lt;b&gt;</td><td class=\"num\">f&lt;T&gt;<br>main</td></tr>\
+             <tr><td><span class=\"badge FAIL\">FAIL</span></td><td>x</td><td class=\"num\"></td></tr></table>"
+        );
+        assert_eq!(
+            t.render(Markup::Plain),
+            "  #     name   where\n  +1    a|<b>  f<T> ← main\n  FAIL  x\n"
+        );
     }
 
     #[test]

@@ -1,17 +1,20 @@
-//! Pieces every rendering shares: a metric's row, the run's facts, the target line.
+//! Pieces every rendering shares, built once: the tables (checks, metrics, allocation
+//! sites; drawn per markup by [`Table::render`]), the detectable rate, the run's facts,
+//! the target line.
 
-use super::markup::Markup;
-use super::{Report, RuntimeSeen};
-use crate::analysis::{SeriesAnalysis, Unit};
+use super::markup::{Cell, Markup, Table};
+use super::{MetricReport, Report, RuntimeSeen};
+use crate::analysis::{Check, SeriesAnalysis};
+use crate::sample::dhat_sites::AllocationSite;
+use crate::units::{fmt_rate, fmt_value, Bytes, Unit};
 
 /// The smallest growth a series could have detected, for every rendering: "1.20 MB/h
 /// (≈95% power)", or, when the data's resolution sets it (its noise would allow less),
 /// that rate and the step it comes from. Rates too small for MB/h are shown in B/h, never as "0".
 pub(super) fn detectable_text(m: &SeriesAnalysis) -> Option<String> {
-    use crate::analysis::verdict::{fmt_rate, fmt_value};
     let d = m.min_detectable_rate_per_hour?;
     let rate = if m.unit == Unit::Bytes && d < 5e3 {
-        format!("{}/h", crate::units::Bytes(d))
+        format!("{}/h", Bytes(d))
     } else {
         fmt_rate(m.unit, d)
     };
@@ -25,53 +28,135 @@ pub(super) fn detectable_text(m: &SeriesAnalysis) -> Option<String> {
     })
 }
 
-/// The cells of one metric's row, shared by the text and Markdown renderings:
-/// name, last, peak, robust slope (interval), OLS slope, total growth.
-pub(super) fn metric_cells(m: &SeriesAnalysis) -> [String; 6] {
-    use crate::analysis::verdict::{fmt_rate, fmt_value};
-    let u = m.unit;
-    let opt_v = |v: Option<f64>| v.map(|x| fmt_value(u, x)).unwrap_or_else(|| "–".into());
-    let slope = match (
-        m.slope_per_hour,
-        m.slope_low_per_hour,
-        m.slope_high_per_hour,
-    ) {
-        (Some(s), Some(lo), Some(hi)) => {
-            let strip = |x: String| x.split(' ').next().unwrap_or("").to_string();
-            format!(
-                "{} [{}, {}]",
-                fmt_rate(u, s),
-                strip(fmt_rate(u, lo)).trim_end_matches("/h"),
-                strip(fmt_rate(u, hi)).trim_end_matches("/h")
-            )
-        }
-        _ => "–".into(),
-    };
-    [
-        m.metric.clone(),
-        opt_v(m.last),
-        opt_v(m.peak),
-        slope,
-        m.ols_slope_per_hour
-            .map(|s| fmt_rate(u, s))
-            .unwrap_or_else(|| "–".into()),
-        opt_v(m.total_growth),
-    ]
+/// The checks: verdict, limit, metric, explanation (Markdown and HTML).
+pub(super) fn checks_table(checks: &[Check]) -> Table {
+    let mut t = Table::new(&["verdict", "limit", "metric", "explanation"]);
+    t.rows = checks
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::Verdict(c.verdict),
+                Cell::Text(c.limit_name.clone()),
+                Cell::Text(c.metric.clone()),
+                Cell::Text(c.explanation.clone()),
+            ]
+        })
+        .collect();
+    t
 }
 
-/// Headers matching [`metric_cells`].
-pub(super) const METRIC_HEADERS: [&str; 6] = [
-    "metric",
-    "last",
-    "peak",
-    "robust slope [90% interval]",
-    "OLS slope (reference)",
-    "growth after warm-up",
-];
+/// The metrics, one row each: name, last, peak, robust slope with its interval in
+/// brackets, OLS slope, total growth (Markdown and the terminal summary).
+pub(super) fn metrics_table(metrics: &[MetricReport]) -> Table {
+    let mut t = Table::new(&[
+        "metric",
+        "last",
+        "peak",
+        "robust slope [90% interval]",
+        "OLS slope (reference)",
+        "growth after warm-up",
+    ]);
+    t.rows = metrics
+        .iter()
+        .map(|m| {
+            let m = &m.analysis;
+            let u = m.unit;
+            let slope = match (
+                m.slope_per_hour,
+                m.slope_low_per_hour,
+                m.slope_high_per_hour,
+            ) {
+                (Some(s), Some(lo), Some(hi)) => {
+                    // The interval's ends without their unit: the slope before them has it.
+                    let strip = |x: String| x.split(' ').next().unwrap_or("").to_string();
+                    format!(
+                        "{} [{}, {}]",
+                        fmt_rate(u, s),
+                        strip(fmt_rate(u, lo)).trim_end_matches("/h"),
+                        strip(fmt_rate(u, hi)).trim_end_matches("/h")
+                    )
+                }
+                _ => DASH.into(),
+            };
+            vec![
+                Cell::Text(m.metric.clone()),
+                Cell::Text(or_dash(m.last, |v| fmt_value(u, v))),
+                Cell::Text(or_dash(m.peak, |v| fmt_value(u, v))),
+                Cell::Text(slope),
+                Cell::Text(or_dash(m.ols_slope_per_hour, |v| fmt_rate(u, v))),
+                Cell::Text(or_dash(m.total_growth, |v| fmt_value(u, v))),
+            ]
+        })
+        .collect();
+    t
+}
+
+/// The metrics for a page with room: the interval in its own column with its units
+/// (HTML), figures right-aligned.
+pub(super) fn metrics_table_wide(metrics: &[MetricReport]) -> Table {
+    let mut t = Table::new(&[
+        "metric",
+        "last",
+        "peak",
+        "robust slope",
+        "90% interval",
+        "OLS slope (reference)",
+        "growth after warm-up",
+    ])
+    .figures_after(1);
+    t.rows = metrics
+        .iter()
+        .map(|m| {
+            let a = &m.analysis;
+            let u = a.unit;
+            let interval = match (a.slope_low_per_hour, a.slope_high_per_hour) {
+                (Some(l), Some(h)) => format!("{} … {}", fmt_rate(u, l), fmt_rate(u, h)),
+                _ => DASH.into(),
+            };
+            vec![
+                Cell::Text(a.metric.clone()),
+                Cell::Text(or_dash(a.last, |v| fmt_value(u, v))),
+                Cell::Text(or_dash(a.peak, |v| fmt_value(u, v))),
+                Cell::Text(or_dash(a.slope_per_hour, |v| fmt_rate(u, v))),
+                Cell::Text(interval),
+                Cell::Text(or_dash(a.ols_slope_per_hour, |v| fmt_rate(u, v))),
+                Cell::Text(or_dash(a.total_growth, |v| fmt_value(u, v))),
+            ]
+        })
+        .collect();
+    t
+}
+
+/// The allocation sites that grew: rank, live bytes, blocks, backtrace (Markdown and
+/// HTML).
+pub(super) fn sites_table(sites: &[AllocationSite]) -> Table {
+    let mut t = Table::new(&["#", "live bytes", "blocks", "where (innermost first)"]);
+    t.rows = sites
+        .iter()
+        .enumerate()
+        .map(|(i, site)| {
+            vec![
+                Cell::Figure((i + 1).to_string()),
+                Cell::Figure(Bytes(site.bytes as f64).to_string()),
+                Cell::Figure(site.blocks.to_string()),
+                Cell::Frames(site.frames.clone()),
+            ]
+        })
+        .collect();
+    t
+}
+
+/// What a missing figure shows.
+const DASH: &str = "–";
+
+/// `v` formatted by `f`, or the dash when it is missing.
+fn or_dash(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map(f).unwrap_or_else(|| DASH.into())
+}
 
 /// The run's facts as (label, value) pairs, shared by the Markdown and HTML renderings.
 pub(super) fn run_facts(r: &Report, m: Markup) -> Vec<(&'static str, String)> {
-    use crate::units::{Bytes, Secs};
+    use crate::units::Secs;
     let mut f = vec![("Target", target_line(r, m))];
     if let (Some(a), Some(b)) = (&r.started_at, &r.ended_at) {
         f.push((
@@ -147,7 +232,7 @@ pub(super) fn target_line(r: &Report, m: Markup) -> String {
             c.name,
             c.image,
             c.memory_limit_bytes
-                .map(|b| format!(", memory limit {}", crate::units::Bytes(b as f64)))
+                .map(|b| format!(", memory limit {}", Bytes(b as f64)))
                 .unwrap_or_default(),
             if c.created_by_soak {
                 if c.removed {

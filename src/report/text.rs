@@ -2,7 +2,7 @@
 
 use super::markup::plain;
 use super::markup::Markup;
-use super::rows::{metric_cells, target_line, METRIC_HEADERS};
+use super::rows::{metrics_table, target_line};
 use super::Report;
 use crate::units::Secs;
 use std::fmt::Write;
@@ -61,28 +61,7 @@ pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
         r.samples.missed,
         Secs(r.elapsed_s)
     );
-    let rows: Vec<[String; 6]> = r
-        .metrics
-        .iter()
-        .map(|m| metric_cells(&m.analysis))
-        .collect();
-    let mut widths = METRIC_HEADERS.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let mut l = String::from("  ");
-        for (c, w) in cells.iter().zip(widths) {
-            let _ = write!(l, "{c:<w$}  ");
-        }
-        l.trim_end().to_string()
-    };
-    let _ = writeln!(s, "{}", line(&METRIC_HEADERS.map(String::from)));
-    for row in &rows {
-        let _ = writeln!(s, "{}", line(row));
-    }
+    s.push_str(&metrics_table(&r.metrics).render(Markup::Plain));
     for c in &r.checks {
         let _ = writeln!(
             s,

@@ -1,0 +1,113 @@
+//! Observations across metrics that no single limit captures, for the report's notes.
+
+use super::SeriesAnalysis;
+
+/// Compares the heap's trend with RSS's when both were measured, and names the case
+/// where RSS grows but the live heap does not: memory the allocator keeps (retention,
+/// fragmentation), not live objects that leak.
+pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<String> {
+    let find = |m: &str| {
+        metrics
+            .iter()
+            .find(|a| a.metric == m && a.slope_per_hour.is_some())
+    };
+    let rss = find("rss_bytes")?;
+    // The heap that holds the program's objects: a runtime's own when one was read (the
+    // JVM's and V8's heaps do not come from malloc, so a flat heap_bytes says nothing
+    // about them), else malloc's.
+    let (heap, what) = if let Some(h) = find("runtime_heap_after_gc_bytes") {
+        (h, "the runtime's heap after collections")
+    } else if let Some(h) = find("runtime_heap_bytes") {
+        (h, "the runtime's heap")
+    } else {
+        (find("heap_bytes")?, "the heap")
+    };
+    let (hs, hl, hh) = (
+        heap.slope_per_hour?,
+        heap.slope_low_per_hour?,
+        heap.slope_high_per_hour?,
+    );
+    let (rs, rl) = (rss.slope_per_hour?, rss.slope_low_per_hour?);
+    let mb = |v: f64| format!("{:.2} MB/h", v / 1e6);
+    if rl > 0.0 && hl <= 0.0 && hh < rl {
+        Some(format!(
+            "RSS grows {} while {what} is flat ({}, 90% interval {} to {}): memory the allocator keeps (retention or fragmentation), not a leak of live objects",
+            mb(rs),
+            mb(hs),
+            mb(hl),
+            mb(hh)
+        ))
+    } else if hl > 0.0 && rl > 0.0 {
+        Some(format!(
+            "{what} grows {} and RSS {}: live objects accumulate",
+            mb(hs),
+            mb(rs)
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::noisy;
+    use super::super::{evaluate, EvaluateOptions};
+
+    #[test]
+    fn rss_growing_with_a_flat_heap_is_named_retention() {
+        let t: Vec<f64> = (0..600).map(f64::from).collect();
+        let (_, noise) = noisy(600, 0.0, 9);
+        let growing: Vec<f64> = t
+            .iter()
+            .zip(&noise)
+            .map(|(x, n)| n + x * 100e6 / 3600.0)
+            .collect();
+        let flat: Vec<f64> = noise.iter().map(|n| n - 150e6).collect();
+        let notes = |rss: &[f64], heap: &[f64]| {
+            let cols = vec![
+                ("rss_bytes".to_string(), rss.to_vec()),
+                ("heap_bytes".to_string(), heap.to_vec()),
+            ];
+            let opts = EvaluateOptions {
+                metric: "heap_bytes".into(),
+                warmup_s: Some(60.0),
+                limits: crate::config::Limits::default(),
+            };
+            evaluate(&t, &cols, &opts).notes
+        };
+        let n = notes(&growing, &flat);
+        assert!(n.iter().any(|n| n.contains("retention")), "{n:?}");
+        let n = notes(&growing, &growing);
+        assert!(
+            n.iter().any(|n| n.contains("live objects accumulate")),
+            "{n:?}"
+        );
+        assert!(notes(&flat, &flat).is_empty());
+
+        // A runtime's heap, when one was read, is the heap that counts: a JVM whose
+        // after-GC heap grows is not "retention" because its (malloc) heap_bytes is flat.
+        let with = |extra: Vec<(String, Vec<f64>)>| {
+            let mut cols = vec![
+                ("rss_bytes".to_string(), growing.clone()),
+                ("heap_bytes".to_string(), flat.clone()),
+            ];
+            cols.extend(extra);
+            let opts = EvaluateOptions {
+                metric: "rss_bytes".into(),
+                warmup_s: Some(60.0),
+                limits: crate::config::Limits::default(),
+            };
+            evaluate(&t, &cols, &opts).notes
+        };
+        let n = with(vec![(
+            "runtime_heap_after_gc_bytes".into(),
+            growing.clone(),
+        )]);
+        assert!(
+            n.iter()
+                .any(|n| n.contains("runtime's heap after collections grows")),
+            "{n:?}"
+        );
+        assert!(!n.iter().any(|n| n.contains("retention")), "{n:?}");
+    }
+}
