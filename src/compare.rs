@@ -73,16 +73,37 @@ fn grade(pct: f64, warn: f64, fail: f64) -> Status {
     }
 }
 
+/// Why two reports cannot be compared (a usage error: the user picked them).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompareError {
+    /// One of the reports analysed no metric.
+    #[error("a report has no analysed metric")]
+    NoMetric,
+    /// The reports' verdict metrics differ.
+    #[error("the reports judge different metrics ({baseline} vs {candidate}); re-analyse one with --metric")]
+    DifferentMetrics {
+        /// The baseline's verdict metric.
+        baseline: String,
+        /// The candidate's verdict metric.
+        candidate: String,
+    },
+}
+
 /// Compares the verdict metric of two reports; `warn` and `fail` are in percent.
-pub fn compare(base: &Report, cand: &Report, warn: f64, fail: f64) -> Result<Comparison, String> {
+pub fn compare(
+    base: &Report,
+    cand: &Report,
+    warn: f64,
+    fail: f64,
+) -> Result<Comparison, CompareError> {
     let (Some(b), Some(c)) = (base.main_metric(), cand.main_metric()) else {
-        return Err("a report has no analysed metric".into());
+        return Err(CompareError::NoMetric);
     };
     if b.metric != c.metric {
-        return Err(format!(
-            "the reports judge different metrics ({} vs {}); re-analyse one with --metric",
-            b.metric, c.metric
-        ));
+        return Err(CompareError::DifferentMetrics {
+            baseline: b.metric.clone(),
+            candidate: c.metric.clone(),
+        });
     }
     let u = b.unit;
     let v = |x: Option<f64>| x.map(|x| fmt_value(u, x)).unwrap_or_else(|| "–".into());
@@ -408,11 +429,15 @@ mod tests {
         let b = report("base", 0.0);
         let mut c = b.clone();
         main(&mut c).metric = "anon_bytes".into();
-        assert!(compare(&b, &c, 5.0, 20.0)
-            .unwrap_err()
-            .contains("different metrics"));
+        assert_eq!(
+            compare(&b, &c, 5.0, 20.0).unwrap_err().to_string(),
+            "the reports judge different metrics (rss_bytes vs anon_bytes); re-analyse one with --metric"
+        );
         c.metrics.clear();
-        assert!(compare(&b, &c, 5.0, 20.0).is_err());
+        assert_eq!(
+            compare(&b, &c, 5.0, 20.0).unwrap_err(),
+            CompareError::NoMetric
+        );
     }
 
     #[test]

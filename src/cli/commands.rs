@@ -156,7 +156,8 @@ fn compare(a: CompareArgs) -> Result<i32> {
     }
     let base = report::load(&a.baseline)?;
     let cand = report::load(&a.candidate)?;
-    let c = crate::compare::compare(&base, &cand, a.warn, a.fail).map_err(Error::Usage)?;
+    let c = crate::compare::compare(&base, &cand, a.warn, a.fail)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     let md = crate::compare::markdown(&c, &base.name, &cand.name, a.warn, a.fail);
     console::out(&md);
     append_step_summary(&md);

@@ -2,7 +2,8 @@
 
 use super::alloc::heap_stats;
 use super::sites::Sites;
-use crate::analysis::{Check, Reason, Verdict};
+use crate::analysis::rules::residual;
+use crate::analysis::Verdict;
 use crate::config::{Format, InconclusivePolicy, Limits, RunConfig, TargetSpec};
 use crate::judge::{judge, Rules, RunOutcome};
 use crate::monitor::{ClosureMonitor, End, Ending};
@@ -280,7 +281,7 @@ impl InProcess {
             Err(note) => r.notes.push(note.0),
         }
         let residual = match (self.max_residual, baseline, final_heap) {
-            (Some(limit), Some(b), Some(f)) => vec![residual_check(limit, b, f)],
+            (Some(limit), Some(b), Some(f)) => vec![residual::check(limit, b, f)],
             _ => Vec::new(),
         };
         let rules = Rules {
@@ -308,38 +309,6 @@ impl InProcess {
             r.notes.push(format!("reports not written: {e}"));
         }
         r
-    }
-}
-
-/// The return-to-baseline check: the heap after the state was dropped, against the
-/// heap before the workload started.
-fn residual_check(limit: u64, baseline: u64, final_heap: u64) -> Check {
-    let residual = final_heap as f64 - baseline as f64;
-    let pass = residual <= limit as f64;
-    Check {
-        limit_name: "max_residual".into(),
-        metric: Col::Heap.name().into(),
-        limit: limit as f64,
-        measured: Some(residual),
-        verdict: if pass { Verdict::Pass } else { Verdict::Fail },
-        reason: if pass {
-            Reason::ResidualWithin
-        } else {
-            Reason::ResidualExceeded
-        },
-        explanation: format!(
-            "heap {} the baseline after the state was dropped ({} → {}), {} the {} allowed → {}",
-            if residual >= 0.0 {
-                format!("{} above", crate::units::Bytes(residual))
-            } else {
-                format!("{} below", crate::units::Bytes(-residual))
-            },
-            crate::units::Bytes(baseline as f64),
-            crate::units::Bytes(final_heap as f64),
-            if pass { "within" } else { "beyond" },
-            crate::units::Bytes(limit as f64),
-            if pass { "PASS" } else { "FAIL" }
-        ),
     }
 }
 
