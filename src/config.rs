@@ -128,11 +128,10 @@ pub struct RunConfig {
 }
 
 /// The report note when the default growth limit applies.
-pub fn default_rate_note() -> String {
-    format!(
-        "no growth limit given (--max-growth-rate, --max-total-growth, --max-peak): the default --max-growth-rate {} MB/h applies",
-        DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR / 1e6
-    )
+pub fn default_rate_note() -> crate::note::Note {
+    crate::note::Note::DefaultRateLimit {
+        mb_per_hour: DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR / 1e6,
+    }
 }
 
 /// Maps a `--metric` name to its timeline column: a byte column may be named without

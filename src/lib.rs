@@ -20,6 +20,7 @@ pub mod error;
 pub mod in_process;
 pub mod judge;
 pub mod monitor;
+pub mod note;
 pub mod report;
 pub mod sample;
 pub mod timeline;

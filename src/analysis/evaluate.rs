@@ -33,7 +33,7 @@ pub struct Evaluation {
     /// Average CPU over the run, % of one core.
     pub cpu_average_percent: Option<f64>,
     /// Observations across metrics (e.g. RSS grows while the heap is flat).
-    pub notes: Vec<String>,
+    pub notes: Vec<crate::note::Note>,
 }
 
 /// Columns never fitted: cumulative CPU (a counter, not a level) and the time columns.

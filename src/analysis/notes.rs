@@ -1,26 +1,28 @@
 //! Observations across metrics that no single limit captures, for the report's notes.
 
 use super::SeriesAnalysis;
+use crate::note::Note;
+use crate::sample::Col;
 
 /// Compares the heap's trend with RSS's when both were measured, and names the case
 /// where RSS grows but the live heap does not: memory the allocator keeps (retention,
 /// fragmentation), not live objects that leak.
-pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<String> {
+pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<Note> {
     let find = |m: &str| {
         metrics
             .iter()
             .find(|a| a.metric == m && a.slope_per_hour.is_some())
     };
-    let rss = find("rss_bytes")?;
+    let rss = find(Col::Rss.name())?;
     // The heap that holds the program's objects: a runtime's own when one was read (the
     // JVM's and V8's heaps do not come from malloc, so a flat heap_bytes says nothing
     // about them), else malloc's.
-    let (heap, what) = if let Some(h) = find("runtime_heap_after_gc_bytes") {
+    let (heap, what) = if let Some(h) = find(Col::RuntimeHeapAfterGc.name()) {
         (h, "the runtime's heap after collections")
-    } else if let Some(h) = find("runtime_heap_bytes") {
+    } else if let Some(h) = find(Col::RuntimeHeap.name()) {
         (h, "the runtime's heap")
     } else {
-        (find("heap_bytes")?, "the heap")
+        (find(Col::Heap.name())?, "the heap")
     };
     let (hs, hl, hh) = (
         heap.slope_per_hour?,
@@ -28,21 +30,20 @@ pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<String> {
         heap.slope_high_per_hour?,
     );
     let (rs, rl) = (rss.slope_per_hour?, rss.slope_low_per_hour?);
-    let mb = |v: f64| format!("{:.2} MB/h", v / 1e6);
     if rl > 0.0 && hl <= 0.0 && hh < rl {
-        Some(format!(
-            "RSS grows {} while {what} is flat ({}, 90% interval {} to {}): memory the allocator keeps (retention or fragmentation), not a leak of live objects",
-            mb(rs),
-            mb(hs),
-            mb(hl),
-            mb(hh)
-        ))
+        Some(Note::RetentionNotLeak {
+            rss_per_hour: rs,
+            heap: what,
+            heap_per_hour: hs,
+            heap_low: hl,
+            heap_high: hh,
+        })
     } else if hl > 0.0 && rl > 0.0 {
-        Some(format!(
-            "{what} grows {} and RSS {}: live objects accumulate",
-            mb(hs),
-            mb(rs)
-        ))
+        Some(Note::LiveObjectsGrow {
+            heap: what,
+            heap_per_hour: hs,
+            rss_per_hour: rs,
+        })
     } else {
         None
     }

@@ -6,6 +6,7 @@ use crate::console;
 use crate::error::Error;
 use crate::error::Result;
 use crate::judge::{judge, Rules, RunOutcome};
+use crate::note::Note;
 use crate::report::markup::{gh_message, gh_property};
 use crate::report::{self, LimitsReport, Report, SampleCounts, Settings, TargetInfo};
 use crate::timeline::read_timeline;
@@ -58,14 +59,17 @@ fn timeline_report(path: &Path, verdict: &Verdict) -> Result<Report> {
         .unwrap_or(0);
     let mut notes = Vec::new();
     if tl.elapsed_s.is_empty() {
-        notes.push("the timeline has a header but no rows".into());
+        notes.push(Note::TimelineEmpty);
     } else if n < 2 {
-        notes.push(format!("only {n} value(s) of {metric}: nothing to fit"));
+        notes.push(Note::TooFewValues {
+            count: n,
+            metric: metric.clone(),
+        });
     }
     if limits.rate_is_default {
         notes.push(crate::config::default_rate_note());
     }
-    notes.push("host facts are those of the machine that ran the analysis".into());
+    notes.push(Note::HostFactsOfAnalysis);
     let elapsed_s = match (tl.elapsed_s.first(), tl.elapsed_s.last()) {
         (Some(f), Some(l)) => l - f,
         _ => 0.0,

@@ -7,6 +7,7 @@ use crate::analysis::Verdict;
 use crate::config::{Format, InconclusivePolicy, Limits, RunConfig, TargetSpec};
 use crate::judge::{judge, Rules, RunOutcome};
 use crate::monitor::{ClosureMonitor, End, Ending};
+use crate::note::Note;
 use crate::report::{self, LimitsReport, Report, RunEnd, SampleCounts, Settings};
 use crate::sample::dhat_sites::AllocationSite;
 use crate::sample::Col;
@@ -226,10 +227,12 @@ impl InProcess {
         let (taken, missed, started_at, ended_at) = match &ending {
             Ok(e) => {
                 if let End::MonitorError(m) = &e.end {
-                    notes.push(format!("the sampler stopped early: {m}"));
+                    notes.push(Note::SamplerStopped { error: m.clone() });
                 }
                 if e.recorded.missed > 0 {
-                    notes.push(format!("{} ticks missed", e.recorded.missed));
+                    notes.push(Note::TicksMissed {
+                        count: e.recorded.missed,
+                    });
                 }
                 (
                     e.recorded.taken,
@@ -239,12 +242,14 @@ impl InProcess {
                 )
             }
             Err(err) => {
-                notes.push(format!("the sampler stopped early: {err}"));
+                notes.push(Note::SamplerStopped {
+                    error: err.to_string(),
+                });
                 (0, 0, None, None)
             }
         };
         if baseline.is_none() {
-            notes.push("soak::CountingAlloc is not the global allocator: heap not counted, the verdict is on RSS".into());
+            notes.push(Note::CountingAllocMissing);
         }
         let mut r = Report::new(
             self.name.clone(),
@@ -278,7 +283,7 @@ impl InProcess {
         r.notes = notes;
         match sites {
             Ok(found) => r.allocation_sites = found,
-            Err(note) => r.notes.push(note.0),
+            Err(missing) => r.notes.push(Note::NoAllocationSites { why: missing.0 }),
         }
         let residual = match (self.max_residual, baseline, final_heap) {
             (Some(limit), Some(b), Some(f)) => vec![residual::check(limit, b, f)],
@@ -306,7 +311,9 @@ impl InProcess {
         };
         let mut r = r;
         if let Err(e) = report::write_all(&r, tl.as_ref(), dir) {
-            r.notes.push(format!("reports not written: {e}"));
+            r.notes.push(Note::ReportsNotWritten {
+                error: e.to_string(),
+            });
         }
         r
     }

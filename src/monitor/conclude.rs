@@ -7,6 +7,7 @@ use super::session::{End, Ending, Facts};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
 use crate::judge::{judge, Rules, RunOutcome};
+use crate::note::Note;
 use crate::report::{self, LimitsReport, Report, RunEnd, SampleCounts, Settings};
 use crate::timeline::read_timeline;
 
@@ -47,24 +48,19 @@ pub(super) fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
     let target_failed = (early_exit && !target_ok_finish) || child_oom_fails || signalled_by_target;
     if signalled_by_target {
         if let Some(s) = &signal {
-            notes.push(format!(
-                "soak was stopped by its own target: {}; a target that signals soak fails the run (exit 4)",
-                s.detail
-            ));
+            notes.push(Note::StoppedByTarget {
+                detail: s.detail.clone(),
+            });
         }
     }
     if let Some(c) = &child_oom {
-        notes.push(format!(
-            "{c}; {}",
-            if child_oom_fails {
-                "the run fails (exit 4): --allow-child-oom accepts OOM kills of child processes while the main process lives"
-            } else {
-                "accepted (--allow-child-oom)"
-            }
-        ));
+        notes.push(Note::ChildOomKilled {
+            evidence: c.clone(),
+            fails: child_oom_fails,
+        });
     }
     if early_exit && cfg.allow_exit && !target_ok_finish {
-        notes.push("--allow-exit accepts a target that exits with code 0; this one did not".into());
+        notes.push(Note::AllowExitNotZero);
     }
     let (end_reason, signal_name, detail) = match &end {
         End::Deadline => ("deadline", None, None),
@@ -130,9 +126,9 @@ pub(super) fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         outcome,
     );
     if let Some(e) = r.sync_error {
-        report
-            .notes
-            .push(format!("timeline could not be synced to disk: {e}"));
+        report.notes.push(Note::TimelineNotSynced {
+            error: e.to_string(),
+        });
     }
     if let End::MonitorError(msg) = &end {
         // The run failed on soak's side (a full disk, say): the timeline on disk is valid

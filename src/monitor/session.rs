@@ -78,7 +78,7 @@ pub(crate) struct Facts {
     pub stop_escalated: Option<bool>,
     /// Column → where its figures came from.
     pub sources: BTreeMap<String, String>,
-    pub notes: Vec<String>,
+    pub notes: Vec<crate::note::Note>,
     /// Language runtimes whose own heap was read.
     pub runtimes: Vec<RuntimeSeen>,
     /// The full collections `--full-gc-every` requested.

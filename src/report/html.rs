@@ -494,7 +494,7 @@ impl Exporter for Html {
             fact(&format!("source of {k}"), esc(v));
         }
         for n in &r.notes {
-            fact("note", esc(n));
+            fact("note", esc(&n.to_string()));
         }
         h.push_str("</table>");
         // Checked by the browser test: the chart drew (its samples have a size on screen).

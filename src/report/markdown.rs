@@ -143,7 +143,7 @@ impl Exporter for Markdown {
         if !r.notes.is_empty() {
             let _ = writeln!(s, "\n## Notes\n");
             for n in &r.notes {
-                let _ = writeln!(s, "- {}", cell(n));
+                let _ = writeln!(s, "- {}", cell(&n.to_string()));
             }
         }
         s

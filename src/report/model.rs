@@ -281,7 +281,7 @@ pub struct Report {
     /// Where each column came from.
     pub sources: BTreeMap<String, String>,
     /// Things to know about this run (torn rows, default limits, …).
-    pub notes: Vec<String>,
+    pub notes: Vec<crate::note::Note>,
     /// In-process soaks with the `dhat` feature: the allocation sites whose live bytes
     /// grew most between the end of warm-up and the end of the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

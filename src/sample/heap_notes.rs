@@ -5,6 +5,7 @@ use super::heap::{self, HeapFiles};
 use super::Sample;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
+use crate::note::Note;
 use crate::report::ExitInfo;
 use crate::sample::Col;
 
@@ -13,10 +14,10 @@ use crate::sample::Col;
 pub fn heap_files(
     cfg: &RunConfig,
     argv: &[String],
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Result<Option<HeapFiles>> {
     if !cfg.heap {
-        notes.push("heap not counted (--no-heap)".into());
+        notes.push(Note::HeapOff);
         return Ok(None);
     }
     let Some(program) = argv.first() else {
@@ -28,9 +29,9 @@ pub fn heap_files(
                 "--metric heap: {program} is statically linked, so the LD_PRELOAD heap shim cannot load; use rss or anon"
             )));
         }
-        notes.push(format!(
-            "heap_bytes is empty: {program} is statically linked, so the LD_PRELOAD heap shim cannot load"
-        ));
+        notes.push(Note::HeapStaticProgram {
+            program: program.clone(),
+        });
         return Ok(None);
     }
     Ok(Some(HeapFiles::plan(&cfg.out_dir)))
@@ -46,7 +47,7 @@ pub fn heap_notes(
     heap_missing_max: u64,
     last: Option<&Sample>,
     root_exit: Option<&ExitInfo>,
-) -> Vec<String> {
+) -> Vec<Note> {
     let mut notes = Vec::new();
     let published = heap.is_some_and(|h| h.any_published());
     let allocators = heap.map(|h| h.allocators().clone()).unwrap_or_default();
@@ -65,56 +66,45 @@ pub fn heap_notes(
         .and_then(|x| x.signal.as_deref())
     {
         if published {
-            notes.push(format!(
-                "the target died of {sig} while soak's heap shim was loaded in it: if it does not die without the shim, rerun with --no-heap (and report it to soak)"
-            ));
+            notes.push(Note::ShimMayBeToBlame {
+                signal: sig.to_string(),
+            });
         }
     }
     if !counted.is_empty() {
-        notes.push(format!(
-            "heap_bytes counted through the program's own allocator ({}), each block sized by its usable-size function",
-            counted.join(", ")
-        ));
+        notes.push(Note::HeapCountedThrough {
+            allocators: counted.iter().map(|s| s.to_string()).collect(),
+        });
     }
     if !uncounted.is_empty() {
-        notes.push(format!(
-            "heap not counted where malloc is served by {}: its usable-size function is missing or belongs to another object, so the shim only forwarded calls",
-            uncounted.join(", ")
-        ));
+        notes.push(Note::HeapNotCountedFor {
+            allocators: uncounted.iter().map(|s| s.to_string()).collect(),
+        });
     }
     if heap_ticks == 0 {
         if !published {
-            notes.push("heap_bytes is empty: no process of the tree loaded the heap shim (a static or setuid program, or LD_PRELOAD cleared)".into());
+            notes.push(Note::HeapNoShimLoaded);
         } else if counted.is_empty() && !uncounted.is_empty() {
-            notes.push(
-                "heap_bytes is empty: no process of the tree had an allocator the shim can count"
-                    .into(),
-            );
+            notes.push(Note::HeapNoCountableAllocator);
         } else {
-            notes.push("heap_bytes is empty: the shim loaded, but no sample saw a counting process (it ended before the first tick)".into());
+            notes.push(Note::HeapNoCountingSample);
         }
     } else if runtime_seen {
-        notes.push("heap_bytes is malloc's heap only: a JVM's or V8's objects live in heaps the runtime maps itself, read into runtime_heap_bytes and runtime_heap_after_gc_bytes (judge them with --metric runtime_heap_after_gc and --full-gc-every)".into());
+        notes.push(Note::HeapIsMallocOnly);
     } else if let Some(note) = last.and_then(bypass_note) {
         notes.push(note);
     } else if heap_missing_max > 0 {
-        notes.push(format!(
-            "heap_bytes covers only the processes that loaded the heap shim: up to {heap_missing_max} process(es) at once had none (static, setuid, LD_PRELOAD cleared, or an allocator it cannot count)"
-        ));
+        notes.push(Note::HeapPartial {
+            max_missing: heap_missing_max,
+        });
     }
     notes
 }
 
 /// A heap far below the anonymous memory means the program's memory mostly does not
 /// come from malloc: heap_bytes is then not its heap, and the report must say so.
-fn bypass_note(s: &Sample) -> Option<String> {
+fn bypass_note(s: &Sample) -> Option<Note> {
     let heap = s.heap_bytes? as f64;
     let anon = s.anon_bytes as f64;
-    (anon >= 16e6 && heap < 0.05 * anon).then(|| {
-        format!(
-            "heap_bytes counts {} of {} anonymous memory at the end: this program's memory mostly bypasses malloc (Go, a statically linked jemalloc or mimalloc, raw mmap), so heap_bytes is not its heap — judge rss or anon",
-            crate::units::Bytes(heap),
-            crate::units::Bytes(anon)
-        )
-    })
+    (anon >= 16e6 && heap < 0.05 * anon).then_some(Note::HeapBypassed { heap, anon })
 }

@@ -2,6 +2,7 @@
 //! full collections it requested.
 
 use super::procfs::ProcReader;
+use crate::note::Note;
 use crate::report::{FullGcReport, RuntimeSeen};
 use crate::sample::Col;
 use std::collections::BTreeMap;
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 pub fn runtime_report(
     reader: &ProcReader,
     gc: Option<(std::time::Duration, &crate::sample::runtime::GcCounts)>,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> (Vec<RuntimeSeen>, Option<FullGcReport>) {
     use std::sync::atomic::Ordering::Relaxed;
     let Some(r) = reader.runtime() else {
@@ -41,10 +42,10 @@ pub fn runtime_report(
         let forced_by_node: u64 = nodes.iter().map(|n| n.forced_gcs).sum();
         let requested = c.done.load(Relaxed) + forced_by_node;
         let failed = c.failed.load(Relaxed);
-        notes.push(format!(
-            "a full collection was requested every {} ({requested} times)",
-            crate::units::Secs(every.as_secs_f64())
-        ));
+        notes.push(Note::FullGcRequested {
+            every_s: every.as_secs_f64(),
+            requested,
+        });
         if failed > 0 {
             let last = c
                 .last_error
@@ -52,27 +53,18 @@ pub fn runtime_report(
                 .ok()
                 .and_then(|l| l.clone())
                 .unwrap_or_default();
-            notes.push(format!(
-                "{failed} full-collection request(s) to a JVM failed (last: {last})"
-            ));
+            notes.push(Note::FullGcFailed { failed, last });
         }
         let via_jcmd = c.via_jcmd.load(Relaxed);
         if via_jcmd > 0 {
-            notes.push(format!(
-                "{via_jcmd} full collection(s) were requested with jcmd after the attach protocol failed"
-            ));
+            notes.push(Note::FullGcViaJcmd { count: via_jcmd });
         }
         let skipped = c.skipped.load(Relaxed);
         if skipped > 0 {
-            notes.push(format!(
-                "{skipped} full-collection period(s) were skipped: the previous request was still running"
-            ));
+            notes.push(Note::FullGcSkipped { count: skipped });
         }
         if seen.is_empty() {
-            notes.push(
-                "--full-gc-every: no JVM or node process was seen, so no collection was requested"
-                    .into(),
-            );
+            notes.push(Note::FullGcNoRuntime);
         }
         FullGcReport {
             every_s: every.as_secs_f64(),
@@ -81,7 +73,7 @@ pub fn runtime_report(
         }
     });
     if report.is_none() && seen.iter().any(|s| s.kind == "jvm" && s.full_gcs == 0) {
-        notes.push("runtime_heap_after_gc_bytes stays empty for a JVM until its first full collection: --full-gc-every requests them".into());
+        notes.push(Note::JvmAfterGcEmpty);
     }
     (seen, report)
 }

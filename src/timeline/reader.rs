@@ -1,6 +1,7 @@
 //! Reading a timeline back (`soak analyze`, `soak report`, the judge): streamed, torn
 //! last rows tolerated, every problem named by line and column.
 
+use crate::note::Note;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -131,7 +132,7 @@ pub struct Timeline {
     /// Last `timestamp` cell.
     pub last_timestamp: Option<String>,
     /// Things the reader tolerated and the user should know (a torn last row, …).
-    pub notes: Vec<String>,
+    pub notes: Vec<crate::note::Note>,
 }
 
 impl Timeline {
@@ -300,9 +301,7 @@ fn read_rows(
         };
         let whole = r.len() == names.len() && parses(t_idx) && parses(m_idx);
         if torn && !whole {
-            tl.notes.push(format!(
-                "the last row (line {line}) was cut off mid-write and was ignored"
-            ));
+            tl.notes.push(Note::TornLastRow { line });
         } else {
             push_row(&mut tl, &mut cols, &mut skipped, r, line, &shape)?;
         }
@@ -310,9 +309,10 @@ fn read_rows(
     for c in cols {
         match c.dropped {
             None => tl.columns.push((c.name, c.values)),
-            Some(why) => tl
-                .notes
-                .push(format!("column '{}' {why} and was not analysed", c.name)),
+            Some(why) => tl.notes.push(Note::ColumnDropped {
+                column: c.name,
+                why,
+            }),
         }
     }
     if let Some(n) = skipped.note(required) {
@@ -320,8 +320,7 @@ fn read_rows(
     }
     let dups = tl.elapsed_s.windows(2).filter(|w| w[0] == w[1]).count();
     if dups > 0 {
-        tl.notes
-            .push(format!("{dups} rows repeat the previous row's elapsed_s"));
+        tl.notes.push(Note::RepeatedTimes { rows: dups });
     }
     Ok(tl)
 }
@@ -379,7 +378,7 @@ struct Skipped {
 
 impl Skipped {
     /// "12 rows have no usable rss_bytes value and were left out: 10 blank, 2 NaN".
-    fn note(&self, metric: &str) -> Option<String> {
+    fn note(&self, metric: &str) -> Option<Note> {
         let total = self.blank + self.nan + self.infinite;
         if total == 0 {
             return None;
@@ -393,10 +392,11 @@ impl Skipped {
         .filter(|(n, _)| *n > 0)
         .map(|(n, w)| format!("{n} {w}"))
         .collect();
-        Some(format!(
-            "{total} row(s) have no usable {metric} value and were left out of the analysis: {}",
-            parts.join(", ")
-        ))
+        Some(Note::RowsWithoutValue {
+            metric: metric.to_string(),
+            total,
+            parts: parts.join(", "),
+        })
     }
 }
 

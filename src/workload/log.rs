@@ -254,14 +254,13 @@ impl CappedLog {
 }
 
 /// The report note for a log cut to its cap.
-pub fn truncation_note(name: &str, t: &Truncation, cap: u64) -> String {
-    use crate::units::Bytes;
-    format!(
-        "{name} was capped at {} (--log-cap): the target wrote {}, {} from the middle were cut (the log keeps the head and the tail)",
-        Bytes(cap as f64),
-        Bytes(t.total as f64),
-        Bytes(t.cut as f64)
-    )
+pub fn truncation_note(name: &str, t: &Truncation, cap: u64) -> crate::note::Note {
+    crate::note::Note::LogCapped {
+        name: name.to_string(),
+        cap,
+        total: t.total,
+        cut: t.cut,
+    }
 }
 
 #[cfg(test)]

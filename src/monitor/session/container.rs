@@ -6,6 +6,7 @@
 use super::{End, Facts, Session, Step};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
+use crate::note::Note;
 use crate::report::{ContainerInfo, ExitInfo, TargetInfo};
 use crate::sample::cgroup::CgroupReader;
 use crate::sample::docker_stats::StatsFeed;
@@ -228,7 +229,9 @@ impl Session for ContainerRun<'_> {
             }
             (_, true) => {
                 if let Err(e) = engine.stop(&c.id, self.cfg.grace).await {
-                    notes.push(format!("{e}; it was removed by force"));
+                    notes.push(Note::ContainerRemovedByForce {
+                        error: e.to_string(),
+                    });
                 }
                 let x = engine.exit_info(&c.id, elapsed_s, true).await;
                 // The engine sends SIGKILL after the grace period: exit 137 without an
@@ -255,9 +258,7 @@ impl Session for ContainerRun<'_> {
         }
         let mut child_oom = None;
         if let Some(n) = self.last.map(|s| s.oom_kills).filter(|n| *n > 0) {
-            notes.push(format!(
-                "the kernel OOM-killed {n} process(es) inside the container during the run (cgroup oom_kill count)"
-            ));
+            notes.push(Note::ContainerOomKills { count: n });
             // A container soak created starts at 0; an attached one may count older kills.
             let main_oom = target_exit.as_ref().is_some_and(|x| x.oom.is_some());
             let others = n.saturating_sub(u64::from(main_oom));
@@ -273,13 +274,11 @@ impl Session for ContainerRun<'_> {
                 format!("cgroup v{}", r.version()),
             ),
             Source::Api(feed, why) => {
-                notes.push(format!(
-                    "samples came from the engine's stats API, not the cgroup ({why}); swap, fds and OOM-kill counts are not available there and are written as 0"
-                ));
-                notes.push(format!(
-                    "the engine sent {} stats readings for {taken} samples: it publishes about once a second, and a faster tick repeats its latest reading",
-                    self.api_readings
-                ));
+                notes.push(Note::StatsApiFallback { why: why.clone() });
+                notes.push(Note::StatsApiReadings {
+                    readings: self.api_readings,
+                    samples: taken,
+                });
                 (
                     crate::sample::Source::sources(feed),
                     "engine stats API".to_string(),

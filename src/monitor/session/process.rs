@@ -5,6 +5,7 @@ use super::{End, Facts, Session, SignalEnd, Step};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
 use crate::monitor::signals::{install, signal_number, signal_sender, StopSignals};
+use crate::note::Note;
 use crate::report::{ExitInfo, TargetInfo};
 use crate::sample::heap::{self, HeapFiles};
 use crate::sample::heap_notes::{heap_files, heap_notes};
@@ -36,7 +37,7 @@ pub(super) struct ProcessRun<'a> {
     oom_before: Option<u64>,
     oom_since_us: u64,
     guard: Option<Guard>,
-    notes: Vec<String>,
+    notes: Vec<Note>,
     logs: Vec<(&'static str, CappedLog)>,
     heap: Option<HeapFiles>,
     node: Option<NodeFiles>,
@@ -313,10 +314,9 @@ impl Session for ProcessRun<'_> {
         }
         let mut notes = std::mem::take(&mut self.notes);
         if cut_short {
-            notes.push(format!(
-                "a second stop signal during the {} grace period cut it short: the target's tree was killed with SIGKILL",
-                crate::units::Secs(cfg.grace.as_secs_f64())
-            ));
+            notes.push(Note::GraceCutShort {
+                grace_s: cfg.grace.as_secs_f64(),
+            });
         }
         if let Some(g) = self.guard.take() {
             g.done();
@@ -327,14 +327,17 @@ impl Session for ProcessRun<'_> {
                 Ok(Some(t)) => {
                     notes.push(crate::workload::log::truncation_note(name, &t, cfg.log_cap))
                 }
-                Err(e) => notes.push(format!("{name} is incomplete: {e}")),
+                Err(e) => notes.push(Note::LogIncomplete {
+                    name: name.to_string(),
+                    error: e.to_string(),
+                }),
             }
         }
         if let Some(e) = &self.source.reader.pss_first_error {
-            notes.push(format!(
-                "pss_bytes leaves out {} process(es) of the tree whose smaps_rollup could not be read (first: {e}); run soak as root or as the target's user for their PSS",
-                self.source.reader.pss_unreadable.len()
-            ));
+            notes.push(Note::PssUnreadable {
+                processes: self.source.reader.pss_unreadable.len(),
+                first: e.to_string(),
+            });
         }
         if self.heap.is_some() {
             let runtime_seen = self
@@ -363,18 +366,17 @@ impl Session for ProcessRun<'_> {
         );
         if let (TargetSpec::Pid(_), Some(n)) = (&cfg.target, runs_node(root.pid)) {
             if !runtimes.iter().any(|r| r.kind == "node") {
-                notes.push(format!(
-                    "pid {} runs {n}: node's heap is read through a preload soak injects with NODE_OPTIONS, which only reaches commands soak starts (soak -- node …), so runtime_heap_bytes is empty here",
-                    root.pid
-                ));
+                notes.push(Note::NodeNotPreloaded {
+                    pid: root.pid,
+                    exe: n,
+                });
             }
         }
         let runtime_metric = Col::named(&cfg.metric).is_some_and(Col::is_runtime_heap);
         if runtime_metric && runtimes.is_empty() {
-            notes.push(format!(
-                "--metric {}: no runtime heap was seen (no JVM perf data in the tree, no node process loading soak's preload)",
-                cfg.metric.trim_end_matches("_bytes")
-            ));
+            notes.push(Note::RuntimeHeapUnseen {
+                metric: cfg.metric.clone(),
+            });
         }
         self.node = None;
         let oom_before = self.oom_before;
