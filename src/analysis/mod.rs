@@ -16,10 +16,12 @@
 mod evaluate;
 #[cfg(test)]
 mod fixtures;
+mod models;
 mod notes;
 pub mod points;
 pub mod rules;
 mod series;
+mod student_t;
 mod tail;
 pub mod trend;
 pub mod verdict;
