@@ -272,6 +272,7 @@ mod tests {
     use crate::analysis::{evaluate, EvaluateOptions};
     use crate::config::Limits;
     use crate::report::{LimitsReport, Settings, TargetInfo};
+    use crate::sample::Col;
 
     /// A report of a 10-minute run at 100 MB growing `mb_per_hour`, evaluated for real.
     fn report(name: &str, mb_per_hour: f64) -> Report {
@@ -283,9 +284,9 @@ mod tests {
         let limits = Limits::default();
         let eval = evaluate(
             &t,
-            &[("rss_bytes".to_string(), rss)],
+            &[(Col::Rss.name().to_string(), rss)],
             &EvaluateOptions {
-                metric: "rss_bytes".into(),
+                metric: Col::Rss.name().into(),
                 warmup_s: Some(60.0),
                 limits: limits.clone(),
             },
@@ -297,7 +298,7 @@ mod tests {
                 duration_s: Some(600.0),
                 interval_s: Some(1.0),
                 warmup_s: 0.0,
-                metric: "rss_bytes".into(),
+                metric: Col::Rss.name().into(),
                 pss: false,
             },
             LimitsReport::new(&limits, crate::config::InconclusivePolicy::Exit3),
@@ -322,7 +323,7 @@ mod tests {
         let b = report("base", 0.0);
         let c = compare(&b, &b, 5.0, 20.0).unwrap();
         assert_eq!(c.status, Status::Ok);
-        assert_eq!(c.metric, "rss_bytes");
+        assert_eq!(c.metric, Col::Rss.name());
         assert_eq!(c.rows.len(), 4);
         assert_eq!(row(&c, "peak").worse_percent, Some(0.0));
         assert!(row(&c, "growth rate").note.contains("overlap"));
@@ -428,7 +429,7 @@ mod tests {
     fn different_metrics_or_no_metric_are_errors() {
         let b = report("base", 0.0);
         let mut c = b.clone();
-        main(&mut c).metric = "anon_bytes".into();
+        main(&mut c).metric = Col::Anon.name().into();
         assert_eq!(
             compare(&b, &c, 5.0, 20.0).unwrap_err().to_string(),
             "the reports judge different metrics (rss_bytes vs anon_bytes); re-analyse one with --metric"

@@ -4,6 +4,8 @@
 use super::notes::heap_vs_rss;
 use super::rules::{self, Scope};
 use super::{analyze_series, Check, Reason, SeriesAnalysis, Verdict};
+use crate::sample::columns::Kind;
+use crate::sample::Col;
 use serde::Serialize;
 
 /// Limits and settings for judging a whole timeline (the verdict metric and the others).
@@ -36,8 +38,15 @@ pub struct Evaluation {
     pub notes: Vec<crate::note::Note>,
 }
 
-/// Columns never fitted: cumulative CPU (a counter, not a level) and the time columns.
-const NOT_LEVELS: [&str; 3] = ["cpu_s", "elapsed_s", "timestamp"];
+/// The time columns, never fitted.
+const TIME_COLUMNS: [&str; 2] = ["elapsed_s", "timestamp"];
+
+/// Whether a column is fitted for growth: not a time column, and not a counter of the
+/// column table (cumulative CPU); a column soak does not know is fitted.
+fn is_level(name: &str) -> bool {
+    !TIME_COLUMNS.contains(&name)
+        && Col::named(name).map_or(true, |c| c.column().kind == Kind::Level)
+}
 
 /// Judges a timeline: a trend for every level column (each cut at the verdict metric's
 /// warm-up), then every registered rule (see [`rules`](super::rules)): the verdict
@@ -65,7 +74,7 @@ pub fn evaluate(
     let warmup_s = Some(main.warmup_s);
     let mut metrics = vec![main];
     for (name, values) in columns {
-        if *name == opts.metric || NOT_LEVELS.contains(&name.as_str()) {
+        if *name == opts.metric || !is_level(name) {
             continue;
         }
         if values.iter().all(|v| !v.is_finite()) {
@@ -80,7 +89,7 @@ pub fn evaluate(
     }
     let cpu_average_percent = columns
         .iter()
-        .find(|(n, _)| n == "cpu_s")
+        .find(|(n, _)| n == Col::Cpu.name())
         .and_then(|(_, v)| average_cpu_percent(elapsed_s, v));
     let checks = rules::judge(&metrics, cpu_average_percent, limits);
     let verdict = Verdict::combine(checks.iter().map(|c| c.verdict));
@@ -124,15 +133,15 @@ mod tests {
         let t: Vec<f64> = (0..600).map(f64::from).collect();
         let threads: Vec<f64> = t.iter().map(|x| 4.0 + (x / 60.0).floor()).collect(); // 60/h
         let cols = vec![
-            ("rss_bytes".to_string(), vec![50e6; 600]),
-            ("threads".to_string(), threads),
-            ("fds".to_string(), vec![9.0; 600]),
+            (Col::Rss.name().to_string(), vec![50e6; 600]),
+            (Col::Threads.name().to_string(), threads),
+            (Col::Fds.name().to_string(), vec![9.0; 600]),
         ];
         let e = evaluate(
             &t,
             &cols,
             &EvaluateOptions {
-                metric: "rss_bytes".into(),
+                metric: Col::Rss.name().into(),
                 warmup_s: Some(60.0),
                 limits: crate::config::Limits {
                     max_growth_rate: Some(crate::units::Rate::per_hour(1e6)),
@@ -144,19 +153,21 @@ mod tests {
         );
         let get = |m: &str| e.checks.iter().find(|c| c.metric == m).unwrap();
         assert_eq!(
-            get("threads").verdict,
+            get(Col::Threads.name()).verdict,
             Verdict::Fail,
             "{}",
-            get("threads").explanation
+            get(Col::Threads.name()).explanation
         );
-        assert_eq!(get("fds").verdict, Verdict::Pass);
-        assert_eq!(get("rss_bytes").verdict, Verdict::Pass);
+        assert_eq!(get(Col::Fds.name()).verdict, Verdict::Pass);
+        assert_eq!(get(Col::Rss.name()).verdict, Verdict::Pass);
         assert_eq!(e.verdict, Verdict::Fail);
         assert_eq!(e.reason, Some(Reason::Leak));
         assert!(
-            get("threads").explanation.contains("threads grows"),
+            get(Col::Threads.name())
+                .explanation
+                .contains("threads grows"),
             "{}",
-            get("threads").explanation
+            get(Col::Threads.name()).explanation
         );
     }
 }

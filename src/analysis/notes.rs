@@ -53,6 +53,7 @@ pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<Note> {
 mod tests {
     use super::super::fixtures::noisy;
     use super::super::{evaluate, EvaluateOptions};
+    use crate::sample::Col;
 
     #[test]
     fn rss_growing_with_a_flat_heap_is_named_retention() {
@@ -66,11 +67,11 @@ mod tests {
         let flat: Vec<f64> = noise.iter().map(|n| n - 150e6).collect();
         let notes = |rss: &[f64], heap: &[f64]| {
             let cols = vec![
-                ("rss_bytes".to_string(), rss.to_vec()),
-                ("heap_bytes".to_string(), heap.to_vec()),
+                (Col::Rss.name().to_string(), rss.to_vec()),
+                (Col::Heap.name().to_string(), heap.to_vec()),
             ];
             let opts = EvaluateOptions {
-                metric: "heap_bytes".into(),
+                metric: Col::Heap.name().into(),
                 warmup_s: Some(60.0),
                 limits: crate::config::Limits::default(),
             };
@@ -89,19 +90,19 @@ mod tests {
         // after-GC heap grows is not "retention" because its (malloc) heap_bytes is flat.
         let with = |extra: Vec<(String, Vec<f64>)>| {
             let mut cols = vec![
-                ("rss_bytes".to_string(), growing.clone()),
-                ("heap_bytes".to_string(), flat.clone()),
+                (Col::Rss.name().to_string(), growing.clone()),
+                (Col::Heap.name().to_string(), flat.clone()),
             ];
             cols.extend(extra);
             let opts = EvaluateOptions {
-                metric: "rss_bytes".into(),
+                metric: Col::Rss.name().into(),
                 warmup_s: Some(60.0),
                 limits: crate::config::Limits::default(),
             };
             evaluate(&t, &cols, &opts).notes
         };
         let n = with(vec![(
-            "runtime_heap_after_gc_bytes".into(),
+            Col::RuntimeHeapAfterGc.name().into(),
             growing.clone(),
         )]);
         assert!(

@@ -5,11 +5,12 @@
 //! A rule says what it judges ([`Scope`]), optionally a limit on its series' fit
 //! ([`FitLimit`]: the growth-rate and total-growth calls are made inside `analyze_series`,
 //! which holds the robust fit), and its check. Adding "max swap growth", say, is a file
-//! `rules/swap_growth.rs` with `Scope::Column("swap_bytes")` and a `FitLimit::RatePerHour`,
+//! `rules/swap_growth.rs` with `Scope::Column(Col::Swap.name())` and a `FitLimit::RatePerHour`,
 //! plus the line `swap_growth::SwapGrowth,` below (and the limit's field in the config).
 
 use super::{Check, SeriesAnalysis, SeriesOptions};
 use crate::config::Limits;
+use crate::sample::Col;
 
 /// What a rule judges. It also fixes where the rule's check stands in
 /// `Evaluation::checks`: the verdict metric's checks first, then each other column's in
@@ -120,7 +121,7 @@ fn label(metric: &str) -> String {
     match base.as_str() {
         "rss" | "pss" => base.to_uppercase(),
         "anon" => "anonymous memory".into(),
-        "fds" => "file descriptors".into(),
+        _ if metric == Col::Fds.name() => "file descriptors".into(),
         _ => base,
     }
 }
@@ -151,6 +152,7 @@ pub mod residual;
 mod tests {
     use crate::analysis::{evaluate, EvaluateOptions};
     use crate::config::Limits;
+    use crate::sample::Col;
     use crate::units::Rate;
 
     /// The order `Evaluation::checks` had before the rules were files: the verdict
@@ -167,17 +169,23 @@ mod tests {
             max_thread_growth_per_hour: Some(10.0),
             ..Limits::default()
         };
-        for columns in [["threads", "fds"], ["fds", "threads"]] {
+        for columns in [
+            [Col::Threads.name(), Col::Fds.name()],
+            [Col::Fds.name(), Col::Threads.name()],
+        ] {
             let mut cols = vec![
-                ("cpu_s".to_string(), t.iter().map(|x| x * 0.1).collect()),
-                ("rss_bytes".to_string(), vec![50e6; 600]),
+                (
+                    Col::Cpu.name().to_string(),
+                    t.iter().map(|x| x * 0.1).collect(),
+                ),
+                (Col::Rss.name().to_string(), vec![50e6; 600]),
             ];
             cols.extend(columns.map(|c| (c.to_string(), vec![9.0; 600])));
             let e = evaluate(
                 &t,
                 &cols,
                 &EvaluateOptions {
-                    metric: "rss_bytes".into(),
+                    metric: Col::Rss.name().into(),
                     warmup_s: Some(60.0),
                     limits: limits.clone(),
                 },
@@ -188,12 +196,12 @@ mod tests {
                 .map(|c| (c.limit_name.as_str(), c.metric.as_str()))
                 .collect();
             let want = [
-                ("max_growth_rate", "rss_bytes"),
-                ("max_total_growth", "rss_bytes"),
-                ("max_peak", "rss_bytes"),
+                ("max_growth_rate", Col::Rss.name()),
+                ("max_total_growth", Col::Rss.name()),
+                ("max_peak", Col::Rss.name()),
                 ("max_growth_rate", columns[0]),
                 ("max_growth_rate", columns[1]),
-                ("max_cpu", "cpu_s"),
+                ("max_cpu", Col::Cpu.name()),
             ];
             assert_eq!(got, want);
         }
@@ -203,12 +211,12 @@ mod tests {
     #[test]
     fn no_limits_no_checks() {
         let t: Vec<f64> = (0..100).map(f64::from).collect();
-        let cols = vec![("rss_bytes".to_string(), vec![1e6; 100])];
+        let cols = vec![(Col::Rss.name().to_string(), vec![1e6; 100])];
         let e = evaluate(
             &t,
             &cols,
             &EvaluateOptions {
-                metric: "rss_bytes".into(),
+                metric: Col::Rss.name().into(),
                 ..EvaluateOptions::default()
             },
         );

@@ -278,18 +278,19 @@ mod tests {
     use super::super::fixtures::{noisy, opts};
     use super::super::Reason;
     use super::*;
+    use crate::sample::Col;
 
     #[test]
     fn flat_passes_and_leak_fails() {
         let (t, y) = noisy(600, 0.0, 1);
-        let a = analyze_series("rss_bytes", &t, &y, &opts(60.0));
+        let a = analyze_series(Col::Rss.name(), &t, &y, &opts(60.0));
         assert_eq!(
             a.rate_check.as_ref().unwrap().verdict,
             Verdict::Pass,
             "{a:?}"
         );
         let (t, y) = noisy(600, 180e6 / 3600.0, 2);
-        let a = analyze_series("rss_bytes", &t, &y, &opts(60.0));
+        let a = analyze_series(Col::Rss.name(), &t, &y, &opts(60.0));
         let c = a.rate_check.as_ref().unwrap();
         assert_eq!(c.verdict, Verdict::Fail, "{}", c.explanation);
         assert!((a.slope_per_hour.unwrap() / 180e6 - 1.0).abs() < 0.1);
@@ -304,10 +305,10 @@ mod tests {
             (vec![0.0, 1.0, f64::NAN], vec![f64::NAN, 2.0, 3.0]),
             ((0..100).map(f64::from).collect(), vec![5.0; 100]),
         ] {
-            let a = analyze_series("rss_bytes", &t, &y, &opts(1.0));
+            let a = analyze_series(Col::Rss.name(), &t, &y, &opts(1.0));
             assert!(a.rate_check.is_some());
         }
-        let a = analyze_series("rss_bytes", &[0.0], &[1.0], &opts(1.0));
+        let a = analyze_series(Col::Rss.name(), &[0.0], &[1.0], &opts(1.0));
         assert_eq!(a.rate_check.unwrap().reason, Reason::RunTooShort);
     }
 
@@ -330,8 +331,8 @@ mod tests {
             let with = |r: f64| -> Vec<f64> {
                 t.iter().zip(&base).map(|(x, y)| y + r * 1e6 / 3600.0 * x).collect()
             };
-            let a = analyze_series("rss_bytes", &t, &with(lo), &opts(60.0));
-            let b = analyze_series("rss_bytes", &t, &with(hi), &opts(60.0));
+            let a = analyze_series(Col::Rss.name(), &t, &with(lo), &opts(60.0));
+            let b = analyze_series(Col::Rss.name(), &t, &with(hi), &opts(60.0));
             let (va, vb) = (a.rate_check.unwrap().verdict, b.rate_check.unwrap().verdict);
             proptest::prop_assert!(rank(va) <= rank(vb), "{lo} MB/h → {va}, {hi} MB/h → {vb}");
         }
@@ -347,7 +348,7 @@ mod tests {
             step in proptest::prop_oneof![proptest::prelude::Just(0.0), 0.001f64..100.0],
         ) {
             let t: Vec<f64> = (0..ys.len()).map(|i| (i / 3) as f64 * step).collect();
-            let a = analyze_series("rss_bytes", &t, &ys, &SeriesOptions {
+            let a = analyze_series(Col::Rss.name(), &t, &ys, &SeriesOptions {
                 warmup_s: None,
                 max_rate_per_hour: Some(1e6),
                 max_total_growth: Some(1e6),
@@ -359,7 +360,7 @@ mod tests {
     #[test]
     fn constant_series_passes() {
         let t: Vec<f64> = (0..600).map(f64::from).collect();
-        let a = analyze_series("rss_bytes", &t, &vec![5e6; 600], &opts(1.0));
+        let a = analyze_series(Col::Rss.name(), &t, &vec![5e6; 600], &opts(1.0));
         assert_eq!(a.rate_check.unwrap().verdict, Verdict::Pass);
     }
 
@@ -391,7 +392,7 @@ mod tests {
         for seed in 0..40 {
             let tau = [70.0, 90.0, 110.0, 130.0][(seed % 4) as usize];
             let (t, y) = wander_warmup(seed, 12e6, tau, 0.0);
-            let a = analyze_series("rss_bytes", &t, &y, &opts(10.0));
+            let a = analyze_series(Col::Rss.name(), &t, &y, &opts(10.0));
             let c = a.rate_check.as_ref().unwrap();
             failed += usize::from(c.verdict == Verdict::Fail);
             if c.explanation.contains("no growth beyond it") {
@@ -425,7 +426,7 @@ mod tests {
                         .collect();
                     (t, y)
                 };
-                let a = analyze_series("rss_bytes", &t, &y, &opts(10.0));
+                let a = analyze_series(Col::Rss.name(), &t, &y, &opts(10.0));
                 let c = a.rate_check.unwrap();
                 if c.explanation.contains("no growth beyond it") {
                     assert_eq!(c.verdict, Verdict::Inconclusive, "{}", c.explanation);

@@ -127,6 +127,7 @@ pub(super) fn tail_fit(t: &[f64], y: &[f64]) -> Option<TailFit> {
 mod tests {
     use super::super::fixtures::{ci_series, opts};
     use super::super::{analyze_series, Reason, Verdict};
+    use crate::sample::Col;
 
     #[test]
     fn one_step_in_the_last_third_is_not_a_late_onset_leak() {
@@ -134,7 +135,7 @@ mod tests {
         for seed in 0..10 {
             for at in [430.0, 480.0, 505.0, 510.0, 515.0, 530.0, 570.0] {
                 let (t, y) = ci_series(seed, |x| if x >= at { 20e6 } else { 0.0 });
-                let a = analyze_series("rss_bytes", &t, &y, &opts(10.0));
+                let a = analyze_series(Col::Rss.name(), &t, &y, &opts(10.0));
                 let c = a.rate_check.as_ref().unwrap();
                 assert_ne!(
                     c.verdict,
@@ -159,7 +160,7 @@ mod tests {
                         0.0
                     }
                 });
-                let a = analyze_series("rss_bytes", &t, &y, &opts(10.0));
+                let a = analyze_series(Col::Rss.name(), &t, &y, &opts(10.0));
                 let c = a.rate_check.as_ref().unwrap();
                 assert_eq!(
                     c.verdict,
@@ -189,7 +190,7 @@ mod tests {
             let (t, y) = ci_series(seed, |x| {
                 -9e6 * (-x / 90.0).exp() + (x - on).max(0.0) * rate / 3600.0
             });
-            let a = analyze_series("rss_bytes", &t, &y, &opts(10.0));
+            let a = analyze_series(Col::Rss.name(), &t, &y, &opts(10.0));
             let c = a.rate_check.as_ref().unwrap();
             if c.verdict != Verdict::Fail {
                 missed.push(format!(

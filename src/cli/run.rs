@@ -167,12 +167,12 @@ impl RunArgs {
                 metric.trim_end_matches("_bytes")
             )));
         }
-        if is_container && (self.pss || metric == "pss_bytes") {
+        if is_container && (self.pss || metric == Col::Pss.name()) {
             return Err(usage(
                 "--pss reads processes' smaps_rollup; a container run samples its cgroup: drop --pss",
             ));
         }
-        if metric == "heap_bytes" {
+        if metric == Col::Heap.name() {
             if !matches!(target, TargetSpec::Command(_)) {
                 return Err(usage(
                     "--metric heap needs soak to start the command (the heap shim is injected at start); it is not available with --pid or containers",
@@ -183,7 +183,7 @@ impl RunArgs {
             }
         }
         let pss = !is_container && m.pss(self.pss);
-        if metric == "pss_bytes" && !pss {
+        if metric == Col::Pss.name() && !pss {
             return Err(usage("--metric pss needs --pss"));
         }
         let name = match (m.name(self.name.as_deref()), &target) {
@@ -267,6 +267,7 @@ mod tests {
     use super::*;
     use crate::cli::Cli;
     use crate::error::Error;
+    use crate::sample::Col;
     use clap::Parser;
 
     fn cfg(args: &[&str]) -> Result<RunConfig> {
@@ -290,7 +291,7 @@ mod tests {
         assert_eq!(c.interval, Duration::from_secs(1));
         assert!(c.limits.rate_is_default);
         assert!(c.out_dir.starts_with("reports"));
-        assert_eq!(c.metric, "rss_bytes");
+        assert_eq!(c.metric, Col::Rss.name());
     }
 
     #[test]
@@ -340,10 +341,13 @@ mod tests {
     #[test]
     fn runtime_metrics_and_full_gc_period() {
         for (m, col) in [
-            ("runtime_heap", "runtime_heap_bytes"),
-            ("runtime_heap_after_gc", "runtime_heap_after_gc_bytes"),
-            ("runtime_heap_bytes", "runtime_heap_bytes"),
-            ("runtime_heap_after_gc_bytes", "runtime_heap_after_gc_bytes"),
+            ("runtime_heap", Col::RuntimeHeap.name()),
+            ("runtime_heap_after_gc", Col::RuntimeHeapAfterGc.name()),
+            (Col::RuntimeHeap.name(), Col::RuntimeHeap.name()),
+            (
+                Col::RuntimeHeapAfterGc.name(),
+                Col::RuntimeHeapAfterGc.name(),
+            ),
         ] {
             let c = cfg(&["--metric", m, "--pid", "1"]).unwrap();
             assert_eq!(c.metric, col);

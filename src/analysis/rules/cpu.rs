@@ -1,5 +1,6 @@
 //! `max_cpu`: the run's average CPU, in % of one core, against the limit.
 
+use crate::sample::Col;
 use super::{Facts, Rule, Scope};
 use crate::analysis::verdict::{Check, Reason, Verdict};
 
@@ -38,7 +39,7 @@ pub fn cpu_check(average_percent: Option<f64>, limit_percent: f64) -> Check {
     };
     Check {
         limit_name: "max_cpu".into(),
-        metric: "cpu_s".into(),
+        metric: Col::Cpu.name().into(),
         limit: limit_percent,
         measured: average_percent,
         verdict,

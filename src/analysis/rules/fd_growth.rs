@@ -2,6 +2,7 @@
 //! metric's (the same three-way call, under the `max_growth_rate` name with `fds` as the
 //! metric), so a leak of open file descriptors fails a run whose memory is flat.
 
+use crate::sample::Col;
 use super::{FitLimit, Facts, Rule, Scope};
 use crate::analysis::verdict::Check;
 use crate::config::Limits;
@@ -11,7 +12,7 @@ pub struct FdGrowth;
 
 impl Rule for FdGrowth {
     fn scope(&self) -> Scope<'static> {
-        Scope::Column("fds")
+        Scope::Column(Col::Fds.name())
     }
 
     fn fit_limit(&self, limits: &Limits) -> Option<FitLimit> {

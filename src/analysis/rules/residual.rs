@@ -6,6 +6,7 @@
 //! the state was dropped). The in-process soak calls [`check`] with them.
 
 use crate::analysis::verdict::{Check, Reason, Verdict};
+use crate::sample::Col;
 use crate::units::Bytes;
 
 /// The heap left above `baseline_bytes` at `final_bytes` against `limit_bytes`: within
@@ -26,7 +27,7 @@ pub fn check(limit_bytes: u64, baseline_bytes: u64, final_bytes: u64) -> Check {
     };
     Check {
         limit_name: "max_residual".into(),
-        metric: "heap_bytes".into(),
+        metric: Col::Heap.name().into(),
         limit: limit_bytes as f64,
         measured: Some(residual),
         verdict,
@@ -58,7 +59,7 @@ mod tests {
         );
         assert_eq!(
             (c.limit_name.as_str(), c.metric.as_str()),
-            ("max_residual", "heap_bytes")
+            ("max_residual", Col::Heap.name())
         );
     }
 

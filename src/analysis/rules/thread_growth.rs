@@ -2,6 +2,7 @@
 //! metric's (the same three-way call, under the `max_growth_rate` name with `threads` as the
 //! metric), so a leak of threads fails a run whose memory is flat.
 
+use crate::sample::Col;
 use super::{FitLimit, Facts, Rule, Scope};
 use crate::analysis::verdict::Check;
 use crate::config::Limits;
@@ -11,7 +12,7 @@ pub struct ThreadGrowth;
 
 impl Rule for ThreadGrowth {
     fn scope(&self) -> Scope<'static> {
-        Scope::Column("threads")
+        Scope::Column(Col::Threads.name())
     }
 
     fn fit_limit(&self, limits: &Limits) -> Option<FitLimit> {
