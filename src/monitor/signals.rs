@@ -81,12 +81,18 @@ impl StopSignals {
         ((v >> 32) as i32 == sig && pid > 0).then_some(pid)
     }
 
-    /// The next stop signal's number.
+    /// The next stop signal's number (SIGINT first when both are pending).
     pub(super) async fn recv(&mut self) -> i32 {
-        tokio::select! {
-            _ = self.int.recv() => libc::SIGINT,
-            _ = self.term.recv() => libc::SIGTERM,
-        }
+        std::future::poll_fn(|cx| {
+            if self.int.poll_recv(cx).is_ready() {
+                std::task::Poll::Ready(libc::SIGINT)
+            } else if self.term.poll_recv(cx).is_ready() {
+                std::task::Poll::Ready(libc::SIGTERM)
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await
     }
 }
 
