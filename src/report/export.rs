@@ -1,6 +1,12 @@
-//! The exporters' registry and the atomic writing of a run's report files.
+//! The exporters — one file per format in `export/`, registered here by their `mod` line
+//! and their entry in [`human_exporters`] — and the atomic writing of a run's report files.
 
-use super::{html, json, junit, markdown, Report, SCHEMA_VERSION};
+pub(super) mod html;
+pub(super) mod json;
+pub(super) mod junit;
+pub(super) mod markdown;
+
+use super::{Report, SCHEMA_VERSION};
 use crate::error::{Error, Result};
 use crate::timeline::Timeline;
 use std::path::Path;
@@ -14,7 +20,7 @@ pub struct Input<'a> {
 }
 
 /// One output format.
-pub(super) trait Exporter {
+pub(crate) trait Exporter {
     /// File name in the run directory.
     fn file_name(&self) -> &'static str;
     /// The rendered file.

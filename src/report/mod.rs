@@ -3,10 +3,6 @@
 //! leaves half a report.
 
 mod export;
-mod html;
-mod json;
-mod junit;
-mod markdown;
 pub mod markup;
 mod model;
 mod rows;

@@ -1,7 +1,7 @@
 //! Snapshot tests of every rendering over one fixed report (host facts and times fixed,
 //! so nothing machine-specific reaches the snapshots).
 
-use super::export::Exporter;
+use super::export::{html, junit, Exporter};
 use super::*;
 use crate::analysis::Verdict;
 use crate::analysis::{evaluate, EvaluateOptions};

@@ -1,8 +1,8 @@
 //! `report.json`: the model as is.
 
-use super::export::{Exporter, Input};
+use super::{Exporter, Input};
 
-pub(super) struct Json;
+pub(crate) struct Json;
 
 impl Exporter for Json {
     fn file_name(&self) -> &'static str {

@@ -1,12 +1,12 @@
 //! `junit.xml` (quick-junit): one test case per limit checked, plus one for the target,
 //! so CI systems show a soak beside the unit tests.
 
-use super::export::{Exporter, Input};
+use super::{Exporter, Input};
 use crate::analysis::Verdict;
 use crate::config::InconclusivePolicy;
 use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
 
-pub(super) struct Junit;
+pub(crate) struct Junit;
 
 fn failure(kind: NonSuccessKind, ty: &str, message: &str) -> TestCaseStatus {
     let mut s = TestCaseStatus::non_success(kind);

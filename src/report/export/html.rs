@@ -7,20 +7,20 @@
 //! charting crate would add weight (or scripts) without making them clearer.
 //! Every string that can come from the target or the user goes through [`esc`].
 
-use super::export::{Exporter, Input};
-use super::markup::Markup;
-use super::rows::{checks_table, metrics_table_wide, run_facts, sites_table};
-use super::Report;
+use super::{Exporter, Input};
 use crate::analysis::{SeriesAnalysis, Unit};
+use crate::report::markup::Markup;
+use crate::report::rows::{checks_table, metrics_table_wide, run_facts, sites_table};
+use crate::report::Report;
 use crate::units::Secs;
 use crate::units::{fmt_rate, fmt_value};
 use std::fmt::Write;
 
-pub(super) struct Html;
+pub(crate) struct Html;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {
-    super::markup::html(s)
+    crate::report::markup::html(s)
 }
 
 const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;max-width:1040px;color:#1d2430;padding:0 16px}
@@ -438,7 +438,7 @@ impl Exporter for Html {
         h.push_str("<h2>Metrics</h2>");
         h.push_str(&metrics_table_wide(&r.metrics).render(Markup::Html));
         if let Some(a) = main {
-            if let Some(d) = super::rows::detectable_text(a) {
+            if let Some(d) = crate::report::rows::detectable_text(a) {
                 let _ = write!(
                     h,
                     "<p class=\"note\">Smallest growth this run would detect: {}.",

@@ -1,12 +1,12 @@
 //! `report.md`: the verdict, the checks, the metrics and the run's facts.
 
-use super::export::{Exporter, Input};
-use super::markup::Markup;
-use super::rows::{checks_table, metrics_table, run_facts, sites_table};
+use super::{Exporter, Input};
+use crate::report::markup::Markup;
+use crate::report::rows::{checks_table, metrics_table, run_facts, sites_table};
 use crate::units::{fmt_value, Secs};
 use std::fmt::Write;
 
-pub(super) struct Markdown;
+pub(crate) struct Markdown;
 
 /// A text sparkline (▁…█) of values, for step summaries that show no images.
 pub fn sparkline(values: &[f64]) -> Option<String> {
@@ -34,7 +34,7 @@ pub fn sparkline(values: &[f64]) -> Option<String> {
 
 /// User or target text in a heading, list item or table cell.
 fn cell(s: &str) -> String {
-    super::markup::md_text(s)
+    crate::report::markup::md_text(s)
 }
 
 impl Exporter for Markdown {
@@ -104,7 +104,7 @@ impl Exporter for Markdown {
                     )
                 );
             }
-            if let Some(d) = super::rows::detectable_text(m) {
+            if let Some(d) = crate::report::rows::detectable_text(m) {
                 let _ = writeln!(s, "- Smallest growth this run would detect: {}", cell(&d));
             }
             if let Some(d) = m.decide_after_s {
@@ -137,7 +137,7 @@ impl Exporter for Markdown {
         if !r.sources.is_empty() {
             let _ = writeln!(s, "\n## Sources\n");
             for (k, v) in &r.sources {
-                let _ = writeln!(s, "- {}: {}", super::markup::md_code(k), cell(v));
+                let _ = writeln!(s, "- {}: {}", crate::report::markup::md_code(k), cell(v));
             }
         }
         if !r.notes.is_empty() {
