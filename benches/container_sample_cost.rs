@@ -26,7 +26,7 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let engine = soak::workload::container::Engine::connect().await.unwrap();
+        let engine = soak::workload::engine::Engine::connect().await.unwrap();
         let c = engine.inspect(&name).await.unwrap();
         let mut cg =
             soak::sample::cgroup::CgroupReader::open(std::path::Path::new("/sys/fs/cgroup"), c.pid)

@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::report::{ExitInfo, FullGcReport, RuntimeSeen, TargetInfo};
 use crate::sample::Sample;
 use crate::timeline::Extra;
-use crate::workload::container::Engine;
+use crate::workload::engine::Engine;
 use crate::workload::tree::ProcId;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -128,7 +128,7 @@ pub fn run_guard() {
     kill_all(pgid, &members);
     for (id, socket) in containers {
         // Nobody is left to report a failure to; the label lets `docker ps` find it.
-        let _ = crate::workload::container::remove_blocking(&socket, &id);
+        let _ = crate::workload::engine::remove_blocking(&socket, &id);
     }
     // A create or start soak sent just before dying may still complete in the engine:
     // look for the token's containers a few times over the next seconds.
@@ -138,7 +138,7 @@ pub fn run_guard() {
                 std::thread::sleep(std::time::Duration::from_millis(1000));
             }
             for (token, socket) in &tokens {
-                let _ = crate::workload::container::remove_labelled_blocking(socket, token);
+                let _ = crate::workload::engine::remove_labelled_blocking(socket, token);
             }
         }
     }

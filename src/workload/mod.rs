@@ -1,15 +1,19 @@
 //! What is being soaked: a command soak starts ([`process::Launched`]), a running pid
 //! ([`process::attach`]), and the process tree under either ([`tree::ProcessTree`]).
 
+pub mod closure;
 pub mod container;
+pub mod engine;
 pub mod guard;
 pub mod log;
 pub mod oom;
 pub mod process;
 pub mod signal;
 pub mod tree;
+mod watch;
 
 pub use signal::signal_name;
+pub use watch::{Stopped, Workload};
 
 #[cfg(test)]
 pub(crate) use tree::CHILDREN_LOCK;

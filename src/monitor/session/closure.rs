@@ -11,28 +11,28 @@ use crate::report::TargetInfo;
 use crate::sample::this_process::ThisProcess;
 use crate::sample::Source;
 use crate::timeline::Extra;
+use crate::workload::closure::Closure;
+use crate::workload::Workload;
 use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// This process, read at each tick.
 struct ClosureRun {
+    workload: Closure,
     source: ThisProcess,
-    done: oneshot::Receiver<()>,
 }
 
 impl Session for ClosureRun {
     fn describe(&self) -> String {
-        format!("this process (pid {})", std::process::id())
+        self.workload.describe()
     }
 
     fn extra_columns(&self) -> Extra {
         Extra::None
     }
 
-    async fn ended(&mut self, _start: Instant) -> bool {
-        // Sent, or the sender dropped (the test thread panicked): either way it is over.
-        let _ = (&mut self.done).await;
-        true
+    async fn ended(&mut self, start: Instant) -> bool {
+        self.workload.ended(start).await
     }
 
     async fn tick(&mut self, _elapsed_s: f64) -> Step {
@@ -43,8 +43,14 @@ impl Session for ClosureRun {
         }
     }
 
-    async fn finish(&mut self, _end: &End, _elapsed_s: f64, _taken: u64) -> Result<Facts> {
+    async fn finish(&mut self, end: &End, elapsed_s: f64, _taken: u64) -> Result<Facts> {
+        let stopped = self
+            .workload
+            .stop(&mut (), *end == End::TargetGone, elapsed_s)
+            .await;
         Ok(Facts {
+            target_exit: stopped.exit,
+            notes: stopped.notes,
             target: TargetInfo {
                 kind: "closure".into(),
                 pid: Some(std::process::id()),
@@ -75,8 +81,8 @@ impl ClosureMonitor {
                 .map_err(|e| Error::Monitor(format!("cannot start the runtime: {e}")))?;
             rt.block_on(async {
                 let mut session = ClosureRun {
+                    workload: Closure::new(rx),
                     source: ThisProcess::new(heap),
-                    done: rx,
                 };
                 let rec = Recorder::start(&cfg, Extra::None, None, None)?;
                 drive(&mut session, rec, None).await

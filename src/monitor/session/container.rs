@@ -4,19 +4,18 @@
 //! the engine's wait endpoint tells when the container ends.
 
 use super::{End, Facts, Session, Step};
-use crate::config::{RunConfig, TargetSpec};
+use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::note::Note;
-use crate::report::{ContainerInfo, ExitInfo, TargetInfo};
+use crate::report::{ContainerInfo, TargetInfo};
 use crate::sample::cgroup::CgroupReader;
 use crate::sample::docker_stats::StatsFeed;
 use crate::sample::Sample;
 use crate::timeline::Extra;
-use crate::workload::container::{socket_path, Container, Engine};
-use crate::workload::guard::Guard;
-use std::future::Future;
+use crate::workload::container::ContainerWorkload;
+use crate::workload::engine::{Container, Engine};
+use crate::workload::Workload;
 use std::path::Path;
-use std::pin::Pin;
 use std::time::Instant;
 
 /// Where a tick's figures come from.
@@ -27,89 +26,35 @@ enum Source {
 }
 
 /// A container, watched through the engine and sampled from its cgroup.
-pub(super) struct ContainerRun<'a> {
-    cfg: &'a RunConfig,
-    engine: Engine,
-    container: Container,
-    created: bool,
-    guard: Option<Guard>,
+pub(super) struct ContainerRun {
+    workload: ContainerWorkload,
     source: Source,
-    /// The engine's wait endpoint: resolves when the container stops.
-    wait: Pin<Box<dyn Future<Output = ()>>>,
     last: Option<Sample>,
     api_readings: u64,
-    ended_at: Option<f64>,
 }
 
-impl<'a> ContainerRun<'a> {
-    /// Creates and starts the container (the guard first: from the moment it exists, a
-    /// SIGKILLed soak still gets it removed), or finds the attached one; then opens its
-    /// cgroup or, failing that, the engine's stats stream.
+impl ContainerRun {
+    /// Starts (or attaches to) the container, then opens its cgroup or, failing that,
+    /// the engine's stats stream.
     pub(super) async fn start(
-        cfg: &'a RunConfig,
+        cfg: &RunConfig,
         guard_exe: Option<&Path>,
         engine: Engine,
-    ) -> Result<ContainerRun<'a>> {
-        let (container, mut guard) = match &cfg.target {
-            TargetSpec::Image(spec) => {
-                let mut guard = match guard_exe {
-                    Some(exe) => Some(
-                        Guard::start(exe)
-                            .map_err(|e| Error::io("cannot start guard process", exe, e))?,
-                    ),
-                    None => None,
-                };
-                let token = crate::workload::container::new_token();
-                if let (Some(g), Some(sock)) = (guard.as_mut(), socket_path(&engine.host)) {
-                    g.container_token(sock, &token);
-                }
-                let c = match engine.launch(spec, &cfg.name, &token).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        if let Some(g) = guard.take() {
-                            g.done();
-                        }
-                        return Err(e);
-                    }
-                };
-                if let (Some(g), Some(sock)) = (guard.as_mut(), socket_path(&engine.host)) {
-                    g.container(sock, &c.id);
-                }
-                (c, guard)
-            }
-            TargetSpec::Container(name) => (engine.attach(name).await?, None),
-            other => {
-                return Err(Error::Monitor(format!(
-                    "{other:?} is not a container target"
-                )))
-            }
-        };
-        let created = matches!(cfg.target, TargetSpec::Image(_));
-        let source = match open_source(cfg, &engine, &container).await {
+    ) -> Result<ContainerRun> {
+        let mut workload = ContainerWorkload::start(cfg, guard_exe, engine).await?;
+        let source = match open_source(cfg, workload.engine(), workload.container()).await {
             Ok(s) => s,
             Err(e) => {
                 // Nothing was sampled: a container soak created goes again.
-                if created {
-                    let _ = engine.remove(&container.id).await;
-                }
-                if let Some(g) = guard.take() {
-                    g.done();
-                }
+                workload.abandon().await;
                 return Err(e);
             }
         };
-        let wait: Pin<Box<dyn Future<Output = ()>>> = Box::pin(engine.wait_owned(&container.id));
         Ok(ContainerRun {
-            cfg,
-            engine,
-            container,
-            created,
-            guard,
+            workload,
             source,
-            wait,
             last: None,
             api_readings: 0,
-            ended_at: None,
         })
     }
 }
@@ -134,20 +79,13 @@ async fn open_source(cfg: &RunConfig, engine: &Engine, c: &Container) -> Result<
     }
 }
 
-impl Session for ContainerRun<'_> {
+impl Session for ContainerRun {
     fn describe(&self) -> String {
-        let c = &self.container;
-        let short: String = c.id.chars().take(12).collect();
         let from = match &self.source {
             Source::Cgroup(r) => format!("cgroup v{} {}", r.version(), r.memory_dir().display()),
-            Source::Api(..) => format!("the engine's stats API at {}", self.engine.host),
+            Source::Api(..) => format!("the engine's stats API at {}", self.workload.engine().host),
         };
-        format!(
-            "container {} ({short}, image {}{}) from {from}",
-            c.name,
-            c.image,
-            if self.created { "" } else { ", attached" }
-        )
+        format!("{} from {from}", self.workload.describe())
     }
 
     fn extra_columns(&self) -> Extra {
@@ -155,11 +93,7 @@ impl Session for ContainerRun<'_> {
     }
 
     async fn ended(&mut self, start: Instant) -> bool {
-        self.wait.as_mut().await;
-        self.ended_at = Some(start.elapsed().as_secs_f64());
-        // The wait future is done: never poll it again (the loop ends on `true`).
-        self.wait = Box::pin(std::future::pending());
-        true
+        self.workload.ended(start).await
     }
 
     async fn tick(&mut self, elapsed: f64) -> Step {
@@ -185,9 +119,10 @@ impl Session for ContainerRun<'_> {
                 ))
             }
             (Err(e), Source::Api(..)) => {
-                let id = &self.container.id;
+                let id = &self.workload.container().id;
                 if self
-                    .engine
+                    .workload
+                    .engine()
                     .inspect(id)
                     .await
                     .map(|i| i.pid != 0)
@@ -206,56 +141,22 @@ impl Session for ContainerRun<'_> {
                 Step::Sample(s)
             }
             None => {
-                self.ended_at = Some(elapsed);
+                self.workload.ended_at(elapsed);
                 Step::Gone
             }
         }
     }
 
     async fn finish(&mut self, end: &End, elapsed_s: f64, taken: u64) -> Result<Facts> {
-        let (engine, c, created) = (&self.engine, &self.container, self.created);
-        let mut notes = Vec::new();
-        let mut stop_escalated = None;
-        let target_exit: Option<ExitInfo> = match (end, created) {
-            (End::TargetGone, _) => {
-                // The engine may still be recording the exit: wait for it to say so.
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), engine.wait(&c.id))
-                    .await;
-                Some(
-                    engine
-                        .exit_info(&c.id, self.ended_at.unwrap_or(elapsed_s), false)
-                        .await,
-                )
-            }
-            (_, true) => {
-                if let Err(e) = engine.stop(&c.id, self.cfg.grace).await {
-                    notes.push(Note::ContainerRemovedByForce {
-                        error: e.to_string(),
-                    });
-                }
-                let x = engine.exit_info(&c.id, elapsed_s, true).await;
-                // The engine sends SIGKILL after the grace period: exit 137 without an
-                // OOM kill.
-                stop_escalated = Some(x.signal.as_deref() == Some("SIGKILL") && x.oom.is_none());
-                Some(x)
-            }
-            (_, false) => None,
-        };
-        let mut removed = false;
-        if created {
-            match engine.remove(&c.id).await {
-                Ok(()) => removed = true,
-                Err(e) => crate::console::err_line(&format!("soak: {e}")),
-            }
-        }
-        if let Some(g) = self.guard.take() {
-            if removed {
-                g.done();
-            } else {
-                // Closing the pipe without `done` makes the guard try the removal again.
-                drop(g);
-            }
-        }
+        let stopped = self
+            .workload
+            .stop(&mut (), *end == End::TargetGone, elapsed_s)
+            .await;
+        let (target_exit, stop_escalated, mut notes) =
+            (stopped.exit, stopped.escalated, stopped.notes);
+        let created = self.workload.created();
+        let removed = self.workload.removed();
+        let (engine, c) = (self.workload.engine(), self.workload.container());
         let mut child_oom = None;
         if let Some(n) = self.last.map(|s| s.oom_kills).filter(|n| *n > 0) {
             notes.push(Note::ContainerOomKills { count: n });
