@@ -96,11 +96,6 @@ impl StopSignals {
     }
 }
 
-/// The number of a signal name ("SIGTERM" → 15).
-pub(super) fn signal_number(name: &str) -> Option<i32> {
-    (1..32).find(|&s| crate::workload::signal_name(s) == name)
-}
-
 /// Who sent stop signal `sig` to soak, in words, and whether it came from inside the
 /// target's tree: the tree's members now or at any tick, the root, any descendant of the
 /// root, or a process in the target's process group.

@@ -70,6 +70,9 @@ pub struct TreeSource {
     pub tree: ProcessTree,
     /// The kept-open procfs reader (the stop and the signal tracing read through it).
     pub reader: ProcReader,
+    /// Every pid the tree had at a read (OOM evidence and signal senders are checked
+    /// against it).
+    pub seen: std::collections::BTreeSet<u32>,
     root_alive: bool,
     joined: Vec<ProcId>,
     heap_seen: bool,
@@ -81,6 +84,7 @@ impl TreeSource {
         TreeSource {
             tree,
             reader,
+            seen: std::collections::BTreeSet::new(),
             root_alive: false,
             joined: Vec::new(),
             heap_seen: false,
@@ -105,7 +109,11 @@ impl super::Source for TreeSource {
         self.root_alive = t.root_alive;
         self.joined.extend(t.joined);
         self.heap_seen |= t.sample.heap_bytes.is_some();
-        Ok((t.sample.processes > 0).then_some(t.sample))
+        if t.sample.processes == 0 {
+            return Ok(None);
+        }
+        self.seen.extend(self.tree.members().map(|m| m.pid));
+        Ok(Some(t.sample))
     }
 
     fn sources(&self) -> std::collections::BTreeMap<String, String> {

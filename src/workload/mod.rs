@@ -2,6 +2,7 @@
 //! ([`process::attach`]), and the process tree under either ([`tree::ProcessTree`]).
 
 pub mod closure;
+pub mod command;
 pub mod container;
 pub mod engine;
 pub mod guard;

@@ -188,7 +188,7 @@ pub fn signal_tree(pgid: Option<i32>, tree: &ProcessTree, sig: i32) {
 
 /// How a stop went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stopped {
+pub struct TreeStop {
     /// SIGKILL was needed (the grace period ran out, or was cut short).
     pub killed: bool,
     /// `cut_short` said so during the grace period (a second stop signal to soak).
@@ -207,10 +207,10 @@ pub fn stop_tree(
     grace: Duration,
     mut on_reap: impl FnMut(Reaped),
     mut cut_short: impl FnMut() -> bool,
-) -> Stopped {
+) -> TreeStop {
     signal_tree(Some(pgid), tree, libc::SIGTERM);
     let deadline = Instant::now() + grace;
-    let mut out = Stopped::default();
+    let mut out = TreeStop::default();
     loop {
         reap_all().into_iter().for_each(&mut on_reap);
         let _ = tree.refresh(reader);

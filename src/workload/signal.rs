@@ -22,3 +22,8 @@ pub fn signal_name(sig: i32) -> String {
     };
     name.to_string()
 }
+
+/// The number of a signal name ("SIGTERM" → 15).
+pub fn signal_number(name: &str) -> Option<i32> {
+    (1..32).find(|&s| signal_name(s) == name)
+}

@@ -1,12 +1,13 @@
 //! The session of a command soak starts, or of a running pid it attached to: the
-//! target's process tree is sampled from procfs; SIGCHLD tells when members exit.
+//! workload is `workload::command::Command`, the source the process tree through procfs
+//! (with the heap shim's counters and the runtimes' heaps folded into its samples).
 
 use super::{End, Facts, Session, SignalEnd, Step};
 use crate::config::{RunConfig, TargetSpec};
 use crate::error::{Error, Result};
-use crate::monitor::signals::{install, signal_number, signal_sender, StopSignals};
+use crate::monitor::signals::{signal_sender, StopSignals};
 use crate::note::Note;
-use crate::report::{ExitInfo, TargetInfo};
+use crate::report::TargetInfo;
 use crate::sample::heap::{self, HeapFiles};
 use crate::sample::heap_notes::{heap_files, heap_notes};
 use crate::sample::node::NodeFiles;
@@ -16,36 +17,22 @@ use crate::sample::runtime_notes::{runs_node, runtime_report, runtime_sources};
 use crate::sample::tree::{live_members, TreeSource};
 use crate::sample::{Col, Sample, Source};
 use crate::timeline::Extra;
-use crate::workload::guard::Guard;
-use crate::workload::log::CappedLog;
-use crate::workload::oom;
-use crate::workload::process::{self, Reaped};
+use crate::workload::command::{Command, Launch};
 use crate::workload::tree::{ProcId, ProcessTree};
-use std::collections::BTreeSet;
+use crate::workload::Workload;
 use std::path::Path;
 use std::time::Instant;
-use tokio::signal::unix::{Signal, SignalKind};
 
 /// A command or attached pid, watched and sampled.
 pub(super) struct ProcessRun<'a> {
     cfg: &'a RunConfig,
-    attached: bool,
-    root: ProcId,
-    pgid: Option<i32>,
-    sigchld: Signal,
+    workload: Command,
     stops_before: u64,
-    oom_before: Option<u64>,
-    oom_since_us: u64,
-    guard: Option<Guard>,
     notes: Vec<Note>,
-    logs: Vec<(&'static str, CappedLog)>,
     heap: Option<HeapFiles>,
     node: Option<NodeFiles>,
     source: TreeSource,
     full_gc: Option<FullGc>,
-    root_exit: Option<ExitInfo>,
-    /// Every pid the tree had at a tick, for OOM evidence about its members.
-    seen: BTreeSet<u32>,
     /// Ticks with any heap figure, and the most processes seen at once without one.
     heap_ticks: u64,
     heap_missing_max: u64,
@@ -53,72 +40,50 @@ pub(super) struct ProcessRun<'a> {
 }
 
 impl<'a> ProcessRun<'a> {
-    /// Starts the command (or takes the attached pid): the heap shim, Node's preload, the
-    /// guard and the capped logs are set up first, so nothing the target does is missed.
+    /// Plans the heap shim and Node's preload (their files are made once the guard
+    /// knows them), starts the command or takes the attached pid, and sets up the tree's
+    /// reader.
     pub(super) fn start(
         cfg: &'a RunConfig,
         guard_exe: Option<&Path>,
         attached: Option<ProcId>,
     ) -> Result<ProcessRun<'a>> {
         let stops_before = StopSignals::seen();
-        // Installed before the target starts, so no exit is missed.
-        let sigchld = install(SignalKind::child())?;
-        let oom_before = oom::cgroup_oom_kills();
-        let oom_since_us = oom::monotonic_us();
-        let mut guard = None;
         let mut notes = Vec::new();
-        let mut logs: Vec<(&'static str, CappedLog)> = Vec::new();
-        if matches!(cfg.target, TargetSpec::Command(_)) {
+        let command = matches!(cfg.target, TargetSpec::Command(_));
+        if command {
             heap::sweep_stale_shm();
         }
         let heap = match &cfg.target {
             TargetSpec::Command(argv) => heap_files(cfg, argv, &mut notes)?,
             _ => None,
         };
-        // Node's preload goes into every command (only node reads NODE_OPTIONS). Both are
-        // only planned here: the guard learns their paths before they are created.
-        let node = match &cfg.target {
-            TargetSpec::Command(_) => Some(NodeFiles::plan(&cfg.out_dir, cfg.full_gc_every)),
-            _ => None,
-        };
-        let (root, pgid, adopters, exclude) = match (&cfg.target, attached) {
-            (TargetSpec::Command(argv), _) => {
-                process::become_subreaper();
-                if let Some(exe) = guard_exe {
-                    let mut g = Guard::start(exe)
-                        .map_err(|e| Error::io("cannot start guard process", exe, e))?;
-                    for p in heap.iter().flat_map(|h| h.paths()) {
-                        g.remove_path(p);
-                    }
-                    if let Some(n) = &node {
-                        g.remove_path(n.dir());
-                    }
-                    guard = Some(g);
-                }
-                let launched =
-                    launch(cfg, argv, heap.as_ref(), node.as_ref()).map(|(l, opened)| {
-                        logs = opened;
-                        l
-                    });
-                let l = match launched {
-                    Ok(l) => l,
-                    Err(e) => {
-                        if let Some(g) = guard.take() {
-                            g.done();
-                        }
-                        return Err(e);
-                    }
-                };
-                if let Some(g) = guard.as_mut() {
-                    g.process_group(l.pgid);
-                    g.member(l.root);
-                }
-                let excl = guard.as_ref().map(|g| vec![g.pid()]).unwrap_or_default();
-                (l.root, Some(l.pgid), vec![std::process::id()], excl)
+        // Node's preload goes into every command (only node reads NODE_OPTIONS).
+        let node = command.then(|| NodeFiles::plan(&cfg.out_dir, cfg.full_gc_every));
+        let mut launch = Launch::default();
+        if let Some(h) = &heap {
+            launch.env.extend(h.env());
+            launch
+                .guard_paths
+                .extend(h.paths().into_iter().map(Into::into));
+        }
+        if let Some(n) = &node {
+            launch.env.extend(n.env());
+            launch.guard_paths.push(n.dir().to_path_buf());
+        }
+        let prepare = || {
+            if let Some(h) = &heap {
+                h.make()
+                    .map_err(|e| Error::io("cannot set up heap counting in", &cfg.out_dir, e))?;
             }
-            (TargetSpec::Pid(_), Some(p)) => (p, None, vec![], vec![]),
-            (other, _) => return Err(Error::Monitor(format!("{other:?} is not a process target"))),
+            if let Some(n) = &node {
+                n.make().map_err(|e| {
+                    Error::io("cannot set up node's heap reading in", &cfg.out_dir, e)
+                })?;
+            }
+            Ok(())
         };
+        let workload = Command::start(cfg, guard_exe, attached, launch, prepare)?;
         let mut reader = ProcReader::new(cfg.pss)
             .with_runtime(RuntimeReader::new(node.as_ref().map(|n| n.reader())));
         if let Some(h) = &heap {
@@ -130,74 +95,32 @@ impl<'a> ProcessRun<'a> {
             })?),
             None => None,
         };
+        // soak adopts the command's orphans (it is their subreaper).
+        let adopters = if workload.attached() {
+            vec![]
+        } else {
+            vec![std::process::id()]
+        };
+        let tree = ProcessTree::new(workload.root(), adopters, workload.excluded());
         Ok(ProcessRun {
             cfg,
-            attached: attached.is_some(),
-            root,
-            pgid,
-            sigchld,
+            workload,
             stops_before,
-            oom_before,
-            oom_since_us,
-            guard,
             notes,
-            logs,
             heap,
             node,
-            source: TreeSource::new(ProcessTree::new(root, adopters, exclude), reader),
+            source: TreeSource::new(tree, reader),
             full_gc,
-            root_exit: None,
-            seen: BTreeSet::new(),
             heap_ticks: 0,
             heap_missing_max: 0,
             last: None,
         })
     }
-
-    fn handle_reaped(&mut self, r: Reaped, at_s: f64, by_soak: bool) {
-        if r.pid == self.root.pid && self.root_exit.is_none() {
-            self.root_exit = Some(process::exit_info(r, at_s, by_soak));
-        }
-    }
-}
-
-/// Creates the heap and Node files and the capped logs, and spawns the command with the
-/// environment that loads them.
-#[allow(clippy::type_complexity)]
-fn launch(
-    cfg: &RunConfig,
-    argv: &[String],
-    heap: Option<&HeapFiles>,
-    node: Option<&NodeFiles>,
-) -> Result<(process::Launched, Vec<(&'static str, CappedLog)>)> {
-    let mut env = heap.map(|h| h.env()).unwrap_or_default();
-    // The target may want to signal soak (and a signal it sends is told apart).
-    env.push(("SOAK_PID".into(), std::process::id().to_string()));
-    env.extend(node.iter().flat_map(|n| n.env()));
-    if let Some(h) = heap {
-        h.make()
-            .map_err(|e| Error::io("cannot set up heap counting in", &cfg.out_dir, e))?;
-    }
-    if let Some(n) = node {
-        n.make()
-            .map_err(|e| Error::io("cannot set up node's heap reading in", &cfg.out_dir, e))?;
-    }
-    let open = |name: &str| {
-        let p = cfg.out_dir.join(name);
-        CappedLog::create(&p, cfg.log_cap).map_err(|e| Error::io("cannot create", p, e))
-    };
-    let (o, ow) = open("target.stdout.log")?;
-    let (e, ew) = open("target.stderr.log")?;
-    let l = process::spawn(argv, &env, ow.into(), ew.into())?;
-    Ok((l, vec![("target.stdout.log", o), ("target.stderr.log", e)]))
 }
 
 impl Session for ProcessRun<'_> {
     fn describe(&self) -> String {
-        match &self.cfg.target {
-            TargetSpec::Command(c) => format!("`{}` (pid {})", c.join(" "), self.root.pid),
-            _ => format!("pid {} (attached)", self.root.pid),
-        }
+        self.workload.describe()
     }
 
     fn extra_columns(&self) -> Extra {
@@ -205,21 +128,12 @@ impl Session for ProcessRun<'_> {
     }
 
     async fn ended(&mut self, start: Instant) -> bool {
-        self.sigchld.recv().await;
-        let elapsed_s = start.elapsed().as_secs_f64();
-        for r in process::reap_all() {
-            self.handle_reaped(r, elapsed_s, false);
-        }
-        if self.attached || self.root_exit.is_none() {
+        if !self.workload.ended(start).await {
             return false;
         }
         // The root is gone; the run goes on while descendants live.
         if let Ok(joined) = self.source.tree.refresh(&mut self.source.reader) {
-            for j in joined {
-                if let Some(g) = self.guard.as_mut() {
-                    g.member(j);
-                }
-            }
+            self.workload.joined(joined);
         }
         live_members(&mut self.source.tree, &mut self.source.reader) == 0
     }
@@ -240,32 +154,19 @@ impl Session for ProcessRun<'_> {
             Ok(s) => s,
             Err(e) => return Step::Failed(format!("cannot read /proc: {e}")),
         };
-        if let Some(g) = self.guard.as_mut() {
-            for j in self.source.take_joined() {
-                g.member(j);
-            }
-        }
+        self.workload.joined(self.source.take_joined());
         if let (Some(g), Some(r)) = (self.full_gc.as_mut(), self.source.reader.runtime()) {
             g.tick(elapsed, r.live_jvms());
         }
         // Attach mode: the root itself ending ends the run.
-        if self.attached && !self.source.root_alive() {
-            self.root_exit = Some(ExitInfo {
-                code: None,
-                signal: None,
-                oom: None,
-                at_s: elapsed,
-                stopped_by_soak: false,
-            });
+        if self.workload.attached() && !self.source.root_alive() {
+            self.workload.root_gone(elapsed);
             return Step::Gone;
         }
         let Some(sample) = sample else {
-            for r in process::reap_all() {
-                self.handle_reaped(r, elapsed, false);
-            }
+            self.workload.reap(elapsed);
             return Step::Gone;
         };
-        self.seen.extend(self.source.tree.members().map(|m| m.pid));
         self.heap_ticks += u64::from(sample.heap_bytes.is_some());
         self.last = Some(sample);
         // A process counts as missing only at its second sample without counters
@@ -278,80 +179,44 @@ impl Session for ProcessRun<'_> {
 
     async fn finish(&mut self, end: &End, elapsed_s: f64, _taken: u64) -> Result<Facts> {
         let cfg = self.cfg;
-        let root = self.root;
+        let root = self.workload.root();
         // Who sent the signal that ended the run, while the tree is still there to ask.
         let sender = match end {
             End::Signal(sig) => Some(signal_sender(
                 *sig,
                 &self.source.tree,
                 &mut self.source.reader,
-                &self.seen,
+                &self.source.seen,
                 root.pid,
-                self.pgid,
+                self.workload.pgid(),
             )),
             _ => None,
         };
-        // Stop the target (never an attached one). A stop signal beyond the one that
-        // ended the loop cuts the grace period short.
-        let mut stop_escalated = None;
-        let mut cut_short = false;
-        if let Some(g) = self.pgid {
-            let mut reaped = Vec::new();
-            let consumed = self.stops_before + u64::from(matches!(end, End::Signal(_)));
-            let stopped = process::stop_tree(
-                g,
-                &mut self.source.tree,
-                &mut self.source.reader,
-                cfg.grace,
-                |r| reaped.push(r),
-                || StopSignals::seen() > consumed,
-            );
-            stop_escalated = Some(stopped.killed);
-            cut_short = stopped.cut_short;
-            for r in reaped {
-                self.handle_reaped(r, elapsed_s, true);
-            }
-        }
+        // A stop signal beyond the one that ended the loop cuts the grace period short.
+        let consumed = self.stops_before + u64::from(matches!(end, End::Signal(_)));
+        self.workload
+            .on_another_stop(Box::new(move || StopSignals::seen() > consumed));
+        let (stopped, extra) = self.workload.stop_command(&mut self.source, elapsed_s);
         let mut notes = std::mem::take(&mut self.notes);
-        if cut_short {
-            notes.push(Note::GraceCutShort {
-                grace_s: cfg.grace.as_secs_f64(),
-            });
-        }
-        if let Some(g) = self.guard.take() {
-            g.done();
-        }
-        for (name, log) in std::mem::take(&mut self.logs) {
-            match log.finish(std::time::Duration::from_secs(2)) {
-                Ok(None) => {}
-                Ok(Some(t)) => {
-                    notes.push(crate::workload::log::truncation_note(name, &t, cfg.log_cap))
-                }
-                Err(e) => notes.push(Note::LogIncomplete {
-                    name: name.to_string(),
-                    error: e.to_string(),
-                }),
-            }
-        }
-        if let Some(e) = &self.source.reader.pss_first_error {
+        notes.extend(stopped.notes);
+        let reader = &self.source.reader;
+        if let Some(e) = &reader.pss_first_error {
             notes.push(Note::PssUnreadable {
-                processes: self.source.reader.pss_unreadable.len(),
+                processes: reader.pss_unreadable.len(),
                 first: e.to_string(),
             });
         }
         if self.heap.is_some() {
-            let runtime_seen = self
-                .source
-                .reader
+            let runtime_seen = reader
                 .runtime()
                 .is_some_and(|r| !r.jvms().is_empty() || !r.nodes().is_empty());
             notes.extend(heap_notes(
-                self.source.reader.heap(),
+                reader.heap(),
                 runtime_seen,
                 self.heap_ticks,
                 self.heap_missing_max,
                 self.last.as_ref(),
-                self.root_exit.as_ref(),
+                stopped.exit.as_ref(),
             ));
         }
         self.heap = None;
@@ -360,7 +225,7 @@ impl Session for ProcessRun<'_> {
             (every, g.finish(std::time::Duration::from_secs(2)))
         });
         let (runtimes, full_gc) = runtime_report(
-            &self.source.reader,
+            reader,
             gc_counts.as_ref().map(|(e, c)| (*e, c.as_ref())),
             &mut notes,
         );
@@ -379,32 +244,11 @@ impl Session for ProcessRun<'_> {
             });
         }
         self.node = None;
-        let oom_before = self.oom_before;
-        if let Some(x) = self.root_exit.as_mut() {
-            if !x.stopped_by_soak {
-                x.oom = oom::explain(
-                    root.pid,
-                    x.signal.as_deref().and_then(signal_number),
-                    oom_before,
-                );
-            }
-        }
-        let root_oom = self
-            .root_exit
-            .as_ref()
-            .and_then(|x| x.oom.as_deref())
-            .is_some_and(|o| o.starts_with("OOM-killed"));
-        let child_oom = oom::members_killed(
-            self.oom_since_us,
-            root.pid,
-            &self.seen,
-            oom_before,
-            root_oom,
-        );
         let target = TargetInfo {
-            kind: match cfg.target {
-                TargetSpec::Command(_) => "process",
-                _ => "pid",
+            kind: if self.workload.attached() {
+                "pid"
+            } else {
+                "process"
             }
             .into(),
             command: match &cfg.target {
@@ -418,15 +262,15 @@ impl Session for ProcessRun<'_> {
         runtime_sources(&mut sources, &runtimes);
         Ok(Facts {
             target,
-            target_exit: self.root_exit.take(),
-            stop_escalated,
+            target_exit: stopped.exit,
+            stop_escalated: stopped.escalated,
             sources,
             notes,
             runtimes,
             full_gc,
-            child_oom,
+            child_oom: extra.child_oom,
             signal: sender.map(|(detail, from_target)| SignalEnd {
-                detail: if cut_short {
+                detail: if extra.cut_short {
                     format!("{detail}; a second stop signal cut the grace period short (SIGKILL)")
                 } else {
                     detail
