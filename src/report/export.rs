@@ -1,10 +1,27 @@
-//! The exporters — one file per format in `export/`, registered here by their `mod` line
-//! and their entry in [`human_exporters`] — and the atomic writing of a run's report files.
+//! The exporters — one file per format in `export/`, registered here by one line in the
+//! `exporters!` list — and the atomic writing of a run's report files.
 
-pub(super) mod html;
+/// `report.json`: written first and on its own (the other formats are re-rendered from it).
 pub(super) mod json;
-pub(super) mod junit;
-pub(super) mod markdown;
+
+/// Declares each human-facing exporter's module and lists it in `human_exporters`, so a
+/// new format is its file plus one line here.
+macro_rules! exporters {
+    ($($module:ident :: $exporter:ident),* $(,)?) => {
+        $(pub(super) mod $module;)*
+
+        /// The human-facing formats `soak report` re-renders.
+        fn human_exporters() -> Vec<Box<dyn Exporter>> {
+            vec![$(Box::new($module::$exporter)),*]
+        }
+    };
+}
+
+exporters! {
+    markdown::Markdown,
+    html::Html,
+    junit::Junit,
+}
 
 use super::{Report, SCHEMA_VERSION};
 use crate::error::{Error, Result};
@@ -27,14 +44,6 @@ pub(crate) trait Exporter {
     fn render(&self, input: &Input) -> String;
 }
 
-/// The human-facing formats `soak report` re-renders.
-fn human_exporters() -> Vec<Box<dyn Exporter>> {
-    vec![
-        Box::new(markdown::Markdown),
-        Box::new(html::Html),
-        Box::new(junit::Junit),
-    ]
-}
 
 /// The report as JSON (what `--format json` prints).
 pub fn to_json(r: &Report) -> String {
