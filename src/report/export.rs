@@ -44,7 +44,6 @@ pub(crate) trait Exporter {
     fn render(&self, input: &Input) -> String;
 }
 
-
 /// The report as JSON (what `--format json` prints).
 pub fn to_json(r: &Report) -> String {
     json::Json.render(&Input {
