@@ -50,8 +50,20 @@ pub fn judge(mut report: Report, timeline: &Timeline, rules: Rules, outcome: Run
         },
     );
     report.set_evaluation(eval);
-    for check in rules.extra_checks {
-        // A failed outside check decides the explanation: it is what the test must fix.
+    add_checks(&mut report, rules.extra_checks);
+    report.exit_code = match outcome {
+        RunOutcome::MonitorFailed => exit_code::MONITOR_ERROR,
+        RunOutcome::TargetFailed => exit_code::TARGET_FAILED,
+        RunOutcome::Finished => verdict_exit_code(report.verdict, rules.inconclusive),
+    };
+    report
+}
+
+/// Adds checks decided outside the timeline (the in-process return to baseline) to a
+/// judged report: the verdict becomes the worst of all, and a failed outside check
+/// decides the explanation — it is what the test must fix.
+pub fn add_checks(report: &mut Report, checks: Vec<Check>) {
+    for check in checks {
         if check.verdict == Verdict::Fail {
             report.reason = Some(check.reason);
             report.explanation = check.explanation.clone();
@@ -59,10 +71,4 @@ pub fn judge(mut report: Report, timeline: &Timeline, rules: Rules, outcome: Run
         report.checks.push(check);
         report.verdict = Verdict::combine(report.checks.iter().map(|c| c.verdict));
     }
-    report.exit_code = match outcome {
-        RunOutcome::MonitorFailed => exit_code::MONITOR_ERROR,
-        RunOutcome::TargetFailed => exit_code::TARGET_FAILED,
-        RunOutcome::Finished => verdict_exit_code(report.verdict, rules.inconclusive),
-    };
-    report
 }

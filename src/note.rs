@@ -88,6 +88,8 @@ pub enum Note {
     // ---- in-process soaks ----
     /// The sampler stopped before the end.
     SamplerStopped { error: String },
+    /// The sampler thread panicked.
+    SamplerPanicked,
     /// Ticks the sampler missed.
     TicksMissed { count: u64 },
     /// `soak::CountingAlloc` is not the global allocator.
@@ -270,6 +272,7 @@ impl fmt::Display for Note {
                 "runtime_heap_after_gc_bytes stays empty for a JVM until its first full collection: --full-gc-every requests them",
             ),
             SamplerStopped { error } => write!(f, "the sampler stopped early: {error}"),
+            SamplerPanicked => f.write_str("the sampler thread panicked"),
             TicksMissed { count } => write!(f, "{count} ticks missed"),
             CountingAllocMissing => f.write_str(
                 "soak::CountingAlloc is not the global allocator: heap not counted, the verdict is on RSS",

@@ -5,8 +5,8 @@ use super::sites::Sites;
 use crate::analysis::rules::residual;
 use crate::analysis::Verdict;
 use crate::config::{Format, InconclusivePolicy, Limits, RunConfig, TargetSpec};
-use crate::judge::{judge, Rules, RunOutcome};
-use crate::monitor::{ClosureMonitor, End, Ending};
+use crate::judge::{add_checks, judge, Rules, RunOutcome};
+use crate::monitor::{ClosureMonitor, End, Ending, SamplerFailed};
 use crate::note::Note;
 use crate::report::{self, LimitsReport, Report, RunEnd, SampleCounts, Settings};
 use crate::sample::dhat_sites::AllocationSite;
@@ -180,15 +180,9 @@ impl InProcess {
         RunConfig {
             // The workload is this process.
             target: TargetSpec::Pid(std::process::id()),
-            // Without a duration the iterations end the run: the monitor's deadline is
-            // then beyond any test's length.
-            duration: self
-                .duration
-                .unwrap_or(Duration::from_secs(if self.iterations.is_some() {
-                    10 * 365 * 86_400
-                } else {
-                    10
-                })),
+            // The test thread owns the deadline (duration or iterations); the monitor
+            // samples until the closure is done, so its own deadline is beyond any test.
+            duration: Duration::from_secs(10 * 365 * 86_400),
             interval: self.interval,
             warmup: self.warmup,
             grace: Duration::ZERO,
@@ -216,7 +210,7 @@ impl InProcess {
     fn conclude(
         &self,
         cfg: &RunConfig,
-        ending: crate::error::Result<Ending>,
+        ending: std::result::Result<Ending, SamplerFailed>,
         iterations: u64,
         baseline: Option<u64>,
         final_heap: Option<u64>,
@@ -242,8 +236,11 @@ impl InProcess {
                 )
             }
             Err(err) => {
-                notes.push(Note::SamplerStopped {
-                    error: err.to_string(),
+                notes.push(match err {
+                    SamplerFailed::Panicked => Note::SamplerPanicked,
+                    SamplerFailed::Stopped(e) => Note::SamplerStopped {
+                        error: e.to_string(),
+                    },
                 });
                 (0, 0, None, None)
             }
@@ -301,10 +298,7 @@ impl InProcess {
             None => {
                 // No timeline to judge: the outside checks alone decide.
                 let mut r = r;
-                for c in rules.extra_checks {
-                    r.checks.push(c);
-                }
-                r.verdict = Verdict::combine(r.checks.iter().map(|c| c.verdict));
+                add_checks(&mut r, rules.extra_checks);
                 r.exit_code = report::verdict_exit_code(r.verdict, InconclusivePolicy::Exit3);
                 r
             }

@@ -35,6 +35,19 @@ pub(crate) async fn drive<S: Session>(
             }
         }
     };
+    let end = match end {
+        End::TargetGone => match session.last_sample().await {
+            Some(sample) => {
+                let elapsed = rec.elapsed();
+                match rec.record(elapsed, &sample) {
+                    Ok(()) => End::TargetGone,
+                    Err(failed) => failed,
+                }
+            }
+            None => End::TargetGone,
+        },
+        other => other,
+    };
     let elapsed_s = rec.elapsed();
     rec.clear_progress();
     let facts = session.finish(&end, elapsed_s, rec.taken()).await?;

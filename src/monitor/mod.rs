@@ -21,5 +21,5 @@ mod signals;
 mod ticker;
 
 pub use run::{run, Outcome};
-pub(crate) use session::closure::ClosureMonitor;
+pub(crate) use session::closure::{ClosureMonitor, SamplerFailed};
 pub(crate) use session::{End, Ending};

@@ -65,6 +65,13 @@ pub(crate) trait Session {
     /// Reads the target at a tick.
     async fn tick(&mut self, elapsed_s: f64) -> Step;
 
+    /// One more sample once the workload ended by itself, for kinds whose target is
+    /// still there to read after its end (this process, after the closure's state was
+    /// dropped); none by default.
+    async fn last_sample(&mut self) -> Option<Sample> {
+        None
+    }
+
     /// After the loop: stops what soak started (never what it attached to), and gathers
     /// the facts the report needs (`taken`: the samples recorded).
     async fn finish(&mut self, end: &End, elapsed_s: f64, taken: u64) -> Result<Facts>;

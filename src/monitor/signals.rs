@@ -117,7 +117,7 @@ pub(super) fn signal_sender(
     let comm = i32::try_from(pid)
         .ok()
         .and_then(|p| procfs::process::Process::new(p).ok()?.stat().ok())
-        .map(|st| format!(" ({})", st.comm))
+        .map(|st| format!(" ({})", st.comm.trim()))
         .unwrap_or_default();
     let stat = reader.stat(pid).ok();
     let mut inside = pid == root

@@ -9,7 +9,7 @@ use crate::monitor::event_loop::drive;
 use crate::monitor::recorder::Recorder;
 use crate::report::TargetInfo;
 use crate::sample::this_process::ThisProcess;
-use crate::sample::Source;
+use crate::sample::{Sample, Source};
 use crate::timeline::Extra;
 use crate::workload::closure::Closure;
 use crate::workload::Workload;
@@ -41,6 +41,11 @@ impl Session for ClosureRun {
             Ok(None) => Step::Gone,
             Err(e) => Step::Failed(format!("cannot read /proc/self: {e}")),
         }
+    }
+
+    async fn last_sample(&mut self) -> Option<Sample> {
+        // After the closure's state was dropped: where the heap came back to.
+        self.source.read().ok().flatten()
     }
 
     async fn finish(&mut self, end: &End, elapsed_s: f64, _taken: u64) -> Result<Facts> {
@@ -95,12 +100,25 @@ impl ClosureMonitor {
     }
 
     /// Tells the monitor the closure is done and waits for the recording to close.
-    pub(crate) fn finish(mut self) -> Result<Ending> {
+    pub(crate) fn finish(mut self) -> std::result::Result<Ending, SamplerFailed> {
         if let Some(tx) = self.done.take() {
             let _ = tx.send(());
         }
-        self.thread
-            .join()
-            .map_err(|_| Error::Monitor("the sampler thread panicked".into()))?
+        match self.thread.join() {
+            Ok(Ok(ending)) => Ok(ending),
+            Ok(Err(e)) => Err(SamplerFailed::Stopped(e)),
+            Err(_) => Err(SamplerFailed::Panicked),
+        }
     }
+}
+
+/// Why an in-process soak has no recording to judge.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SamplerFailed {
+    /// The monitor could not start or go on.
+    #[error("{0}")]
+    Stopped(Error),
+    /// The monitor thread panicked.
+    #[error("the sampler thread panicked")]
+    Panicked,
 }

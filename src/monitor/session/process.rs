@@ -83,18 +83,19 @@ impl<'a> ProcessRun<'a> {
             }
             Ok(())
         };
-        let workload = Command::start(cfg, guard_exe, attached, launch, prepare)?;
-        let mut reader = ProcReader::new(cfg.pss)
-            .with_runtime(RuntimeReader::new(node.as_ref().map(|n| n.reader())));
-        if let Some(h) = &heap {
-            reader = reader.with_heap(h.reader());
-        }
+        // Before the target starts: a worker that cannot start leaves nothing running.
         let full_gc = match cfg.full_gc_every {
             Some(every) => Some(FullGc::start(every).map_err(|e| {
                 Error::Monitor(format!("cannot start the full-collection worker: {e}"))
             })?),
             None => None,
         };
+        let workload = Command::start(cfg, guard_exe, attached, launch, prepare)?;
+        let mut reader = ProcReader::new(cfg.pss)
+            .with_runtime(RuntimeReader::new(node.as_ref().map(|n| n.reader())));
+        if let Some(h) = &heap {
+            reader = reader.with_heap(h.reader());
+        }
         // soak adopts the command's orphans (it is their subreaper).
         let adopters = if workload.attached() {
             vec![]
