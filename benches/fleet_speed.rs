@@ -59,7 +59,13 @@ fn body(start: f64) -> String {
             if k > 0 {
                 s.push(',');
             }
-            write!(s, r#"[{},"{:.0}"]"#, start + k as f64 * STEP, value(i, k, &mut rnd)).unwrap();
+            write!(
+                s,
+                r#"[{},"{:.0}"]"#,
+                start + k as f64 * STEP,
+                value(i, k, &mut rnd)
+            )
+            .unwrap();
         }
         s.push_str("]}");
     }
@@ -179,7 +185,10 @@ fn query_real_prometheus() {
     let data = dir.path().join("data");
     let t = Instant::now();
     prometheus::backfill(&om, &data);
-    println!("  backfill (promtool, not part of a query): {:.1?}", t.elapsed());
+    println!(
+        "  backfill (promtool, not part of a query): {:.1?}",
+        t.elapsed()
+    );
     let prom = prometheus::Prometheus::start(dir.path(), &data, "");
     let client =
         fleet::Client::new(&prom.url, fleet::Auth::None, Duration::from_secs(120)).unwrap();

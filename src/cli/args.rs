@@ -29,7 +29,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Sub {
-    /// Re-analyse a saved timeline CSV with any limits (same exit codes as a run).
+    /// Re-analyse a saved timeline CSV with any limits (same exit codes as a run), or
+    /// judge every series of a Prometheus range query (--prometheus URL --query PROMQL).
     Analyze(Box<AnalyzeArgs>),
     /// Re-render report.md, report.html and junit.xml of a run from its report.json and
     /// timeline.csv.
@@ -180,9 +181,15 @@ pub struct AnalyzeArgs {
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Prometheus (judge every series of a range query)")]
 pub struct PrometheusArgs {
-    /// The Prometheus-compatible server (Prometheus, Thanos, Mimir, VictoriaMetrics),
-    /// e.g. http://prometheus:9090 or https://mimir.example/prometheus.
-    #[arg(long, value_name = "URL", requires = "query")]
+    /// The Prometheus-compatible server (Prometheus, Thanos, Mimir, VictoriaMetrics).
+    // The help is spelled out: rustdoc would flag the bare URLs of a doc comment, and
+    // clap would print the backticks that quiet it.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "query",
+        help = "The Prometheus-compatible server (Prometheus, Thanos, Mimir, VictoriaMetrics), e.g. http://prometheus:9090 or https://mimir.example/prometheus. Credentials from the environment only: SOAK_PROMETHEUS_TOKEN (bearer), or SOAK_PROMETHEUS_USER and SOAK_PROMETHEUS_PASSWORD (basic)"
+    )]
     pub prometheus: Option<String>,
     /// The PromQL expression; every series it returns is judged, e.g.
     /// 'container_memory_working_set_bytes{namespace="staging",container!=""}'.
