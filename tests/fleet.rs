@@ -287,3 +287,93 @@ fn query_errors_are_one_line_with_their_exit_code() {
     assert_eq!(code(&o), 2, "{}", show(&o));
     one_line(&o);
 }
+
+/// A one-shot HTTP server answering `status` with `body`; returns its URL and the request
+/// it received (head and form body).
+fn one_shot(status: &str, body: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{Read, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let status = status.to_string();
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read the head, then the form body its Content-Length announces.
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            req.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&req).to_string();
+            if let Some(i) = text.find("\r\n\r\n") {
+                let len: usize = text
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if req.len() >= i + 4 + len {
+                    break;
+                }
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        write!(
+            s,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8_lossy(&req).to_string()
+    });
+    (url, h)
+}
+
+#[test]
+fn credentials_come_from_the_environment_and_never_show() {
+    let body = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"m_bytes"},"values":[[1000,"1"],[1060,"1"],[1120,"1"]]}]}}"#;
+    let (url, req) = one_shot("200 OK", body);
+    let o = Command::new(soak())
+        .args(["analyze", "--prometheus", &url, "--query", "m_bytes"])
+        .args(["--start", "1000", "--end", "1120", "--step", "60s"])
+        .args(["--inconclusive", "pass"])
+        .env("SOAK_PROMETHEUS_TOKEN", "t0ken-s3cret")
+        .output()
+        .unwrap();
+    let req = req.join().unwrap();
+    assert!(req.starts_with("POST /api/v1/query_range "), "{req}");
+    assert!(req.contains("Bearer t0ken-s3cret"), "{req}");
+    assert!(
+        req.contains("query=m_bytes") && req.contains("step=60"),
+        "{req}"
+    );
+    // Three points are too few to judge: INCONCLUSIVE, mapped to 0 by --inconclusive.
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("INCONCLUSIVE"),
+        "{}",
+        show(&o)
+    );
+    assert!(!show(&o).contains("t0ken"), "{}", show(&o));
+
+    // Refused credentials: exit 5, saying which variables to set.
+    let (url, _req) = one_shot("401 Unauthorized", r#"{"status":"error"}"#);
+    let o = Command::new(soak())
+        .args(["analyze", "--prometheus", &url, "--query", "m_bytes"])
+        .env("SOAK_PROMETHEUS_USER", "ops")
+        .env("SOAK_PROMETHEUS_PASSWORD", "pw-s3cret")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 5, "{}", show(&o));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("HTTP 401") && e.contains("SOAK_PROMETHEUS_TOKEN"),
+        "{e}"
+    );
+    assert!(!e.contains("pw-s3cret"), "{e}");
+}
