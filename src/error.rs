@@ -63,6 +63,9 @@ pub enum Error {
     /// Something else soak needed failed (signals, the runtime).
     #[error("{0}")]
     Monitor(String),
+    /// A fleet query (`soak analyze --prometheus`) failed before any series was judged.
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FleetError),
 }
 
 impl Error {
@@ -79,6 +82,7 @@ impl Error {
                 }
             }
             Error::Io { .. } | Error::Monitor(_) => exit_code::MONITOR_ERROR,
+            Error::Fleet(e) => e.exit_code(),
             Error::Timeline(e) => match e {
                 crate::timeline::ReadError::Io { .. } => exit_code::USAGE,
                 _ => exit_code::USAGE,

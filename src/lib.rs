@@ -17,6 +17,7 @@ pub mod compare;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod fleet;
 pub mod in_process;
 pub mod judge;
 pub mod monitor;

@@ -115,6 +115,23 @@ pub enum Note {
     TooFewValues { count: usize, metric: String },
     /// `soak analyze`: host facts are the analysing machine's.
     HostFactsOfAnalysis,
+    // ---- series read from Prometheus ----
+    /// The series' level fell back to near its start (restarts): the longest stretch
+    /// between them was judged.
+    SeriesRestarted {
+        restarts: usize,
+        at: Vec<String>,
+        kept_s: f64,
+        span_s: f64,
+    },
+    /// Steps with no sample inside the series (staleness: the target was not scraped).
+    StalenessGaps {
+        missing: usize,
+        steps: usize,
+        longest_s: f64,
+    },
+    /// Values that were not finite numbers (NaN, ±Inf) were left out.
+    NonFiniteValues { count: usize },
     // ---- across metrics ----
     /// RSS grows while the heap is flat: retention or fragmentation.
     RetentionNotLeak {
@@ -300,6 +317,30 @@ impl fmt::Display for Note {
             }
             HostFactsOfAnalysis => {
                 f.write_str("host facts are those of the machine that ran the analysis")
+            }
+            SeriesRestarted {
+                restarts,
+                at,
+                kept_s,
+                span_s,
+            } => write!(
+                f,
+                "the level fell back to near its start {restarts} time(s) (a restart, at {}): the longest stretch between restarts, {} of {}, was judged",
+                at.join(", "),
+                Secs(*kept_s),
+                Secs(*span_s)
+            ),
+            StalenessGaps {
+                missing,
+                steps,
+                longest_s,
+            } => write!(
+                f,
+                "{missing} of {steps} steps have no sample (staleness gaps, the longest {}): judged on the samples there are",
+                Secs(*longest_s)
+            ),
+            NonFiniteValues { count } => {
+                write!(f, "{count} value(s) were NaN or infinite and were left out")
             }
             RetentionNotLeak {
                 rss_per_hour,

@@ -223,8 +223,10 @@ impl fmt::Display for Secs {
                 write!(f, "{m:.0}m")
             }
         } else if s < 3.0 * 86400.0 {
-            let h = (s / 3600.0).floor();
-            let m = ((s - h * 3600.0) / 60.0).round();
+            // Whole minutes first, so 3h59m50s reads 4h, not 3h60m.
+            let minutes = (s / 60.0).round();
+            let h = (minutes / 60.0).floor();
+            let m = minutes - h * 60.0;
             if m >= 1.0 {
                 write!(f, "{h:.0}h{m:.0}m")
             } else {

@@ -62,14 +62,14 @@ fn scrape_during_a_run() {
     let resp = get(&addr, "/metrics");
     assert!(resp.starts_with("HTTP/1.1 200 OK"), "{resp}");
     for needle in [
-        r#"soak_current{run="scrape-test",metric="rss_bytes",column="rss_bytes"}"#,
+        r#"soak_current{run="scrape-test",metric="rss_bytes",target="command",column="rss_bytes"}"#,
         // The live heap, from the shim soak injected into the workload.
-        r#"soak_current{run="scrape-test",metric="rss_bytes",column="heap_bytes"}"#,
-        r#"soak_growth_rate_per_hour{run="scrape-test",metric="rss_bytes",bound="low"}"#,
-        r#"soak_verdict{run="scrape-test",metric="rss_bytes",verdict="FAIL"} 1"#,
+        r#"soak_current{run="scrape-test",metric="rss_bytes",target="command",column="heap_bytes"}"#,
+        r#"soak_growth_rate_per_hour{run="scrape-test",metric="rss_bytes",target="command",bound="low"}"#,
+        r#"soak_verdict{run="scrape-test",metric="rss_bytes",target="command",verdict="FAIL"} 1"#,
         "soak_samples_total",
         "soak_samples_missed_total",
-        "soak_limit_growth_rate_per_hour",
+        r#"soak_limit_growth_rate_per_hour{run="scrape-test",metric="rss_bytes",target="command"} 60000000"#,
     ] {
         assert!(resp.contains(needle), "missing {needle} in:\n{resp}");
     }

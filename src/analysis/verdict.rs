@@ -83,6 +83,9 @@ pub enum Reason {
     ResidualWithin,
     /// The heap stayed above its baseline by more than allowed after the state was dropped.
     ResidualExceeded,
+    /// The series is a counter, not a level (a Prometheus `*_total`, or one that only
+    /// rises and resets to zero): not judged for growth.
+    NotAGauge,
 }
 
 /// One limit checked against one metric: a JUnit test case, a row in the report.

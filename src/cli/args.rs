@@ -29,8 +29,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Sub {
-    /// Re-analyse a saved timeline CSV with any limits (same exit codes as a run).
-    Analyze(AnalyzeArgs),
+    /// Re-analyse a saved timeline CSV with any limits (same exit codes as a run), or
+    /// judge every series of a Prometheus range query (--prometheus URL --query PROMQL).
+    Analyze(Box<AnalyzeArgs>),
     /// Re-render report.md, report.html and junit.xml of a run from its report.json and
     /// timeline.csv.
     Report(ReportArgs),
@@ -164,8 +165,73 @@ pub struct CompareArgs {
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// The timeline CSV (soak's own, or any CSV with elapsed_s and the metric column).
-    pub timeline: PathBuf,
+    #[arg(required_unless_present = "prometheus", conflicts_with = "prometheus")]
+    pub timeline: Option<PathBuf>,
+    /// Judge every series of a Prometheus range query instead of a timeline.
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
     /// Limits and verdict options.
     #[command(flatten)]
     pub verdict: VerdictArgs,
+}
+
+/// `soak analyze --prometheus URL --query PROMQL`: the series to judge. Credentials come
+/// from the environment only: SOAK_PROMETHEUS_TOKEN (bearer), or SOAK_PROMETHEUS_USER and
+/// SOAK_PROMETHEUS_PASSWORD (basic).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Prometheus (judge every series of a range query)")]
+pub struct PrometheusArgs {
+    /// The Prometheus-compatible server (Prometheus, Thanos, Mimir, VictoriaMetrics).
+    // The help is spelled out: rustdoc would flag the bare URLs of a doc comment, and
+    // clap would print the backticks that quiet it.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "query",
+        help = "The Prometheus-compatible server (Prometheus, Thanos, Mimir, VictoriaMetrics), e.g. http://prometheus:9090 or https://mimir.example/prometheus. Credentials from the environment only: SOAK_PROMETHEUS_TOKEN (bearer), or SOAK_PROMETHEUS_USER and SOAK_PROMETHEUS_PASSWORD (basic)"
+    )]
+    pub prometheus: Option<String>,
+    /// The PromQL expression; every series it returns is judged, e.g.
+    /// 'container_memory_working_set_bytes{namespace="staging",container!=""}'.
+    #[arg(long, value_name = "PROMQL", requires = "prometheus")]
+    pub query: Option<String>,
+    /// Range start: RFC 3339, Unix seconds, or relative to now (-24h, now-90m)
+    /// [default: --range before --end].
+    #[arg(
+        long,
+        value_name = "TIME",
+        allow_hyphen_values = true,
+        requires = "prometheus"
+    )]
+    pub start: Option<String>,
+    /// Range end: RFC 3339, Unix seconds, or relative to now [default: now].
+    #[arg(
+        long,
+        value_name = "TIME",
+        allow_hyphen_values = true,
+        requires = "prometheus"
+    )]
+    pub end: Option<String>,
+    /// The range ending at --end, e.g. 6h, 24h, 7d [default: 24h].
+    #[arg(
+        long,
+        value_name = "DURATION",
+        requires = "prometheus",
+        conflicts_with = "start"
+    )]
+    pub range: Option<String>,
+    /// Query resolution, e.g. 30s, 1m [default: the round step giving at most ~1,500
+    /// points: 1m for 24h].
+    #[arg(long, value_name = "DURATION", requires = "prometheus")]
+    pub step: Option<String>,
+    /// Time the server has for the query, and soak for the whole request [default: 60s].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", requires = "prometheus")]
+    pub timeout: Option<Duration>,
+    /// Most series to judge in one call; more is an error that says how to narrow the
+    /// query [default: 10000].
+    #[arg(long, value_name = "N", requires = "prometheus")]
+    pub max_series: Option<usize>,
+    /// Write the fleet report here: fleet.json, fleet.md, fleet.html.
+    #[arg(long, value_name = "DIR", requires = "prometheus")]
+    pub out: Option<PathBuf>,
 }

@@ -19,7 +19,7 @@ pub fn execute(cli: Cli) -> Result<i32> {
             crate::workload::guard::run_guard();
             Ok(0)
         }
-        Some(Sub::Analyze(a)) => analyze(a),
+        Some(Sub::Analyze(a)) => analyze(*a),
         Some(Sub::Report(a)) => rerender(a),
         Some(Sub::Compare(a)) => compare(a),
         None => {
@@ -36,7 +36,14 @@ pub fn execute(cli: Cli) -> Result<i32> {
 /// `soak analyze`: judge a saved timeline with any limits.
 fn analyze(a: AnalyzeArgs) -> Result<i32> {
     let verdict = a.verdict.resolve()?;
-    let r = timeline_report(&a.timeline, &verdict)?;
+    let Some(timeline) = &a.timeline else {
+        return super::fleet::analyze_prometheus(
+            &a.prometheus,
+            &verdict,
+            a.verdict.metric.as_deref(),
+        );
+    };
+    let r = timeline_report(timeline, &verdict)?;
     print_summary(&r, verdict.format, None);
     ci_outputs(&r);
     Ok(r.exit_code)
@@ -190,7 +197,7 @@ fn github_actions() -> bool {
 
 /// Appends Markdown to `$GITHUB_STEP_SUMMARY` when it is set; a failure to write is
 /// reported, never fatal (the verdict is already on stdout).
-fn append_step_summary(md: &str) {
+pub(super) fn append_step_summary(md: &str) {
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
         use std::io::Write;
         let res = std::fs::OpenOptions::new()

@@ -3,13 +3,14 @@
 
 mod args;
 mod commands;
+mod fleet;
 mod help;
 mod profile;
 mod run;
 mod values;
 mod verdict;
 
-pub use args::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, RunArgs, Sub};
+pub use args::{AnalyzeArgs, Cli, CompareArgs, PrometheusArgs, ReportArgs, RunArgs, Sub};
 pub use commands::execute;
 pub use profile::{Merge, Profile};
 pub use verdict::{LimitArgs, Verdict, VerdictArgs};

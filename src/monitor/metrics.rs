@@ -37,13 +37,17 @@ pub struct LiveMetrics {
 }
 
 impl LiveMetrics {
-    /// Registers the run's metrics; `name` labels them all so a fleet can be told apart.
-    pub fn new(name: &str, metric: &str, duration_s: f64) -> LiveMetrics {
+    /// Registers the run's metrics; `name` (the `run` label), the verdict `metric` and
+    /// the `target` kind (see [`target_label`]) label them all, so a fleet of soak boxes
+    /// can be told apart and the alert rules in `prometheus/soak.rules.yml` can match
+    /// each run's slope with its limit.
+    pub fn new(name: &str, metric: &str, target: &str, duration_s: f64) -> LiveMetrics {
         use std::borrow::Cow;
         let mut registry = Registry::with_labels(
             [
                 (Cow::Borrowed("run"), Cow::Owned(name.to_string())),
                 (Cow::Borrowed("metric"), Cow::Owned(metric.to_string())),
+                (Cow::Borrowed("target"), Cow::Owned(target.to_string())),
             ]
             .into_iter(),
         );
@@ -51,6 +55,9 @@ impl LiveMetrics {
         let (samples, missed) = (Counter::default(), Counter::default());
         let (elapsed, limit, duration) = (FGauge::default(), FGauge::default(), FGauge::default());
         duration.set(duration_s);
+        // No growth-rate limit until one is set: NaN compares false, so the alert rules
+        // never fire against a limit of zero.
+        limit.set(f64::NAN);
         registry.register(
             "soak_current",
             "Latest sample of each timeline column (bytes or count)",
@@ -116,6 +123,18 @@ impl LiveMetrics {
         family
             .get_or_create(&vec![(key.to_string(), value.to_string())])
             .set(v);
+    }
+}
+
+/// The `target` label of a run's metrics: what was soaked — `command` (soak started
+/// it), `pid` (attached), `image` (a container soak started) or `container` (attached).
+pub fn target_label(t: &crate::config::TargetSpec) -> &'static str {
+    use crate::config::TargetSpec;
+    match t {
+        TargetSpec::Command(_) => "command",
+        TargetSpec::Pid(_) => "pid",
+        TargetSpec::Image(_) => "image",
+        TargetSpec::Container(_) => "container",
     }
 }
 

@@ -32,6 +32,7 @@ pub(super) async fn serve_metrics(
     let m = Arc::new(LiveMetrics::new(
         &cfg.name,
         &cfg.metric,
+        metrics::target_label(&cfg.target),
         cfg.duration.as_secs_f64(),
     ));
     if let Some(r) = cfg.limits.max_growth_rate {

@@ -2,6 +2,8 @@
 //! reading its report, and finding processes by a marker in their command line.
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
