@@ -71,6 +71,8 @@ fn gauges() -> Vec<(&'static str, Shape)> {
                 Some(120.0 * mb + 40.0 * mb * since + n * mb)
             }),
         ),
+        // Steady, under a label that is markup: every report must show it as text.
+        ("<b>odd</b>", Box::new(move |_, n| Some(60.0 * mb + n * mb))),
         // Steady, with an hour of no samples in the middle (a scrape outage).
         (
             "gap",
@@ -168,7 +170,7 @@ fn every_series_judged_against_a_backfilled_prometheus() {
         assert_eq!(verdict(svc), "FAIL", "{}", why(svc));
         assert_eq!(by(svc)["exit_code"], 1);
     }
-    for svc in ["steady", "steady-gc", "plateau", "gap"] {
+    for svc in ["steady", "steady-gc", "plateau", "gap", "<b>odd</b>"] {
         assert_eq!(verdict(svc), "PASS", "{}", why(svc));
     }
     // The counter is refused with its reason, not judged.
@@ -207,6 +209,24 @@ fn every_series_judged_against_a_backfilled_prometheus() {
         html.contains("service=&quot;leaky-gc&quot;"),
         "escaped labels"
     );
+    // Drawn in a real browser: not blank, one sparkline per series laid out.
+    let shot = common::browser::screenshot(&out.join("fleet.html"), d.path());
+    assert!(shot.colours > 20, "{} colours: blank page?", shot.colours);
+    assert!(
+        shot.drawn_percent >= 2,
+        "only {}% drawn",
+        shot.drawn_percent
+    );
+    let dom = common::browser::dom(&out.join("fleet.html"), d.path());
+    assert_eq!(
+        dom.matches("<svg class=\"spark").count(),
+        series.len(),
+        "{dom}"
+    );
+    assert!(
+        !dom.contains("<b>odd") && dom.contains("&lt;b&gt;odd"),
+        "a label is never markup"
+    );
     let md = std::fs::read_to_string(out.join("fleet.md")).unwrap();
     assert!(md.contains("3 FAIL"), "{md}");
     let file: serde_json::Value =
@@ -225,7 +245,7 @@ fn every_series_judged_against_a_backfilled_prometheus() {
     assert_eq!(code(&o), 1, "{}", show(&o));
     let first_row = text.lines().find(|l| l.contains("service=")).unwrap();
     assert!(first_row.trim_start().starts_with("FAIL"), "{text}");
-    assert!(text.contains("7 series: 3 FAIL"), "{text}");
+    assert!(text.contains("8 series: 3 FAIL"), "{text}");
 
     // Only the steady ones: exit 0.
     let o = analyze(

@@ -15,21 +15,6 @@ fn data(f: &str) -> PathBuf {
         .join(f)
 }
 
-fn chromium() -> &'static str {
-    for c in ["chromium", "chromium-browser", "google-chrome"] {
-        if Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {c}"))
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-        {
-            return c;
-        }
-    }
-    panic!("no Chromium: apt-get install chromium (.ci/run does)");
-}
-
 fn leak_run(dir: &Path) -> PathBuf {
     let out = dir.join("run");
     let w = workload();
@@ -67,57 +52,16 @@ fn html_report_is_drawn_in_a_real_browser() {
     for external in ["src=\"http", "href=\"http", "@import", "url(http"] {
         assert!(!text.contains(external), "self-contained: found {external}");
     }
-    let url = format!("file://{}", html.display());
-    let png = d.path().join("shot.png");
-    let profile = d.path().join("chrome-profile");
-    let common = [
-        "--headless".to_string(),
-        "--no-sandbox".into(),
-        "--disable-gpu".into(),
-        "--hide-scrollbars".into(),
-        format!("--user-data-dir={}", profile.display()),
-    ];
-    let o = Command::new(chromium())
-        .args(&common)
-        .args([
-            "--window-size=1100,900",
-            &format!("--screenshot={}", png.display()),
-            &url,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        png.exists(),
-        "screenshot: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     // Not blank: many colours, and a good share of non-white pixels.
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let bpp = info.color_type.samples();
-    let px: Vec<&[u8]> = buf[..info.buffer_size()].chunks(bpp).collect();
-    let non_white = px
-        .iter()
-        .filter(|p| p[..3].iter().any(|c| *c < 235))
-        .count();
-    let mut colours: Vec<[u8; 3]> = px.iter().map(|p| [p[0], p[1], p[2]]).collect();
-    colours.sort_unstable();
-    colours.dedup();
-    assert!(colours.len() > 50, "{} colours: blank page?", colours.len());
+    let shot = browser::screenshot(&html, d.path());
+    assert!(shot.colours > 50, "{} colours: blank page?", shot.colours);
     assert!(
-        non_white * 100 / px.len() >= 3,
-        "only {non_white} of {} pixels drawn",
-        px.len()
+        shot.drawn_percent >= 3,
+        "only {}% of the pixels drawn",
+        shot.drawn_percent
     );
     // The DOM after layout: the chart's samples have a size on screen.
-    let dom = Command::new(chromium())
-        .args(&common)
-        .args(["--virtual-time-budget=2000", "--dump-dom", &url])
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let dom = browser::dom(&html, d.path());
     assert!(
         dom.contains("data-chart-drawn=\"yes\""),
         "chart not laid out: {}",

@@ -2,6 +2,7 @@
 //! reading its report, and finding processes by a marker in their command line.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod prometheus;
 
 use std::path::{Path, PathBuf};
