@@ -45,7 +45,7 @@ const TIME_COLUMNS: [&str; 2] = ["elapsed_s", "timestamp"];
 /// column table (cumulative CPU); a column soak does not know is fitted.
 fn is_level(name: &str) -> bool {
     !TIME_COLUMNS.contains(&name)
-        && Col::named(name).map_or(true, |c| c.column().kind == Kind::Level)
+        && Col::named(name).is_none_or(|c| c.column().kind == Kind::Level)
 }
 
 /// Judges a timeline: a trend for every level column (each cut at the verdict metric's
