@@ -44,8 +44,7 @@ const TIME_COLUMNS: [&str; 2] = ["elapsed_s", "timestamp"];
 /// Whether a column is fitted for growth: not a time column, and not a counter of the
 /// column table (cumulative CPU); a column soak does not know is fitted.
 fn is_level(name: &str) -> bool {
-    !TIME_COLUMNS.contains(&name)
-        && Col::named(name).is_none_or(|c| c.column().kind == Kind::Level)
+    !TIME_COLUMNS.contains(&name) && Col::named(name).is_none_or(|c| c.column().kind == Kind::Level)
 }
 
 /// Judges a timeline: a trend for every level column (each cut at the verdict metric's

@@ -250,7 +250,13 @@ mod tests {
         let t: Vec<f64> = (0..600).map(|i| i as f64).collect();
         let y: Vec<f64> = t
             .iter()
-            .map(|&x| if (x as usize) % 37 == 0 { 500.0 } else { 100.0 })
+            .map(|&x| {
+                if (x as usize).is_multiple_of(37) {
+                    500.0
+                } else {
+                    100.0
+                }
+            })
             .collect();
         let (_, m) = robust_points(&t, &y);
         assert!(matches!(m, PointMethod::Blocks { .. }), "{m:?}");

@@ -45,7 +45,7 @@ impl LiveSeries {
     }
 
     pub(super) fn push(&mut self, t: f64, y: f64) {
-        if self.seen % self.stride == 0 {
+        if self.seen.is_multiple_of(self.stride) {
             if self.t.len() == Self::CAP {
                 let keep = |v: &mut Vec<f64>| {
                     let mut i = 0;
@@ -58,7 +58,7 @@ impl LiveSeries {
                 keep(&mut self.y);
                 self.stride *= 2;
             }
-            if self.seen % self.stride == 0 {
+            if self.seen.is_multiple_of(self.stride) {
                 self.t.push(t);
                 self.y.push(y);
             }

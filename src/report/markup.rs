@@ -197,7 +197,7 @@ pub fn md_text(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     // A leading `1.` or `1)` before a space would start an ordered list.
     let digits = chars.iter().take_while(|c| c.is_ascii_digit()).count();
-    let list_number = digits > 0 && chars.get(digits + 1).map_or(true, |c| *c == ' ');
+    let list_number = digits > 0 && chars.get(digits + 1).is_none_or(|c| *c == ' ');
     let alnum = |i: Option<usize>| {
         i.and_then(|i| chars.get(i))
             .is_some_and(|c| c.is_alphanumeric())

@@ -76,7 +76,7 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
     // Late onset needs the tail's rise to be a slope: with a clear step up in the tail,
     // the tail without the step must still grow faster than the limit.
     let tail_rises = |t: &crate::analysis::TailFit| {
-        t.low_per_hour > limit && t.step.map_or(true, |s| s.low_per_hour > limit)
+        t.low_per_hour > limit && t.step.is_none_or(|s| s.low_per_hour > limit)
     };
     let tail_above = tail.is_some_and(|t| tail_rises(&t));
     let tail_step_only = tail.filter(|t| t.low_per_hour > limit && !tail_rises(t));
@@ -146,7 +146,7 @@ pub fn rate_check(a: &SeriesAnalysis, fit: Option<&SlopeFit>, limit: f64) -> Che
     // FAIL, so a leak that starts after a warm-up is still caught (measured: no
     // synthetic late onset lost; the looser rule "the warm-up model's interval holds the
     // limit" lost 12 of 120).
-    let shows_growth = |low: Option<f64>| low.map_or(true, |l| l > 0.0);
+    let shows_growth = |low: Option<f64>| low.is_none_or(|l| l > 0.0);
     let warmup_alone = warm
         .filter(|m| {
             !shows_growth(Some(m.low))
