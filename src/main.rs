@@ -16,9 +16,18 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            // One line: clap's first line, without its usage block.
+            // One line: clap's first line, without its usage block; a first line that ends
+            // in ':' ("required arguments were not provided:") takes the list under it.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
+            let mut lines = text.lines();
+            let mut first = lines.next().unwrap_or("invalid arguments").to_string();
+            if first.ends_with(':') {
+                let items: Vec<&str> = lines
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(str::trim)
+                    .collect();
+                first = format!("{} {}", first, items.join(", "));
+            }
             soak::console::err_line(&format!(
                 "soak: {} (see soak --help)",
                 first.trim_start_matches("error: ").trim()
