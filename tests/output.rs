@@ -301,3 +301,17 @@ fn an_argv_with_a_newline_cannot_inject_a_workflow_command() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_usage_error_is_one_line_that_names_what_is_missing() {
+    let o = run(&["analyze", "--prometheus", "http://127.0.0.1:9"]);
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--query"), "{err}");
+    let o = run(&["--no-such-flag"]);
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--no-such-flag"), "{err}");
+}
