@@ -34,7 +34,7 @@ pub(super) struct ProcessRun<'a> {
     sigchld: Signal,
     stops_before: u64,
     oom_before: Option<u64>,
-    oom_since_us: u64,
+    oom_mark: oom::OomMark,
     guard: Option<Guard>,
     notes: Vec<String>,
     logs: Vec<(&'static str, CappedLog)>,
@@ -63,7 +63,7 @@ impl<'a> ProcessRun<'a> {
         // Installed before the target starts, so no exit is missed.
         let sigchld = install(SignalKind::child())?;
         let oom_before = oom::cgroup_oom_kills();
-        let oom_since_us = oom::monotonic_us();
+        let oom_mark = oom::OomMark::now();
         let mut guard = None;
         let mut notes = Vec::new();
         let mut logs: Vec<(&'static str, CappedLog)> = Vec::new();
@@ -137,7 +137,7 @@ impl<'a> ProcessRun<'a> {
             sigchld,
             stops_before,
             oom_before,
-            oom_since_us,
+            oom_mark,
             guard,
             notes,
             logs,
@@ -146,7 +146,7 @@ impl<'a> ProcessRun<'a> {
             source: TreeSource::new(ProcessTree::new(root, adopters, exclude), reader),
             full_gc,
             root_exit: None,
-            seen: BTreeSet::new(),
+            seen: BTreeSet::from([root.pid]),
             heap_ticks: 0,
             heap_missing_max: 0,
             last: None,
@@ -215,6 +215,7 @@ impl Session for ProcessRun<'_> {
         // The root is gone; the run goes on while descendants live.
         if let Ok(joined) = self.source.tree.refresh(&mut self.source.reader) {
             for j in joined {
+                self.seen.insert(j.pid);
                 if let Some(g) = self.guard.as_mut() {
                     g.member(j);
                 }
@@ -239,8 +240,10 @@ impl Session for ProcessRun<'_> {
             Ok(s) => s,
             Err(e) => return Step::Failed(format!("cannot read /proc: {e}")),
         };
-        if let Some(g) = self.guard.as_mut() {
-            for j in self.source.take_joined() {
+        // Every member joined at some tick: `seen` grows by the joiners only.
+        for j in self.source.take_joined() {
+            self.seen.insert(j.pid);
+            if let Some(g) = self.guard.as_mut() {
                 g.member(j);
             }
         }
@@ -264,7 +267,6 @@ impl Session for ProcessRun<'_> {
             }
             return Step::Gone;
         };
-        self.seen.extend(self.source.tree.members().map(|m| m.pid));
         self.heap_ticks += u64::from(sample.heap_bytes.is_some());
         self.last = Some(sample);
         // A process counts as missing only at its second sample without counters
@@ -392,13 +394,8 @@ impl Session for ProcessRun<'_> {
             .as_ref()
             .and_then(|x| x.oom.as_deref())
             .is_some_and(|o| o.starts_with("OOM-killed"));
-        let child_oom = oom::members_killed(
-            self.oom_since_us,
-            root.pid,
-            &self.seen,
-            oom_before,
-            root_oom,
-        );
+        let child_oom =
+            oom::members_killed(self.oom_mark, root.pid, &self.seen, oom_before, root_oom);
         let target = TargetInfo {
             kind: match cfg.target {
                 TargetSpec::Command(_) => "process",

@@ -98,10 +98,16 @@ pub struct Status {
     pub vms: u64,
 }
 
-/// Parses `/proc/PID/status` (values in kB become bytes).
+/// Parses `/proc/PID/status` (values in kB become bytes). Stops at `Threads:`, the
+/// last of its keys in the kernel's order (the signal masks and CPU lists after it are
+/// most of the text); a text in another order is read to its end.
 pub fn parse_status(bytes: &[u8]) -> Status {
     let mut s = Status::default();
+    let mut found = 0;
     for line in bytes.split(|&b| b == b'\n') {
+        if found == 7 {
+            break;
+        }
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
@@ -118,6 +124,7 @@ pub fn parse_status(bytes: &[u8]) -> Status {
         };
         let v = leading_number(&line[colon + 1..]);
         *slot = if key == b"Threads" { v } else { v * 1024 };
+        found += 1;
     }
     s
 }

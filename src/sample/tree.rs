@@ -67,6 +67,9 @@ pub fn sample_tree(tree: &mut ProcessTree, reader: &mut ProcReader) -> std::io::
         }
         i += 1;
     }
+    if scan {
+        tree.end_scan();
+    }
     if tree.take_changed() {
         reader.retain(|pid| tree.contains(pid));
     }

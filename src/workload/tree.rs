@@ -171,6 +171,8 @@ struct Scratch {
     tids: Vec<u32>,
     /// The `getdents64` buffer.
     dirents: Vec<u8>,
+    /// Children files read since the scan began.
+    files: usize,
 }
 
 /// The tracked tree: the root and every descendant seen.
@@ -197,6 +199,8 @@ pub struct ProcessTree {
     last_pid_seen: Option<u32>,
     /// Membership changed since [`take_changed`](Self::take_changed) was last called.
     changed: bool,
+    /// Children files read by the last scan (0 before the first).
+    files_last_scan: usize,
 }
 
 impl ProcessTree {
@@ -234,6 +238,7 @@ impl ProcessTree {
             loadavg: None,
             last_pid_seen: None,
             changed: true,
+            files_last_scan: 0,
         }
     }
 
@@ -288,7 +293,14 @@ impl ProcessTree {
     /// Whether a process was created anywhere since the last call (always true when
     /// that cannot be told). Read before a scan, so that a process created during it
     /// opens the next one.
+    ///
+    /// While the last scan read a single children file (one single-threaded member and no
+    /// adopter: the usual `--pid` run), the answer is yes without asking: reading
+    /// `/proc/loadavg` (formatted by the kernel) costs more than that one empty file.
     fn created_since(&mut self) -> bool {
+        if self.files_last_scan == 1 && self.discovery == Discovery::Children {
+            return true;
+        }
         let last_pid = self.last_pid();
         if last_pid.is_some() && last_pid == self.last_pid_seen {
             return false;
@@ -359,6 +371,7 @@ impl ProcessTree {
         match self.discovery {
             Discovery::Listing => self.refresh_listing(reader, &mut joined)?,
             Discovery::Children => {
+                self.scratch.files = 0;
                 self.scan_adopters(reader, &mut joined)?;
                 let mut i = 0;
                 while i < self.members.len() {
@@ -366,6 +379,7 @@ impl ProcessTree {
                         i += 1;
                     }
                 }
+                self.end_scan();
             }
         }
         Ok(joined)
@@ -389,10 +403,16 @@ impl ProcessTree {
                 Ok(false)
             }
             Discovery::Children => {
+                self.scratch.files = 0;
                 self.scan_adopters(reader, joined)?;
                 Ok(true)
             }
         }
+    }
+
+    /// The end of a children scan (a refresh, or a tick's walk that scanned).
+    pub fn end_scan(&mut self) {
+        self.files_last_scan = self.scratch.files;
     }
 
     fn scan_adopters(
@@ -596,6 +616,7 @@ fn read_children(m: &mut Member, threads: Option<u64>, s: &mut Scratch) -> io::R
         }
     }
     for (tid, f) in &m.threads {
+        s.files += 1;
         match pread_whole(f, &mut s.text) {
             Ok(()) => parse_pids(&s.text, &mut s.found),
             // A thread that ended: its children moved to another thread, read too.
