@@ -185,6 +185,35 @@ fn daemonizing_target_keeps_being_tracked_and_is_stopped() {
     assert!(wait_gone(&m, Duration::from_secs(5)), "daemon left running");
 }
 
+/// The `/proc` listing (kernels without `/proc/PID/task/TID/children`) finds the same
+/// members: a tree, and a daemon that double-forks (re-parented to soak, the subreaper).
+#[test]
+fn the_proc_listing_fallback_finds_trees_and_daemons() {
+    let w = workload();
+    let m = marker();
+    for (args, procs) in [
+        (vec!["tree", "2", "15"], "3"),
+        (vec!["daemon", m.as_str()], "1"),
+    ] {
+        let d = tmp();
+        let out = d.path().join("run");
+        let o = Command::new(soak())
+            .env("SOAK_TREE_DISCOVERY", "listing")
+            .args(["--duration", "3s", "--interval", "200ms", "--out"])
+            .arg(&out)
+            .arg("--")
+            .arg(&w)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(matches!(code(&o), 0 | 3), "{args:?}: {}", show(&o));
+        let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
+        let last: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
+        assert_eq!(last[12], procs, "{args:?}: {last:?}");
+    }
+    assert!(wait_gone(&m, Duration::from_secs(5)), "daemon left running");
+}
+
 #[test]
 fn attach_to_pid_never_signals_it() {
     let d = tmp();

@@ -4,7 +4,7 @@
 use super::metrics::LiveMetrics;
 use crate::analysis::Verdict;
 use crate::config::RunConfig;
-use crate::sample::{Col, Column, Sample};
+use crate::sample::{Column, Sample};
 
 /// Every known figure of a sample (of the run's columns) as a `/metrics` gauge, labelled with its column.
 pub(super) fn publish_sample(m: &LiveMetrics, s: &Sample, columns: &[&'static Column]) {
@@ -65,11 +65,6 @@ impl LiveSeries {
         }
         self.seen += 1;
     }
-}
-
-/// The value of the verdict metric's column in a sample.
-pub(super) fn metric_value(metric: &str, s: &Sample) -> Option<f64> {
-    (Col::named(metric)?.column().value)(s)
 }
 
 /// The verdict metric's trend so far (approximate: on the decimated live series).

@@ -1,9 +1,7 @@
 //! The recorder: everything a tick does once the target was read. It fans each sample
 //! out to the timeline on disk, the live trend, `/metrics` and the progress line.
 
-use super::live::{
-    metric_value, progress_text, publish_sample, publish_trend, trend_so_far, LiveSeries,
-};
+use super::live::{progress_text, publish_sample, publish_trend, trend_so_far, LiveSeries};
 use super::metrics::{self, LiveMetrics};
 use super::session::End;
 use super::ticker::Ticker;
@@ -51,6 +49,8 @@ pub(super) async fn serve_metrics(
 pub(super) struct Recorder<'a> {
     /// The run's columns, for the `/metrics` gauges.
     columns: Vec<&'static crate::sample::Column>,
+    /// The verdict metric's column, looked up once.
+    metric: Option<&'static crate::sample::Column>,
     cfg: &'a RunConfig,
     writer: TimelineWriter,
     live: Option<Arc<LiveMetrics>>,
@@ -59,6 +59,8 @@ pub(super) struct Recorder<'a> {
     trend_every: f64,
     last_trend: f64,
     bar: Option<indicatif::ProgressBar>,
+    /// When the bar's text was last set (it is set twice a second, not at every tick).
+    last_message: f64,
     status_every: f64,
     last_status: f64,
     last_index: Option<u64>,
@@ -121,6 +123,7 @@ impl<'a> Recorder<'a> {
             .map_err(|e| Error::Monitor(format!("cannot create the sampling timer: {e}")))?;
         Ok(Recorder {
             columns: crate::sample::columns::of_groups(extra.group()).collect(),
+            metric: crate::sample::Col::named(&cfg.metric).map(|c| c.column()),
             ticker,
             cfg,
             writer,
@@ -131,6 +134,7 @@ impl<'a> Recorder<'a> {
             trend_every: (cfg.duration.as_secs_f64() / 100.0).max(2.0),
             last_trend: 0.0,
             bar,
+            last_message: f64::NEG_INFINITY,
             status_every: cfg.status_every.as_secs_f64(),
             last_status: 0.0,
             last_index: None,
@@ -185,13 +189,13 @@ impl<'a> Recorder<'a> {
     /// Writes one row and updates everything live; an error names the timeline.
     pub(super) fn record(&mut self, elapsed: f64, sample: &Sample) -> std::result::Result<(), End> {
         let cfg = self.cfg;
-        if let Err(e) = self.writer.write(&now_rfc3339(), elapsed, sample) {
+        if let Err(e) = self.writer.write_now(elapsed, sample) {
             return Err(End::MonitorError(format!(
                 "cannot write {}: {e}",
                 self.writer.path().display()
             )));
         }
-        if let Some(v) = metric_value(&cfg.metric, sample) {
+        if let Some(v) = self.metric.and_then(|c| (c.value)(sample)) {
             self.live_series.push(elapsed, v);
         }
         if let Some(m) = &self.live {
@@ -199,7 +203,13 @@ impl<'a> Recorder<'a> {
             m.elapsed.set(elapsed);
             publish_sample(m, sample, &self.columns);
         }
-        if (self.live.is_some() || !cfg.quiet) && elapsed - self.last_trend >= self.trend_every {
+        // The trend so far and the progress text are computed only where they are shown:
+        // on `/metrics` and the bar (every 1% of the run, at least every 2 s), and at
+        // each status line. A quiet run without `/metrics` computes neither.
+        let status_due =
+            self.bar.is_none() && !cfg.quiet && elapsed - self.last_status >= self.status_every;
+        let trend_due = elapsed - self.last_trend >= self.trend_every;
+        if status_due || ((self.live.is_some() || self.bar.is_some()) && trend_due) {
             self.last_trend = elapsed;
             self.trend = Some(trend_so_far(&self.live_series, cfg));
             if let (Some(m), Some(a)) = (&self.live, &self.trend) {
@@ -209,8 +219,11 @@ impl<'a> Recorder<'a> {
         let duration_s = cfg.duration.as_secs_f64();
         if let Some(bar) = &self.bar {
             bar.set_position((elapsed.min(duration_s) * 10.0) as u64);
-            bar.set_message(progress_text(cfg, sample, self.trend.as_ref()));
-        } else if !cfg.quiet && elapsed - self.last_status >= self.status_every {
+            if elapsed - self.last_message >= 0.5 {
+                self.last_message = elapsed;
+                bar.set_message(progress_text(cfg, sample, self.trend.as_ref()));
+            }
+        } else if status_due {
             self.last_status = elapsed;
             crate::console::err_line(&format!(
                 "soak: {} of {}: {}; {} samples, {} missed",

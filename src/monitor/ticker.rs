@@ -66,7 +66,13 @@ impl Ticker {
                 }
             });
             match res {
-                Ok(r) => return r,
+                Ok(r) => {
+                    // The expirations were all read: the next tick is a new edge. Clearing
+                    // the readiness now saves the read that would only find EAGAIN at the
+                    // next call (tokio keeps a readiness that arrived after this guard).
+                    guard.clear_ready();
+                    return r;
+                }
                 Err(_would_block) => continue,
             }
         }

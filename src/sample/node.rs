@@ -120,6 +120,9 @@ impl NodeFiles {
     pub fn reader(&self) -> NodeReader {
         NodeReader {
             dir: self.dir.clone(),
+            path: PathBuf::new(),
+            open: HashMap::new(),
+            looked: HashMap::new(),
             last: HashMap::new(),
             ever: std::collections::BTreeMap::new(),
             buf: Vec::with_capacity(1024),
@@ -133,11 +136,23 @@ impl Drop for NodeFiles {
     }
 }
 
+/// How often a process with no published file is looked for again: the preload
+/// publishes once a second, and a member that is not node (most of them) then costs a
+/// failed `open` twice a second, not at every tick.
+const LOOK_EVERY: Duration = Duration::from_millis(500);
+
 /// Reads the node processes' published figures.
 pub struct NodeReader {
     dir: PathBuf,
-    /// The last good figures of each pid (a torn read keeps them).
-    last: HashMap<u32, NodeFigures>,
+    /// Reused for the file name of a pid.
+    path: PathBuf,
+    /// The published files found, kept open (the preload rewrites them in place).
+    open: HashMap<u32, std::fs::File>,
+    /// Pids without a file yet: when they were last looked for.
+    looked: HashMap<u32, std::time::Instant>,
+    /// The last good figures of each pid (a torn read keeps them) and the text they
+    /// were parsed from (an unchanged text is not parsed again).
+    last: HashMap<u32, (NodeFigures, Vec<u8>)>,
     /// Every node process seen during the run, with its latest figures.
     ever: std::collections::BTreeMap<u32, NodeFigures>,
     buf: Vec<u8>,
@@ -146,30 +161,76 @@ pub struct NodeReader {
 impl NodeReader {
     /// The figures `pid` published, if it is a node process that loaded the preload.
     pub fn read(&mut self, pid: u32) -> Option<NodeFigures> {
-        use std::io::Read;
-        self.buf.clear();
-        let path = self.dir.join(pid.to_string());
-        let ok = std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut self.buf))
-            .is_ok();
-        if ok {
-            if let Some(f) = parse(&self.buf) {
-                self.ever.insert(pid, f.clone());
-                self.last.insert(pid, f);
+        self.read_heap(pid)?;
+        self.last.get(&pid).map(|(f, _)| f.clone())
+    }
+
+    /// The used heap and the used heap after the last major collection that `pid`
+    /// published, without allocating once its text is unchanged.
+    pub fn read_heap(&mut self, pid: u32) -> Option<(u64, Option<u64>)> {
+        use std::os::unix::fs::FileExt;
+        if !self.open.contains_key(&pid) {
+            let now = std::time::Instant::now();
+            if let Some(t) = self.looked.get(&pid) {
+                if now.duration_since(*t) < LOOK_EVERY {
+                    return None;
+                }
+            }
+            self.path.clear();
+            self.path.push(&self.dir);
+            self.path.push(itoa(pid, &mut [0u8; 10]));
+            match std::fs::File::open(&self.path) {
+                Ok(f) => {
+                    self.looked.remove(&pid);
+                    self.open.insert(pid, f);
+                }
+                Err(_) => {
+                    self.looked.insert(pid, now);
+                    return None;
+                }
             }
         }
-        self.last.get(&pid).cloned()
+        let f = self.open.get(&pid)?;
+        self.buf.resize(1024, 0);
+        let ok = f
+            .read_at(&mut self.buf, 0)
+            .map(|n| self.buf.truncate(n))
+            .is_ok();
+        let unchanged = self.last.get(&pid).is_some_and(|(_, raw)| *raw == self.buf);
+        if ok && !unchanged {
+            if let Some(f) = parse(&self.buf) {
+                self.ever.insert(pid, f.clone());
+                self.last.insert(pid, (f, self.buf.clone()));
+            }
+        }
+        self.last.get(&pid).map(|(f, _)| (f.heap_used, f.after_gc))
     }
 
     /// Forgets processes no longer tracked.
     pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
         self.last.retain(|pid, _| keep(*pid));
+        self.open.retain(|pid, _| keep(*pid));
+        self.looked.retain(|pid, _| keep(*pid));
     }
 
     /// Every node process seen during the run (by pid), with its latest figures.
     pub fn seen(&self) -> Vec<NodeFigures> {
         self.ever.values().cloned().collect()
     }
+}
+
+/// `n` in decimal, in `buf` (a file name without allocating).
+fn itoa(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 #[cfg(test)]

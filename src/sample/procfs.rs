@@ -1,8 +1,11 @@
 //! The procfs source: `/proc/PID/stat`, `/proc/PID/status`, `/proc/PID/fd` and, with
 //! `--pss`, `/proc/PID/smaps_rollup`. Parsers take byte slices so tests feed fixtures.
 //!
-//! Reads reuse one buffer and open each file once per tick: a sample of one process is
-//! three small reads and one directory listing.
+//! Reads reuse one buffer and keep each tracked process's files open between ticks: a
+//! sample of one process is a `pread` of `stat`, a `pread` of `status` and an `fstat`
+//! of `/proc/PID/fd`. A kept-open procfs file stays bound to the process it was opened
+//! for: once that process is gone it reads ESRCH (ENOENT for the directory), even if
+//! its pid was reused, so a reused pid is never read through it.
 //!
 //! Why not the `procfs` crate here: it opens, reads and parses every file on each call
 //! and allocates its structs, which measured 4.9× the cost of a raw read of
@@ -13,7 +16,7 @@
 use super::{Col, Sample};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 
 /// The fields of `/proc/PID/stat` soak uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,10 +98,16 @@ pub struct Status {
     pub vms: u64,
 }
 
-/// Parses `/proc/PID/status` (values in kB become bytes).
+/// Parses `/proc/PID/status` (values in kB become bytes). Stops at `Threads:`, the
+/// last of its keys in the kernel's order (the signal masks and CPU lists after it are
+/// most of the text); a text in another order is read to its end.
 pub fn parse_status(bytes: &[u8]) -> Status {
     let mut s = Status::default();
+    let mut found = 0;
     for line in bytes.split(|&b| b == b'\n') {
+        if found == 7 {
+            break;
+        }
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
@@ -115,6 +124,7 @@ pub fn parse_status(bytes: &[u8]) -> Status {
         };
         let v = leading_number(&line[colon + 1..]);
         *slot = if key == b"Threads" { v } else { v * 1024 };
+        found += 1;
     }
     s
 }
@@ -147,6 +157,9 @@ pub fn parse_smaps_rollup_pss(bytes: &[u8]) -> Option<u64> {
 struct OpenProc {
     stat: File,
     status: File,
+    /// `/proc/PID/fd`, opened `O_PATH` (no read permission needed, as for a `stat` of
+    /// the path): its size is the descriptor count.
+    fd_dir: File,
 }
 
 /// Reads procfs files for one process at a time with a reused buffer.
@@ -234,13 +247,14 @@ impl ProcReader {
         self.runtime.as_ref()
     }
 
+    /// Reads a file of an untracked process (open, `pread`, close: no size probing).
     fn read(&mut self, pid: u32, file: &str) -> io::Result<&[u8]> {
         use std::fmt::Write;
         self.path.clear();
         let _ = write!(self.path, "/proc/{pid}/{file}");
-        self.buf.clear();
-        File::open(&self.path)?.read_to_end(&mut self.buf)?;
-        Ok(&self.buf)
+        let f = File::open(&self.path)?;
+        let n = Self::pread_all(&mut self.buf, &f)?;
+        Ok(&self.buf[..n])
     }
 
     /// Reads and parses `/proc/PID/stat`.
@@ -267,35 +281,62 @@ impl ProcReader {
         Ok(std::fs::read_dir(&self.path)?.count() as u64)
     }
 
+    /// [`fd_count`](Self::fd_count) of a tracked process: an `fstat` of its kept-open
+    /// `/proc/PID/fd` (no path lookup).
+    fn fd_count_tracked(&mut self, pid: u32) -> io::Result<u64> {
+        let Some(o) = self.open.get(&pid) else {
+            return self.fd_count(pid);
+        };
+        match o.fd_dir.metadata() {
+            Ok(m) if m.len() > 0 => Ok(m.len()),
+            Ok(_) => self.fd_count(pid),
+            Err(e) => {
+                self.open.remove(&pid);
+                Err(e)
+            }
+        }
+    }
+
     fn open_files(&mut self, pid: u32) -> io::Result<&OpenProc> {
         use std::collections::hash_map::Entry;
+        use std::os::unix::fs::OpenOptionsExt;
         match self.open.entry(pid) {
             Entry::Occupied(e) => Ok(e.into_mut()),
             Entry::Vacant(v) => {
                 let stat = File::open(format!("/proc/{pid}/stat"))?;
                 let status = File::open(format!("/proc/{pid}/status"))?;
-                Ok(v.insert(OpenProc { stat, status }))
+                let fd_dir = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                    .open(format!("/proc/{pid}/fd"))?;
+                Ok(v.insert(OpenProc {
+                    stat,
+                    status,
+                    fd_dir,
+                }))
             }
         }
     }
 
-    /// Reads a whole open procfs file from offset 0 into the buffer.
-    fn pread_all(buf: &mut Vec<u8>, f: &File) -> io::Result<()> {
+    /// Reads a whole procfs file from offset 0 into the buffer and returns its length:
+    /// one `pread` when the text fits (a procfs read that returns less than asked has
+    /// returned it all), so a tick reads each file once. The buffer stays at its full
+    /// length and is zeroed only when it grows: zeroing 4 KiB before every read cost more
+    /// instructions than parsing what was read.
+    fn pread_all(buf: &mut Vec<u8>, f: &File) -> io::Result<usize> {
         use std::os::unix::fs::FileExt;
-        buf.clear();
+        if buf.len() < 4096 {
+            buf.resize(4096, 0);
+        }
         let mut off = 0usize;
         loop {
-            if buf.capacity() - buf.len() < 1024 {
-                buf.reserve(4096);
-            }
-            let cap = buf.capacity();
-            buf.resize(cap, 0);
             let n = f.read_at(&mut buf[off..], off as u64)?;
-            buf.truncate(off + n);
-            if n == 0 {
-                return Ok(());
-            }
             off += n;
+            if n == 0 || off < buf.len() {
+                return Ok(off);
+            }
+            let len = buf.len();
+            buf.resize(len * 2, 0);
         }
     }
 
@@ -304,8 +345,8 @@ impl ProcReader {
         self.open_files(pid)?;
         let mut buf = std::mem::take(&mut self.buf);
         let r = match self.open.get(&pid) {
-            Some(o) => Self::pread_all(&mut buf, &o.stat).and_then(|_| {
-                parse_stat(&buf)
+            Some(o) => Self::pread_all(&mut buf, &o.stat).and_then(|n| {
+                parse_stat(&buf[..n])
                     .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unparsable stat"))
             }),
             None => Err(io::Error::new(io::ErrorKind::NotFound, "not cached")),
@@ -321,7 +362,7 @@ impl ProcReader {
         let Some(o) = self.open.get(&pid) else {
             return self.status(pid);
         };
-        let r = Self::pread_all(&mut self.buf, &o.status).map(|_| parse_status(&self.buf));
+        let r = Self::pread_all(&mut self.buf, &o.status).map(|n| parse_status(&self.buf[..n]));
         if r.is_err() {
             self.open.remove(&pid);
         }
@@ -353,7 +394,7 @@ impl ProcReader {
             Err(e) if gone(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let fds = match self.fd_count(pid) {
+        let fds = match self.fd_count_tracked(pid) {
             Ok(n) => n,
             Err(e) if gone(&e) => return Ok(None),
             Err(e) => return Err(e),

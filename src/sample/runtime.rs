@@ -36,10 +36,12 @@ impl RuntimeReader {
 
     /// The runtime heap of `pid`, if it is a JVM or a node process publishing.
     pub fn read(&mut self, pid: u32, starttime: u64) -> Option<RuntimeSample> {
-        if let Some(n) = self.node.as_mut().and_then(|n| n.read(pid)) {
+        if let Some((heap_bytes, after_gc_bytes)) =
+            self.node.as_mut().and_then(|n| n.read_heap(pid))
+        {
             return Some(RuntimeSample {
-                heap_bytes: n.heap_used,
-                after_gc_bytes: n.after_gc,
+                heap_bytes,
+                after_gc_bytes,
             });
         }
         self.jvm.read(pid, starttime).map(|j| RuntimeSample {

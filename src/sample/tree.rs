@@ -28,13 +28,19 @@ pub struct Tick {
 
 /// Refreshes the tree and sums a sample over its live members (public for the
 /// benchmarks, which time exactly what a tick does).
+///
+/// One walk over the members: each is read once (`stat`, `status`, the descriptor
+/// count) and, at ticks when a process was created somewhere, its children files are
+/// read right after, with the thread count just read (one thread: one file). Children
+/// that join are appended to the walk and sampled at this same tick.
 pub fn sample_tree(tree: &mut ProcessTree, reader: &mut ProcReader) -> std::io::Result<Tick> {
-    let joined = tree.refresh(reader)?;
+    let mut joined = Vec::new();
+    let scan = tree.begin_tick(reader, &mut joined)?;
     let mut total = Sample::default();
     let root = tree.root();
     let mut root_alive = false;
-    let members: Vec<ProcId> = tree.members().collect();
-    for m in members {
+    let mut i = 0;
+    while let Some(m) = tree.member_at(i) {
         let st = match reader.stat_tracked(m.pid) {
             Ok(s) => s,
             Err(e) if gone(&e) => {
@@ -48,15 +54,25 @@ pub fn sample_tree(tree: &mut ProcessTree, reader: &mut ProcReader) -> std::io::
             tree.forget(m.pid);
             continue;
         }
-        if st.state == b'Z' {
+        let mut threads = None;
+        if st.state != b'Z' {
+            if let Some(s) = reader.sample(m.pid, &st)? {
+                root_alive |= m == root;
+                threads = Some(s.threads);
+                total.add(&s);
+            }
+        }
+        if scan && !tree.scan_member(i, threads, reader, &mut joined)? {
             continue;
         }
-        if let Some(s) = reader.sample(m.pid, &st)? {
-            root_alive |= m == root;
-            total.add(&s);
-        }
+        i += 1;
     }
-    reader.retain(|pid| tree.contains(pid));
+    if scan {
+        tree.end_scan();
+    }
+    if tree.take_changed() {
+        reader.retain(|pid| tree.contains(pid));
+    }
     Ok(Tick {
         sample: total,
         root_alive,
@@ -82,9 +98,9 @@ impl TreeSource {
     /// A source over `tree`, read through `reader`.
     pub fn new(tree: ProcessTree, reader: ProcReader) -> TreeSource {
         TreeSource {
+            seen: std::collections::BTreeSet::from([tree.root().pid]),
             tree,
             reader,
-            seen: std::collections::BTreeSet::new(),
             root_alive: false,
             joined: Vec::new(),
             heap_seen: false,
@@ -107,12 +123,13 @@ impl super::Source for TreeSource {
     fn read(&mut self) -> std::io::Result<Option<Sample>> {
         let t = sample_tree(&mut self.tree, &mut self.reader)?;
         self.root_alive = t.root_alive;
+        // Every member joined at some read: `seen` grows by the joiners only.
+        self.seen.extend(t.joined.iter().map(|j| j.pid));
         self.joined.extend(t.joined);
         self.heap_seen |= t.sample.heap_bytes.is_some();
         if t.sample.processes == 0 {
             return Ok(None);
         }
-        self.seen.extend(self.tree.members().map(|m| m.pid));
         Ok(Some(t.sample))
     }
 

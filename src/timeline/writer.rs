@@ -77,10 +77,23 @@ impl TimelineWriter {
 
     /// Formats and writes one row in a single `write` call.
     pub fn write(&mut self, timestamp: &str, elapsed_s: f64, s: &Sample) -> io::Result<()> {
-        use std::fmt::Write as _;
         self.line.clear();
+        self.line.push_str(timestamp);
+        self.finish_row(elapsed_s, s)
+    }
+
+    /// As [`write`](Self::write), stamped with the wall-clock time now, formatted
+    /// straight into the row (RFC 3339, UTC, milliseconds): a row allocates nothing.
+    pub fn write_now(&mut self, elapsed_s: f64, s: &Sample) -> io::Result<()> {
+        self.line.clear();
+        write_rfc3339_millis(std::time::SystemTime::now(), &mut self.line);
+        self.finish_row(elapsed_s, s)
+    }
+
+    fn finish_row(&mut self, elapsed_s: f64, s: &Sample) -> io::Result<()> {
+        use std::fmt::Write as _;
         // Writing into a String cannot fail.
-        let _ = write!(self.line, "{timestamp},{elapsed_s:.6}");
+        let _ = write!(self.line, ",{elapsed_s:.6}");
         for c in &self.columns {
             self.line.push(',');
             c.write_cell(s, &mut self.line);
@@ -98,6 +111,34 @@ impl TimelineWriter {
     }
 }
 
+/// `2026-11-28T19:29:05.584Z` (what chrono's `to_rfc3339_opts(Millis, true)` gives),
+/// without allocating. Times before 1970 print as 1970.
+pub fn write_rfc3339_millis(t: std::time::SystemTime, out: &mut String) {
+    use std::fmt::Write as _;
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Writing into a String cannot fail.
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +147,27 @@ mod tests {
 
     /// The DESIGN.md contract's header, spelled out: the column table must produce it.
     const CONTRACT: &str = "timestamp,elapsed_s,rss_bytes,anon_bytes,file_bytes,shmem_bytes,swap_bytes,heap_bytes,pss_bytes,threads,fds,cpu_s,processes";
+
+    #[test]
+    fn timestamps_match_chrono() {
+        use std::time::{Duration, UNIX_EPOCH};
+        for secs in [
+            0u64,
+            951_782_400,   // 2000-02-29
+            1_709_164_800, // 2024-02-29
+            1_795_882_923,
+            4_102_444_799, // 2099-12-31T23:59:59
+        ] {
+            for ms in [0u64, 1, 999] {
+                let t = UNIX_EPOCH + Duration::from_millis(secs * 1000 + ms);
+                let mut ours = String::new();
+                write_rfc3339_millis(t, &mut ours);
+                let theirs = chrono::DateTime::<chrono::Utc>::from(t)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                assert_eq!(ours, theirs);
+            }
+        }
+    }
 
     #[test]
     fn writer_round_trip() {

@@ -40,7 +40,7 @@ pub struct Command {
     grace: Duration,
     root_exit: Option<ExitInfo>,
     oom_before: Option<u64>,
-    oom_since_us: u64,
+    oom_mark: oom::OomMark,
     /// Whether another stop signal came during the grace period (set by the monitor).
     another_stop: Option<Box<dyn FnMut() -> bool>>,
 }
@@ -60,7 +60,7 @@ impl Command {
         let sigchld = signal(SignalKind::child())
             .map_err(|e| Error::Monitor(format!("cannot install signal handler: {e}")))?;
         let oom_before = oom::cgroup_oom_kills();
-        let oom_since_us = oom::monotonic_us();
+        let oom_mark = oom::OomMark::now();
         let mut w = Command {
             argv: None,
             root: ProcId {
@@ -75,7 +75,7 @@ impl Command {
             grace: cfg.grace,
             root_exit: None,
             oom_before,
-            oom_since_us,
+            oom_mark,
             another_stop: None,
         };
         match (&cfg.target, attached) {
@@ -263,7 +263,7 @@ impl Command {
             .and_then(|x| x.oom.as_deref())
             .is_some_and(|o| o.starts_with("OOM-killed"));
         extra.child_oom =
-            oom::members_killed(self.oom_since_us, root, &view.seen, oom_before, root_oom);
+            oom::members_killed(self.oom_mark, root, &view.seen, oom_before, root_oom);
         out.exit = self.root_exit.clone();
         (out, extra)
     }

@@ -53,6 +53,44 @@ pub fn monotonic_us() -> u64 {
     ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
 }
 
+/// Where a run's OOM evidence starts: the monotonic time (the kernel log's clock) and
+/// the machine's OOM-kill count then.
+#[derive(Debug, Clone, Copy)]
+pub struct OomMark {
+    /// Microseconds of CLOCK_MONOTONIC (see [`monotonic_us`]).
+    pub since_us: u64,
+    /// `oom_kill` of `/proc/vmstat` (Linux ≥ 4.13).
+    global_kills: Option<u64>,
+}
+
+impl OomMark {
+    /// Now.
+    pub fn now() -> OomMark {
+        OomMark {
+            since_us: monotonic_us(),
+            global_kills: global_oom_kills(),
+        }
+    }
+
+    /// Whether the OOM killer may have killed anything since the mark: the kernel log,
+    /// read whole (tens of thousands of records on a machine up for long), is scanned
+    /// only then. It was most of the CPU a short run spends outside its ticks.
+    pub fn any_kill_since(&self) -> bool {
+        match (self.global_kills, global_oom_kills()) {
+            (Some(a), Some(b)) => b != a,
+            _ => true,
+        }
+    }
+}
+
+/// The machine's OOM kills since boot (`oom_kill` in `/proc/vmstat`).
+pub fn global_oom_kills() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/vmstat").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Every OOM kill the kernel log still holds: (pid, timestamp in µs since boot, message).
 pub fn kernel_log_oom_kills() -> Vec<(u32, u64, String)> {
     let Ok(mut f) = std::fs::OpenOptions::new()
@@ -98,19 +136,24 @@ pub fn kmsg_oom_kill(record: &str) -> Option<(u32, u64, String)> {
 }
 
 /// Evidence that the OOM killer killed a process of the tree other than `root`:
-/// kernel-log lines since `since_us` (see [`monotonic_us`]) naming one of `members`
+/// kernel-log lines since `mark` naming one of `members`
 /// (every pid seen in the tree), else a rise of soak's cgroup `oom_kill` count beyond
 /// the root's own kill. `None`: no evidence.
 pub fn members_killed(
-    since_us: u64,
+    mark: OomMark,
     root: u32,
     members: &std::collections::BTreeSet<u32>,
     oom_kills_before: Option<u64>,
     root_oom_killed: bool,
 ) -> Option<String> {
-    let named: Vec<String> = kernel_log_oom_kills()
+    let log = if mark.any_kill_since() {
+        kernel_log_oom_kills()
+    } else {
+        Vec::new()
+    };
+    let named: Vec<String> = log
         .into_iter()
-        .filter(|(p, ts, _)| *p != root && members.contains(p) && *ts >= since_us)
+        .filter(|(p, ts, _)| *p != root && members.contains(p) && *ts >= mark.since_us)
         .map(|(_, _, m)| format!("\"{m}\""))
         .collect();
     if !named.is_empty() {

@@ -1,15 +1,31 @@
 //! Finding a target's descendants.
 //!
-//! This kernel may lack `/proc/PID/task/TID/children`, so each tick lists `/proc` and
-//! reads `stat` (parent, start time) only for pids not seen before: a process's parent
-//! changes only by re-parenting, which moves it *out* of a tree, never in. Members are
-//! sticky: a daemon that double-forks is re-parented to init (or, for a command soak
-//! started, to soak itself, which is a child subreaper) and stays a member. A member is
-//! identified by pid *and* start time, so a reused pid is never taken for it.
+//! Each member's children are read from `/proc/PID/task/TID/children` (a child is
+//! listed under the thread that forked it, so every thread's file is read; a
+//! single-threaded member has one), through files kept open between ticks. What this
+//! costs depends on the tree alone, not on the rest of the machine. A new pid found there
+//! joins once its own `stat` names a member (or soak, the subreaper) as its parent: read
+//! through the descriptor that will sample it, which stays bound to that process, so a pid
+//! reused between the two reads is never taken for the child.
 //!
-//! Limits: a process that forks and whose parent exits before the next tick, in attach
-//! mode, is re-parented to init before soak sees the link and is missed; pids reused
-//! within one tick by an unrelated process are not re-read.
+//! The files are read only at ticks when some process was created anywhere since the
+//! last look (the last pid in `/proc/loadavg` moved): with none, nobody can have joined.
+//! On a busy machine that is every tick, and a scan is one `pread` per member thread.
+//!
+//! Where a kernel lacks the children files (no CONFIG_PROC_CHILDREN) — or
+//! `SOAK_TREE_DISCOVERY=listing` says so, which the tests use to keep that path honest —
+//! `/proc` is listed instead and `stat` (parent, start time) is read for pids not seen
+//! before: that costs time proportional to every process on the machine.
+//!
+//! Members are sticky: a daemon that double-forks is re-parented (to init, or for a
+//! command soak started to soak itself, a child subreaper, whose own children files are
+//! read too) and stays a member. A member is identified by pid *and* start time.
+//!
+//! Limits: in `--pid` mode (no subreaper), a process whose parent exits before the next
+//! scan is re-parented to init (or the nearest subreaper above the tree) before soak sees
+//! the link, and is missed with its descendants: init's children cannot be told apart
+//! from the tree's once their parent is gone. A process that forked and exited between
+//! two scans is not seen either (it was never sampled).
 
 use crate::sample::procfs::{gone, ProcReader, Stat};
 use std::collections::HashMap;
@@ -24,27 +40,24 @@ pub struct ProcId {
     pub starttime: u64,
 }
 
-/// Lists the numeric entries of `/proc` through one kept-open directory and a reused
-/// buffer (`getdents64`), so a tick allocates nothing to find new processes.
-struct ProcLister {
+/// Lists the numeric entries of a directory (`/proc`, `/proc/PID/task`) through one
+/// kept-open descriptor and a caller's reused buffer (`getdents64`), so a tick allocates
+/// nothing to find new processes or threads.
+struct DirLister {
     dir: std::fs::File,
-    buf: Vec<u8>,
 }
 
-impl ProcLister {
-    fn new() -> io::Result<ProcLister> {
+impl DirLister {
+    fn open(path: &str) -> io::Result<DirLister> {
         use std::os::unix::fs::OpenOptionsExt;
         let dir = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECTORY)
-            .open("/proc")?;
-        Ok(ProcLister {
-            dir,
-            buf: vec![0u8; 32 * 1024],
-        })
+            .open(path)?;
+        Ok(DirLister { dir })
     }
 
-    fn list(&mut self, out: &mut Vec<u32>) -> io::Result<()> {
+    fn list(&mut self, buf: &mut [u8], out: &mut Vec<u32>) -> io::Result<()> {
         use std::os::fd::AsRawFd;
         let fd = self.dir.as_raw_fd();
         // SAFETY: lseek on a descriptor we own; rewinding restarts the listing.
@@ -53,21 +66,14 @@ impl ProcLister {
         }
         loop {
             // SAFETY: the kernel writes at most buf.len() bytes into our buffer.
-            let n = unsafe {
-                libc::syscall(
-                    libc::SYS_getdents64,
-                    fd,
-                    self.buf.as_mut_ptr(),
-                    self.buf.len(),
-                )
-            };
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
             if n < 0 {
                 return Err(io::Error::last_os_error());
             }
             if n == 0 {
                 return Ok(());
             }
-            parse_dirents(&self.buf[..n as usize], out);
+            parse_dirents(&buf[..n as usize], out);
         }
     }
 }
@@ -109,38 +115,136 @@ fn parse_last_pid(b: &[u8]) -> Option<u32> {
         .ok()
 }
 
+/// How new members are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discovery {
+    /// Each member's `/proc/PID/task/TID/children`.
+    Children,
+    /// The `/proc` listing and each new pid's parent (kernels without children files).
+    Listing,
+}
+
+impl Discovery {
+    /// Children files where this kernel has them (probed on soak's own main thread),
+    /// else the listing. `SOAK_TREE_DISCOVERY=listing` forces the listing, so tests can
+    /// run the fallback on a kernel that does not need it.
+    pub fn detect() -> Discovery {
+        if std::env::var_os("SOAK_TREE_DISCOVERY").is_some_and(|v| v == "listing") {
+            return Discovery::Listing;
+        }
+        let me = std::process::id();
+        if std::path::Path::new(&format!("/proc/{me}/task/{me}/children")).exists() {
+            Discovery::Children
+        } else {
+            Discovery::Listing
+        }
+    }
+}
+
+/// One member: its identity and the children files of its threads, kept open.
+struct Member {
+    id: ProcId,
+    /// `(tid, task/TID/children)` of the threads read so far.
+    threads: Vec<(u32, std::fs::File)>,
+    /// `/proc/PID/task`, opened when the member turns out to have more than one thread.
+    task_dir: Option<DirLister>,
+}
+
+impl Member {
+    fn new(id: ProcId) -> Member {
+        Member {
+            id,
+            threads: Vec::new(),
+            task_dir: None,
+        }
+    }
+}
+
+/// Scratch space of the children scan, kept between ticks so a scan allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    /// One children file's text.
+    text: Vec<u8>,
+    /// Pids found in it.
+    found: Vec<u32>,
+    /// Tids of a multi-threaded member.
+    tids: Vec<u32>,
+    /// The `getdents64` buffer.
+    dirents: Vec<u8>,
+    /// Children files read since the scan began.
+    files: usize,
+}
+
 /// The tracked tree: the root and every descendant seen.
 pub struct ProcessTree {
     root: ProcId,
     /// Extra parents whose children belong to the tree (soak itself, as subreaper).
     adopters: Vec<u32>,
+    /// The adopters' children files (read like a member's).
+    adopter_files: Vec<Member>,
     /// Pids never to count (soak's guard process).
     exclude: Vec<u32>,
-    members: HashMap<u32, u64>,
+    /// Pid → start time, for membership tests.
+    index: HashMap<u32, u64>,
+    /// The members in the order they joined (the root first).
+    members: Vec<Member>,
+    discovery: Discovery,
+    scratch: Scratch,
+    /// The listing fallback's state: pids seen outside the tree, the listing.
     outside: HashMap<u32, ()>,
     listing: Vec<u32>,
-    lister: Option<ProcLister>,
+    lister: Option<DirLister>,
     /// `/proc/loadavg` kept open: its last field is the most recently created pid.
     loadavg: Option<std::fs::File>,
     last_pid_seen: Option<u32>,
+    /// Membership changed since [`take_changed`](Self::take_changed) was last called.
+    changed: bool,
+    /// Children files read by the last scan (0 before the first).
+    files_last_scan: usize,
 }
 
 impl ProcessTree {
     /// A tree rooted at `root`; children of `adopters` also join (a subreaper's orphans).
+    /// New members are found the way [`Discovery::detect`] says.
     pub fn new(root: ProcId, adopters: Vec<u32>, exclude: Vec<u32>) -> Self {
-        let mut members = HashMap::new();
-        members.insert(root.pid, root.starttime);
+        Self::with_discovery(root, adopters, exclude, Discovery::detect())
+    }
+
+    /// As [`new`](Self::new), finding new members the way `discovery` says.
+    pub fn with_discovery(
+        root: ProcId,
+        adopters: Vec<u32>,
+        exclude: Vec<u32>,
+        discovery: Discovery,
+    ) -> Self {
+        let mut index = HashMap::new();
+        index.insert(root.pid, root.starttime);
+        let adopter_files = adopters
+            .iter()
+            .map(|&pid| Member::new(ProcId { pid, starttime: 0 }))
+            .collect();
         ProcessTree {
             root,
             adopters,
+            adopter_files,
             exclude,
-            members,
+            index,
+            members: vec![Member::new(root)],
+            discovery,
+            scratch: Scratch::default(),
             outside: HashMap::new(),
             listing: Vec::new(),
             lister: None,
             loadavg: None,
             last_pid_seen: None,
+            changed: true,
+            files_last_scan: 0,
         }
+    }
+
+    /// How this tree finds new members.
+    pub fn discovery(&self) -> Discovery {
+        self.discovery
     }
 
     /// The root process.
@@ -150,9 +254,13 @@ impl ProcessTree {
 
     /// Current members.
     pub fn members(&self) -> impl Iterator<Item = ProcId> + '_ {
-        self.members
-            .iter()
-            .map(|(&pid, &starttime)| ProcId { pid, starttime })
+        self.members.iter().map(|m| m.id)
+    }
+
+    /// The `i`-th member, in joining order (the per-tick walk, which may add members
+    /// behind itself as it goes).
+    pub fn member_at(&self, i: usize) -> Option<ProcId> {
+        self.members.get(i).map(|m| m.id)
     }
 
     /// Number of members.
@@ -163,6 +271,12 @@ impl ProcessTree {
     /// No member left.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// Whether membership changed since the last call (so that whoever keeps files per
+    /// member closes those of members gone only then, not at every tick).
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
     }
 
     /// The most recently created pid, from `/proc/loadavg` ("… 1/123 4567").
@@ -176,17 +290,48 @@ impl ProcessTree {
         parse_last_pid(&buf[..n])
     }
 
-    /// Drops members that are gone or whose pid now belongs to another process. The
-    /// listing that would notice is skipped while no process is created, so whoever
-    /// needs an exact membership (stopping the tree) calls this.
+    /// Whether a process was created anywhere since the last call (always true when
+    /// that cannot be told). Read before a scan, so that a process created during it
+    /// opens the next one.
+    ///
+    /// While the last scan read a single children file (one single-threaded member and no
+    /// adopter: the usual `--pid` run), the answer is yes without asking: reading
+    /// `/proc/loadavg` (formatted by the kernel) costs more than that one empty file.
+    fn created_since(&mut self) -> bool {
+        if self.files_last_scan == 1 && self.discovery == Discovery::Children {
+            return true;
+        }
+        let last_pid = self.last_pid();
+        if last_pid.is_some() && last_pid == self.last_pid_seen {
+            return false;
+        }
+        self.last_pid_seen = last_pid;
+        true
+    }
+
+    /// Drops members that are gone or whose pid now belongs to another process. Dead
+    /// members are otherwise noticed when sampled; whoever needs an exact membership
+    /// between ticks (stopping the tree) calls this.
     pub fn prune(&mut self, reader: &mut ProcReader) {
+        let before = self.members.len();
         self.members
-            .retain(|pid, start| matches!(reader.stat(*pid), Ok(s) if s.starttime == *start));
+            .retain(|m| matches!(reader.stat(m.id.pid), Ok(s) if s.starttime == m.id.starttime));
+        if self.members.len() != before {
+            self.reindex();
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.index.clear();
+        for m in &self.members {
+            self.index.insert(m.id.pid, m.id.starttime);
+        }
+        self.changed = true;
     }
 
     /// Whether `pid` is a member.
     pub fn contains(&self, pid: u32) -> bool {
-        self.members.contains_key(&pid)
+        self.index.contains_key(&pid)
     }
 
     /// Never counts `pid` (a helper soak started, e.g. `jcmd`), even as an orphan soak
@@ -195,43 +340,197 @@ impl ProcessTree {
         if !self.exclude.contains(&pid) {
             self.exclude.push(pid);
         }
-        self.members.remove(&pid);
+        self.forget(pid);
         self.outside.insert(pid, ());
     }
 
     /// Drops a member that was found gone or replaced.
     pub fn forget(&mut self, pid: u32) {
-        self.members.remove(&pid);
+        if self.index.remove(&pid).is_some() {
+            self.members.retain(|m| m.id.pid != pid);
+            self.changed = true;
+        }
     }
 
-    /// Lists `/proc`, adds new descendants, drops members that are gone. Returns the
-    /// pids that joined.
-    ///
-    /// When no process at all was created since the last listing (the last pid in
-    /// `/proc/loadavg` is unchanged), nothing can have joined, and the listing, the
-    /// dearest part of a tick, is skipped. Members that exit are noticed when sampled.
+    fn join(&mut self, id: ProcId, joined: &mut Vec<ProcId>) {
+        self.index.insert(id.pid, id.starttime);
+        self.members.push(Member::new(id));
+        self.changed = true;
+        joined.push(id);
+    }
+
+    /// Adds new descendants; returns the pids that joined. Nothing is read when no
+    /// process at all was created since the last look. With the listing fallback,
+    /// members that are gone are dropped too; with children files, members whose files
+    /// say they are gone are.
     pub fn refresh(&mut self, reader: &mut ProcReader) -> io::Result<Vec<ProcId>> {
-        let last_pid = self.last_pid();
-        if last_pid.is_some() && last_pid == self.last_pid_seen {
-            return Ok(Vec::new());
+        let mut joined = Vec::new();
+        if !self.created_since() {
+            return Ok(joined);
         }
-        self.last_pid_seen = last_pid;
+        match self.discovery {
+            Discovery::Listing => self.refresh_listing(reader, &mut joined)?,
+            Discovery::Children => {
+                self.scratch.files = 0;
+                self.scan_adopters(reader, &mut joined)?;
+                let mut i = 0;
+                while i < self.members.len() {
+                    if self.scan_member(i, None, reader, &mut joined)? {
+                        i += 1;
+                    }
+                }
+                self.end_scan();
+            }
+        }
+        Ok(joined)
+    }
+
+    /// The start of a tick: whether the members' children files are to be read at this
+    /// tick ([`scan_member`](Self::scan_member), as each member is sampled). The adopters'
+    /// children are read here; with the listing fallback, the whole refresh is done here
+    /// and the answer is no.
+    pub fn begin_tick(
+        &mut self,
+        reader: &mut ProcReader,
+        joined: &mut Vec<ProcId>,
+    ) -> io::Result<bool> {
+        if !self.created_since() {
+            return Ok(false);
+        }
+        match self.discovery {
+            Discovery::Listing => {
+                self.refresh_listing(reader, joined)?;
+                Ok(false)
+            }
+            Discovery::Children => {
+                self.scratch.files = 0;
+                self.scan_adopters(reader, joined)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// The end of a children scan (a refresh, or a tick's walk that scanned).
+    pub fn end_scan(&mut self) {
+        self.files_last_scan = self.scratch.files;
+    }
+
+    fn scan_adopters(
+        &mut self,
+        reader: &mut ProcReader,
+        joined: &mut Vec<ProcId>,
+    ) -> io::Result<()> {
+        let mut adopters = std::mem::take(&mut self.adopter_files);
+        let mut r = Ok(());
+        for a in adopters.iter_mut() {
+            // soak's helper threads (log copiers, the collection worker) may spawn too.
+            match read_children(a, None, &mut self.scratch) {
+                Ok(()) => {}
+                Err(e) if gone(&e) => continue,
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
+            }
+            self.adopt_found(reader, joined)?;
+        }
+        self.adopter_files = adopters;
+        r
+    }
+
+    /// Reads the children files of member `i` and adds the new children (and, when they
+    /// are sampled later in the same walk, theirs). `threads` is the member's thread
+    /// count if it was just read: one thread means only the main thread's file. Returns
+    /// false when the member was found gone and dropped (the walk stays at `i`).
+    pub fn scan_member(
+        &mut self,
+        i: usize,
+        threads: Option<u64>,
+        reader: &mut ProcReader,
+        joined: &mut Vec<ProcId>,
+    ) -> io::Result<bool> {
+        let Some(m) = self.members.get_mut(i) else {
+            return Ok(false);
+        };
+        match read_children(m, threads, &mut self.scratch) {
+            Ok(()) => {}
+            Err(e) if gone(&e) => {
+                let pid = m.id.pid;
+                self.forget(pid);
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+        self.adopt_found(reader, joined)?;
+        Ok(true)
+    }
+
+    /// Takes the pids of `scratch.found` that are new: each joins once its `stat`, read
+    /// through the descriptor that will sample it, names a member or an adopter as its
+    /// parent (a pid that was reused since the children file was read names another).
+    fn adopt_found(&mut self, reader: &mut ProcReader, joined: &mut Vec<ProcId>) -> io::Result<()> {
+        let mut found = std::mem::take(&mut self.scratch.found);
+        let mut r = Ok(());
+        for &pid in &found {
+            if self.index.contains_key(&pid) || self.exclude.contains(&pid) {
+                continue;
+            }
+            match reader.stat_tracked(pid) {
+                Ok(st) => {
+                    if self.index.contains_key(&st.ppid) || self.adopters.contains(&st.ppid) {
+                        self.join(
+                            ProcId {
+                                pid,
+                                starttime: st.starttime,
+                            },
+                            joined,
+                        );
+                    } else {
+                        // Its files are closed with the other non-members'.
+                        self.changed = true;
+                    }
+                }
+                Err(e) if gone(&e) => {}
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
+            }
+        }
+        found.clear();
+        self.scratch.found = found;
+        r
+    }
+
+    /// Lists `/proc`, adds new descendants, drops members that are gone (the fallback).
+    fn refresh_listing(
+        &mut self,
+        reader: &mut ProcReader,
+        joined: &mut Vec<ProcId>,
+    ) -> io::Result<()> {
         self.listing.clear();
         if self.lister.is_none() {
-            self.lister = Some(ProcLister::new()?);
+            self.lister = Some(DirLister::open("/proc")?);
+        }
+        if self.scratch.dirents.is_empty() {
+            self.scratch.dirents = vec![0u8; DIRENTS_BUF];
         }
         if let Some(l) = self.lister.as_mut() {
-            l.list(&mut self.listing)?;
+            l.list(&mut self.scratch.dirents, &mut self.listing)?;
         }
         self.listing.sort_unstable();
         let listing = std::mem::take(&mut self.listing);
         // Forget pids that are gone.
         let alive = |pid: &u32| listing.binary_search(pid).is_ok();
-        self.members.retain(|pid, _| alive(pid));
+        let before = self.members.len();
+        self.members.retain(|m| alive(&m.id.pid));
+        if self.members.len() != before {
+            self.reindex();
+        }
         self.outside.retain(|pid, _| alive(pid));
         let mut fresh: Vec<(u32, Stat)> = Vec::new();
         for &pid in &listing {
-            if self.members.contains_key(&pid) || self.outside.contains_key(&pid) {
+            if self.index.contains_key(&pid) || self.outside.contains_key(&pid) {
                 continue;
             }
             match reader.stat(pid) {
@@ -241,23 +540,27 @@ impl ProcessTree {
             }
         }
         self.listing = listing;
-        let mut joined = Vec::new();
         // Parents usually have lower pids, but wrap-around breaks that; repeat until
         // nothing more joins.
         loop {
             let before = joined.len();
-            fresh.retain(|(pid, st)| {
-                let member = !self.exclude.contains(pid)
-                    && (self.members.contains_key(&st.ppid) || self.adopters.contains(&st.ppid));
+            let mut rest = Vec::with_capacity(fresh.len());
+            for (pid, st) in fresh {
+                let member = !self.exclude.contains(&pid)
+                    && (self.index.contains_key(&st.ppid) || self.adopters.contains(&st.ppid));
                 if member {
-                    self.members.insert(*pid, st.starttime);
-                    joined.push(ProcId {
-                        pid: *pid,
-                        starttime: st.starttime,
-                    });
+                    self.join(
+                        ProcId {
+                            pid,
+                            starttime: st.starttime,
+                        },
+                        joined,
+                    );
+                } else {
+                    rest.push((pid, st));
                 }
-                !member
-            });
+            }
+            fresh = rest;
             if joined.len() == before {
                 break;
             }
@@ -265,7 +568,106 @@ impl ProcessTree {
         for (pid, _) in fresh {
             self.outside.insert(pid, ());
         }
-        Ok(joined)
+        Ok(())
+    }
+}
+
+/// The `getdents64` buffer of a `/proc` listing.
+const DIRENTS_BUF: usize = 32 * 1024;
+
+/// Reads `m`'s children files into `s.found`: only the main thread's when `threads` says
+/// there is one thread, else every thread's (listing `task/`, opening the new threads'
+/// files, dropping the ended ones').
+fn read_children(m: &mut Member, threads: Option<u64>, s: &mut Scratch) -> io::Result<()> {
+    let pid = m.id.pid;
+    s.found.clear();
+    if threads == Some(1) {
+        if m.threads.len() != 1 || m.threads[0].0 != pid {
+            m.threads.retain(|(tid, _)| *tid == pid);
+            if m.threads.is_empty() {
+                m.threads.push((pid, open_children(pid, pid)?));
+            }
+        }
+    } else {
+        if m.task_dir.is_none() {
+            m.task_dir = Some(DirLister::open(&format!("/proc/{pid}/task"))?);
+        }
+        if s.dirents.len() < 4096 {
+            s.dirents.resize(4096, 0);
+        }
+        s.tids.clear();
+        if let Some(d) = m.task_dir.as_mut() {
+            d.list(&mut s.dirents, &mut s.tids)?;
+        }
+        if s.tids.is_empty() {
+            // A task listing of a process that ended is empty.
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        m.threads.retain(|(tid, _)| s.tids.contains(tid));
+        for &tid in &s.tids {
+            if !m.threads.iter().any(|(t, _)| *t == tid) {
+                match open_children(pid, tid) {
+                    Ok(f) => m.threads.push((tid, f)),
+                    // A thread that ended since the listing.
+                    Err(e) if gone(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    for (tid, f) in &m.threads {
+        s.files += 1;
+        match pread_whole(f, &mut s.text) {
+            Ok(n) => parse_pids(&s.text[..n], &mut s.found),
+            // A thread that ended: its children moved to another thread, read too.
+            Err(e) if gone(&e) && *tid != pid => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn open_children(pid: u32, tid: u32) -> io::Result<std::fs::File> {
+    std::fs::File::open(format!("/proc/{pid}/task/{tid}/children"))
+}
+
+/// Reads a whole open procfs file from offset 0 and returns its length: one `pread`
+/// when it fits the buffer, which stays at its full length (zeroed only as it grows).
+fn pread_whole(f: &std::fs::File, buf: &mut Vec<u8>) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    if buf.len() < 256 {
+        buf.resize(256, 0);
+    }
+    let mut off = 0usize;
+    loop {
+        let n = f.read_at(&mut buf[off..], off as u64)?;
+        off += n;
+        if n == 0 || off < buf.len() {
+            return Ok(off);
+        }
+        let len = buf.len();
+        buf.resize(len * 2, 0);
+    }
+}
+
+/// Space-separated decimal pids ("12 345 ").
+fn parse_pids(b: &[u8], out: &mut Vec<u32>) {
+    let mut v: u32 = 0;
+    let mut digits = 0;
+    for &c in b {
+        if c.is_ascii_digit() && digits < 10 {
+            v = v.wrapping_mul(10).wrapping_add(u32::from(c - b'0'));
+            digits += 1;
+        } else {
+            if digits > 0 {
+                out.push(v);
+            }
+            v = 0;
+            digits = 0;
+        }
+    }
+    if digits > 0 {
+        out.push(v);
     }
 }
 
@@ -280,9 +682,10 @@ mod tests {
 
     #[test]
     fn lister_matches_read_dir() {
-        let mut l = ProcLister::new().unwrap();
+        let mut l = DirLister::open("/proc").unwrap();
+        let mut buf = vec![0u8; DIRENTS_BUF];
         let mut fast = Vec::new();
-        l.list(&mut fast).unwrap();
+        l.list(&mut buf, &mut fast).unwrap();
         let mut slow: Vec<u32> = std::fs::read_dir("/proc")
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
@@ -299,42 +702,130 @@ mod tests {
         assert!(common + 5 >= slow.len(), "{} vs {}", fast.len(), slow.len());
         // Rewinding the open directory lists again.
         let mut again = Vec::new();
-        l.list(&mut again).unwrap();
+        l.list(&mut buf, &mut again).unwrap();
         assert!(again.contains(&me));
     }
 
-    #[test]
-    fn last_pid_parses_and_moves_with_forks() {
-        assert_eq!(parse_last_pid(b"0.10 0.20 0.30 1/123 4567\n"), Some(4567));
-        assert_eq!(parse_last_pid(b"garbage"), None);
+    fn me_as_root(r: &mut ProcReader, discovery: Discovery) -> ProcessTree {
         let me = std::process::id();
-        let mut r = ProcReader::new(false);
         let st = r.stat(me).unwrap();
-        let mut t = ProcessTree::new(
+        ProcessTree::with_discovery(
             ProcId {
                 pid: me,
                 starttime: st.starttime,
             },
             vec![],
             vec![],
-        );
+            discovery,
+        )
+    }
+
+    #[test]
+    fn last_pid_parses_and_moves_with_forks() {
+        assert_eq!(parse_last_pid(b"0.10 0.20 0.30 1/123 4567\n"), Some(4567));
+        assert_eq!(parse_last_pid(b"garbage"), None);
+        for discovery in [Discovery::Children, Discovery::Listing] {
+            let mut r = ProcReader::new(false);
+            let mut t = me_as_root(&mut r, discovery);
+            let _turn = crate::workload::CHILDREN_LOCK
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            t.refresh(&mut r).unwrap();
+            let before = t.last_pid_seen;
+            let mut child = std::process::Command::new("sleep")
+                .arg("5")
+                .spawn()
+                .unwrap();
+            let joined = t.refresh(&mut r).unwrap();
+            assert_ne!(t.last_pid_seen, before, "a fork moves the last pid");
+            assert!(
+                joined.iter().any(|p| p.pid == child.id()),
+                "{discovery:?}: the new child joins"
+            );
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// A child is listed under the thread that forked it: a member's other threads'
+    /// files are read too, whether the walk knows the thread count or not.
+    #[test]
+    fn a_child_forked_by_another_thread_joins() {
         let _turn = crate::workload::CHILDREN_LOCK
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        t.refresh(&mut r).unwrap();
-        let before = t.last_pid_seen;
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
-            .spawn()
-            .unwrap();
+        let mut child = std::thread::spawn(|| {
+            std::process::Command::new("sleep")
+                .arg("5")
+                .spawn()
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        // The forking thread has ended: its child moved to a live thread of this process.
+        let mut r = ProcReader::new(false);
+        let mut t = me_as_root(&mut r, Discovery::Children);
         let joined = t.refresh(&mut r).unwrap();
-        assert_ne!(t.last_pid_seen, before, "a fork moves the last pid");
-        assert!(
-            joined.iter().any(|p| p.pid == child.id()),
-            "the new child joins"
-        );
+        assert!(joined.iter().any(|p| p.pid == child.id()));
         child.kill().unwrap();
         child.wait().unwrap();
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let forker = std::thread::spawn(move || {
+            let c = std::process::Command::new("sleep")
+                .arg("5")
+                .spawn()
+                .unwrap();
+            tx.send(c.id()).unwrap();
+            // Stay alive, so the child stays listed under this thread.
+            done_rx.recv().ok();
+            c
+        });
+        let pid = rx.recv().unwrap();
+        let mut r = ProcReader::new(false);
+        let mut t = me_as_root(&mut r, Discovery::Children);
+        let threads = r.status(std::process::id()).unwrap().threads;
+        assert!(threads > 1);
+        let mut joined = Vec::new();
+        assert!(t.begin_tick(&mut r, &mut joined).unwrap());
+        assert!(t
+            .scan_member(0, Some(threads), &mut r, &mut joined)
+            .unwrap());
+        assert!(
+            joined.iter().any(|p| p.pid == pid),
+            "{joined:?} lacks {pid}"
+        );
+        done_tx.send(()).unwrap();
+        let mut c = forker.join().unwrap();
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+
+    #[test]
+    fn pids_parse_from_children_files() {
+        let mut out = Vec::new();
+        parse_pids(b"12 345 6789 ", &mut out);
+        parse_pids(b"", &mut out);
+        parse_pids(b"7", &mut out);
+        assert_eq!(out, [12, 345, 6789, 7]);
+    }
+
+    #[test]
+    fn the_listing_is_forced_by_the_environment_switch() {
+        // Only reads the variable: the default on this kernel is the children files.
+        if std::env::var_os("SOAK_TREE_DISCOVERY").is_none() {
+            let me = std::process::id();
+            let has = std::path::Path::new(&format!("/proc/{me}/task/{me}/children")).exists();
+            assert_eq!(
+                Discovery::detect(),
+                if has {
+                    Discovery::Children
+                } else {
+                    Discovery::Listing
+                }
+            );
+        }
     }
 
     #[test]

@@ -134,6 +134,7 @@ impl Session for ProcessRun<'_> {
         }
         // The root is gone; the run goes on while descendants live.
         if let Ok(joined) = self.source.tree.refresh(&mut self.source.reader) {
+            self.source.seen.extend(joined.iter().map(|j| j.pid));
             self.workload.joined(joined);
         }
         live_members(&mut self.source.tree, &mut self.source.reader) == 0

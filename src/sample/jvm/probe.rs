@@ -60,10 +60,9 @@ struct Jvm {
     after_gc: Option<u64>,
 }
 
-/// A process not (yet) known to be a JVM: when it was first seen and last probed.
+/// A process not (yet) known to be a JVM: when it was last probed.
 struct Probe {
     starttime: u64,
-    first: Instant,
     last: Instant,
 }
 
@@ -104,10 +103,34 @@ pub struct JvmReader {
     buf: Vec<u8>,
 }
 
-/// A process is probed for perf data at every tick of its first 10 s (a JVM creates
-/// the file as it starts), then every 10 s (a program may exec into java later).
+/// A process is probed for perf data when first seen, then every [`PROBE_YOUNG`] while
+/// it is younger than [`PROBE_EAGER`] by its own start time (a JVM creates the file as
+/// it starts), then every [`PROBE_EVERY`] (a program may exec into java later). A probe
+/// lists the process's `/tmp` (tens of microseconds), so it is kept off most ticks: at
+/// 10 Hz, probing every tick of an attached process's first seconds cost soak more CPU
+/// than sampling it.
 const PROBE_EAGER: Duration = Duration::from_secs(10);
+const PROBE_YOUNG: Duration = Duration::from_millis(500);
 const PROBE_EVERY: Duration = Duration::from_secs(10);
+
+/// How long ago a process started, from its start time (clock ticks after boot).
+fn age(starttime: u64) -> Option<Duration> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only to `now`.
+    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) } != 0 {
+        return None;
+    }
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let tps = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if tps <= 0 {
+        return None;
+    }
+    let started = Duration::from_secs_f64(starttime as f64 / tps as f64);
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32).checked_sub(started)
+}
 
 impl JvmReader {
     /// A reader following no JVM yet.
@@ -171,23 +194,26 @@ impl JvmReader {
     /// schedule of [`PROBE_EAGER`] and [`PROBE_EVERY`]).
     fn probe(&mut self, pid: u32, starttime: u64) -> Option<()> {
         let now = Instant::now();
-        let p = self.probes.entry(pid).or_insert(Probe {
-            starttime,
-            first: now,
-            last: now,
-        });
-        if p.starttime != starttime {
-            *p = Probe {
-                starttime,
-                first: now,
-                last: now,
-            };
-        } else if now.duration_since(p.first) > PROBE_EAGER
-            && now.duration_since(p.last) < PROBE_EVERY
-        {
-            return None;
+        match self.probes.get_mut(&pid) {
+            Some(p) if p.starttime == starttime => {
+                let since = now.duration_since(p.last);
+                if since < PROBE_YOUNG
+                    || (since < PROBE_EVERY && age(starttime).is_none_or(|a| a >= PROBE_EAGER))
+                {
+                    return None;
+                }
+                p.last = now;
+            }
+            _ => {
+                self.probes.insert(
+                    pid,
+                    Probe {
+                        starttime,
+                        last: now,
+                    },
+                );
+            }
         }
-        p.last = now;
         let (path, ns) = locate(pid)?;
         let file = File::open(path).ok()?;
         self.probes.remove(&pid);
