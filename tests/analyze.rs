@@ -328,6 +328,40 @@ enum Truth {
     Undecidable,
 }
 
+impl Truth {
+    /// Whether `verdict` is right for a trace of this truth.
+    fn allows(self, verdict: &str) -> bool {
+        match self {
+            Truth::NoLeakAboveLimit => verdict != "FAIL",
+            Truth::Leak => verdict == "FAIL",
+            Truth::LeakHiddenByJumps => verdict != "PASS",
+            Truth::Undecidable => matches!(verdict, "PASS" | "FAIL" | "INCONCLUSIVE"),
+        }
+    }
+}
+
+/// `soak analyze` of a recorded trace at the CI defaults (10 MB/h, default warm-up), on
+/// `metric` when given: its verdict and explanation.
+fn judge_trace(trace: &str, metric: Option<&str>) -> (String, String) {
+    let path = corpus(trace);
+    let mut args = vec![
+        "analyze",
+        path.to_str().unwrap(),
+        "--max-growth-rate",
+        "10MB/h",
+        "--format",
+        "json",
+    ];
+    if let Some(m) = metric {
+        args.extend(["--metric", m]);
+    }
+    let o = run(&args);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{trace} {metric:?}: {e}: {}", show(&o)));
+    let verdict = r["verdict"].as_str().unwrap_or("?").to_string();
+    (verdict, r["explanation"].to_string())
+}
+
 /// Real 10-minute runs of Node 20, Python and redis-server, recorded at the CI defaults
 /// (1 s samples, default warm-up, 10 MB/h), judged again by `soak analyze` at the same
 /// defaults. One set of limits for every file: nothing is tuned per file.
@@ -363,31 +397,11 @@ fn recorded_real_traces_get_their_truth() {
     let known_wrong: [&str; 0] = [];
     let mut wrong = Vec::new();
     for (file, truth) in traces {
-        let path = corpus(&format!("real/{file}"));
-        let o = run(&[
-            "analyze",
-            path.to_str().unwrap(),
-            "--max-growth-rate",
-            "10MB/h",
-            "--format",
-            "json",
-        ]);
-        let r: serde_json::Value = serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{file}: {e}: {}", show(&o)));
-        let verdict = r["verdict"].as_str().unwrap_or("?").to_string();
-        let ok = match truth {
-            NoLeakAboveLimit => verdict != "FAIL",
-            Leak => verdict == "FAIL",
-            LeakHiddenByJumps => verdict != "PASS",
-            Undecidable => matches!(verdict.as_str(), "PASS" | "FAIL" | "INCONCLUSIVE"),
-        };
+        let (verdict, why) = judge_trace(&format!("real/{file}"), None);
         if known_wrong.contains(&file) {
             eprintln!("{file} ({truth:?}, known wrong): {verdict}");
-        } else if !ok {
-            wrong.push(format!(
-                "{file} ({truth:?}): {verdict}: {}",
-                r["explanation"]
-            ));
+        } else if !truth.allows(&verdict) {
+            wrong.push(format!("{file} ({truth:?}): {verdict}: {why}"));
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
@@ -442,33 +456,11 @@ fn session3_real_runs_get_their_truth() {
     ];
     let mut wrong = Vec::new();
     for (name, metric, truth) in runs {
-        let path = corpus(&format!("real/session3/{name}.csv"));
-        let o = run(&[
-            "analyze",
-            path.to_str().unwrap(),
-            "--max-growth-rate",
-            "10MB/h",
-            "--metric",
-            metric,
-            "--format",
-            "json",
-        ]);
-        let r: serde_json::Value = serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{name} {metric}: {e}: {}", show(&o)));
-        let verdict = r["verdict"].as_str().unwrap_or("?").to_string();
-        let ok = match truth {
-            NoLeakAboveLimit => verdict != "FAIL",
-            Leak => verdict == "FAIL",
-            LeakHiddenByJumps => verdict != "PASS",
-            Undecidable => matches!(verdict.as_str(), "PASS" | "FAIL" | "INCONCLUSIVE"),
-        };
+        let (verdict, why) = judge_trace(&format!("real/session3/{name}.csv"), Some(metric));
         if known_wrong.contains(&(name, metric)) {
             eprintln!("{name} {metric} ({truth:?}, known wrong): {verdict}");
-        } else if !ok {
-            wrong.push(format!(
-                "{name} {metric} ({truth:?}): {verdict}: {}",
-                r["explanation"]
-            ));
+        } else if !truth.allows(&verdict) {
+            wrong.push(format!("{name} {metric} ({truth:?}): {verdict}: {why}"));
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
