@@ -253,7 +253,7 @@ impl ProcReader {
         self.path.clear();
         let _ = write!(self.path, "/proc/{pid}/{file}");
         let f = File::open(&self.path)?;
-        let n = Self::pread_all(&mut self.buf, &f)?;
+        let n = pread_whole(&f, &mut self.buf, 4096)?;
         Ok(&self.buf[..n])
     }
 
@@ -318,34 +318,12 @@ impl ProcReader {
         }
     }
 
-    /// Reads a whole procfs file from offset 0 into the buffer and returns its length:
-    /// one `pread` when the text fits (a procfs read that returns less than asked has
-    /// returned it all), so a tick reads each file once. The buffer stays at its full
-    /// length and is zeroed only when it grows: zeroing 4 KiB before every read cost more
-    /// instructions than parsing what was read.
-    fn pread_all(buf: &mut Vec<u8>, f: &File) -> io::Result<usize> {
-        use std::os::unix::fs::FileExt;
-        if buf.len() < 4096 {
-            buf.resize(4096, 0);
-        }
-        let mut off = 0usize;
-        loop {
-            let n = f.read_at(&mut buf[off..], off as u64)?;
-            off += n;
-            if n == 0 || off < buf.len() {
-                return Ok(off);
-            }
-            let len = buf.len();
-            buf.resize(len * 2, 0);
-        }
-    }
-
     /// `stat` of a tracked process through its kept-open file (a file kept open per process).
     pub fn stat_tracked(&mut self, pid: u32) -> io::Result<Stat> {
         self.open_files(pid)?;
         let mut buf = std::mem::take(&mut self.buf);
         let r = match self.open.get(&pid) {
-            Some(o) => Self::pread_all(&mut buf, &o.stat).and_then(|n| {
+            Some(o) => pread_whole(&o.stat, &mut buf, 4096).and_then(|n| {
                 parse_stat(&buf[..n])
                     .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unparsable stat"))
             }),
@@ -362,7 +340,7 @@ impl ProcReader {
         let Some(o) = self.open.get(&pid) else {
             return self.status(pid);
         };
-        let r = Self::pread_all(&mut self.buf, &o.status).map(|n| parse_status(&self.buf[..n]));
+        let r = pread_whole(&o.status, &mut self.buf, 4096).map(|n| parse_status(&self.buf[..n]));
         if r.is_err() {
             self.open.remove(&pid);
         }
@@ -459,6 +437,28 @@ impl ProcReader {
 /// The process exited between listing and reading (ENOENT, ESRCH).
 pub fn gone(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Reads a whole procfs file from offset 0 into `buf` and returns its length: one
+/// `pread` when the text fits (a procfs read that returns less than asked has returned
+/// it all), so a tick reads each file once. The buffer starts at `initial` bytes, stays
+/// at its full length and is zeroed only when it grows: zeroing 4 KiB before every read
+/// cost more instructions than parsing what was read.
+pub(crate) fn pread_whole(f: &File, buf: &mut Vec<u8>, initial: usize) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    if buf.len() < initial {
+        buf.resize(initial, 0);
+    }
+    let mut off = 0usize;
+    loop {
+        let n = f.read_at(&mut buf[off..], off as u64)?;
+        off += n;
+        if n == 0 || off < buf.len() {
+            return Ok(off);
+        }
+        let len = buf.len();
+        buf.resize(len * 2, 0);
+    }
 }
 
 /// Where a process run's columns come from, for the report.

@@ -617,7 +617,7 @@ fn read_children(m: &mut Member, threads: Option<u64>, s: &mut Scratch) -> io::R
     }
     for (tid, f) in &m.threads {
         s.files += 1;
-        match pread_whole(f, &mut s.text) {
+        match crate::sample::procfs::pread_whole(f, &mut s.text, 256) {
             Ok(n) => parse_pids(&s.text[..n], &mut s.found),
             // A thread that ended: its children moved to another thread, read too.
             Err(e) if gone(&e) && *tid != pid => {}
@@ -629,25 +629,6 @@ fn read_children(m: &mut Member, threads: Option<u64>, s: &mut Scratch) -> io::R
 
 fn open_children(pid: u32, tid: u32) -> io::Result<std::fs::File> {
     std::fs::File::open(format!("/proc/{pid}/task/{tid}/children"))
-}
-
-/// Reads a whole open procfs file from offset 0 and returns its length: one `pread`
-/// when it fits the buffer, which stays at its full length (zeroed only as it grows).
-fn pread_whole(f: &std::fs::File, buf: &mut Vec<u8>) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    if buf.len() < 256 {
-        buf.resize(256, 0);
-    }
-    let mut off = 0usize;
-    loop {
-        let n = f.read_at(&mut buf[off..], off as u64)?;
-        off += n;
-        if n == 0 || off < buf.len() {
-            return Ok(off);
-        }
-        let len = buf.len();
-        buf.resize(len * 2, 0);
-    }
 }
 
 /// Space-separated decimal pids ("12 345 ").
