@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::prometheus::{backfill, free_port, has, Prometheus};
+use common::prometheus::{backfill, free_port, has, make_tls, Prometheus};
 use common::*;
 use std::fmt::Write;
 use std::process::Command;
@@ -396,4 +396,62 @@ fn credentials_come_from_the_environment_and_never_show() {
         "{e}"
     );
     assert!(!e.contains("pw-s3cret"), "{e}");
+}
+
+/// An https:// Prometheus with a private CA: trusted through SOAK_PROMETHEUS_CA, refused
+/// (one line, exit 5) without it, and a CA file that is not one is a usage error.
+#[test]
+fn https_with_a_private_ca() {
+    if !prometheus_available("https_with_a_private_ca") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let end = now - now % 60 - 60;
+    let om = d.path().join("fleet.om");
+    std::fs::write(&om, openmetrics(end)).unwrap();
+    let data = d.path().join("data");
+    backfill(&om, &data);
+    let tls = make_tls(d.path());
+    let prom = Prometheus::start_tls(d.path(), &data, &tls);
+    assert!(prom.url.starts_with("https://"), "{}", prom.url);
+    let start = end - HOURS * 3600;
+    let with_ca = |ca: &std::path::Path| {
+        Command::new(soak())
+            .args(["analyze", "--prometheus", &prom.url, "--query"])
+            .arg(r#"fleet_memory_bytes{service="leaky-linear"}"#)
+            .args(["--start", &start.to_string(), "--end", &end.to_string()])
+            .args(["--max-growth-rate", "5MB/h", "--format", "json"])
+            .env("SOAK_PROMETHEUS_CA", ca)
+            .output()
+            .unwrap()
+    };
+    let o = with_ca(&tls.ca);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["series"][0]["verdict"], "FAIL", "{j}");
+
+    // The Mozilla roots do not know this CA: a one-line certificate error, exit 5.
+    let o = Command::new(soak())
+        .args([
+            "analyze",
+            "--prometheus",
+            &prom.url,
+            "--query",
+            "fleet_memory_bytes",
+        ])
+        .args(["--start", &start.to_string(), "--end", &end.to_string()])
+        .env_remove("SOAK_PROMETHEUS_CA")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 5, "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+
+    // A CA file that holds no certificate: exit 2, naming the variable.
+    let not_pem = d.path().join("fleet.om");
+    let o = with_ca(&not_pem);
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SOAK_PROMETHEUS_CA"));
 }

@@ -188,7 +188,7 @@ pub struct PrometheusArgs {
         long,
         value_name = "URL",
         requires = "query",
-        help = "The Prometheus-compatible server (Prometheus, Thanos, Mimir, VictoriaMetrics), e.g. http://prometheus:9090 or https://mimir.example/prometheus. Credentials from the environment only: SOAK_PROMETHEUS_TOKEN (bearer), or SOAK_PROMETHEUS_USER and SOAK_PROMETHEUS_PASSWORD (basic)"
+        help = "The Prometheus-compatible server (Prometheus, Thanos, Mimir, VictoriaMetrics), e.g. http://prometheus:9090 or https://mimir.example/prometheus. Credentials from the environment only: SOAK_PROMETHEUS_TOKEN (bearer), or SOAK_PROMETHEUS_USER and SOAK_PROMETHEUS_PASSWORD (basic); SOAK_PROMETHEUS_CA names a PEM file of the CAs to trust for https instead of the Mozilla roots"
     )]
     pub prometheus: Option<String>,
     /// The PromQL expression; every series it returns is judged, e.g.

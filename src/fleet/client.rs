@@ -12,6 +12,9 @@ pub const ENV_TOKEN: &str = "SOAK_PROMETHEUS_TOKEN";
 pub const ENV_USER: &str = "SOAK_PROMETHEUS_USER";
 /// Password for basic auth.
 pub const ENV_PASSWORD: &str = "SOAK_PROMETHEUS_PASSWORD";
+/// A PEM file of the certificate authorities to trust for an https:// server instead of
+/// the Mozilla roots (a private CA, as in most internal Prometheus setups).
+pub const ENV_CA: &str = "SOAK_PROMETHEUS_CA";
 
 /// Largest answer soak reads: about 4,000 series of a day at one-minute steps. Beyond it
 /// the parsed series would cost gigabytes; the error says how to narrow the query.
@@ -82,6 +85,8 @@ pub struct Client {
     base: String,
     auth: Auth,
     timeout: Duration,
+    /// The roots an https:// server's certificate must chain to.
+    roots: ureq::tls::RootCerts,
 }
 
 /// A raw answer: the HTTP status and the body.
@@ -114,6 +119,7 @@ impl Client {
             base,
             auth,
             timeout,
+            roots: roots_from_env()?,
         })
     }
 
@@ -131,6 +137,11 @@ impl Client {
             .timeout_global(Some(self.timeout))
             .http_status_as_error(false)
             .user_agent(concat!("soak/", env!("CARGO_PKG_VERSION")))
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(self.roots.clone())
+                    .build(),
+            )
             .build()
             .into();
         let mut req = agent.post(&url).header("Accept", "application/json");
@@ -186,6 +197,28 @@ fn describe(e: &ureq::Error) -> String {
         ureq::Error::Io(io) => io.to_string(),
         e => e.to_string(),
     }
+}
+
+/// The Mozilla roots, or the certificates of the PEM file [`ENV_CA`] names.
+fn roots_from_env() -> Result<ureq::tls::RootCerts, FleetError> {
+    let Some(path) = std::env::var_os(ENV_CA).filter(|p| !p.is_empty()) else {
+        return Ok(ureq::tls::RootCerts::WebPki);
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    let pem = std::fs::read(&path)
+        .map_err(|e| FleetError::Usage(format!("{ENV_CA}={shown}: cannot read it: {e}")))?;
+    let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.to_owned()),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(FleetError::Usage(format!(
+            "{ENV_CA}={shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )));
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
 #[cfg(test)]

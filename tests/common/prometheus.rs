@@ -42,15 +42,110 @@ pub fn backfill(openmetrics: &Path, data: &Path) {
 /// A running Prometheus.
 pub struct Prometheus {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (or https:// when started with TLS).
     pub url: String,
     log: PathBuf,
+    /// The CA its certificate chains to, when it serves https.
+    ca: Option<PathBuf>,
+}
+
+/// A private CA and a server certificate for 127.0.0.1 signed by it (openssl).
+pub struct Tls {
+    /// The CA's certificate (PEM): what a client must trust.
+    pub ca: PathBuf,
+    /// The server's certificate (PEM).
+    pub cert: PathBuf,
+    /// The server's key (PEM).
+    pub key: PathBuf,
+}
+
+/// Makes a private CA and a server certificate for IP 127.0.0.1 in `dir`.
+pub fn make_tls(dir: &Path) -> Tls {
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl (apt-get install openssl)");
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=soak test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write server.ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    Tls {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    }
 }
 
 impl Prometheus {
     /// Starts Prometheus on `data` with `scrape_configs` (YAML under `scrape_configs:`,
     /// may be empty) and waits until it is ready.
     pub fn start(dir: &Path, data: &Path, scrape_configs: &str) -> Prometheus {
+        Prometheus::start_with(dir, data, scrape_configs, None)
+    }
+
+    /// As [`Prometheus::start`], serving https with `tls`'s certificate.
+    pub fn start_tls(dir: &Path, data: &Path, tls: &Tls) -> Prometheus {
+        Prometheus::start_with(dir, data, "", Some(tls))
+    }
+
+    fn start_with(dir: &Path, data: &Path, scrape_configs: &str, tls: Option<&Tls>) -> Prometheus {
         let port = free_port();
         let config = dir.join("prometheus.yml");
         std::fs::write(
@@ -59,7 +154,21 @@ impl Prometheus {
         )
         .expect("write prometheus.yml");
         let log = dir.join("prometheus.log");
-        let child = Command::new("prometheus")
+        let mut cmd = Command::new("prometheus");
+        if let Some(t) = tls {
+            let web = dir.join("web.yml");
+            std::fs::write(
+                &web,
+                format!(
+                    "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+                    t.cert.display(),
+                    t.key.display()
+                ),
+            )
+            .expect("write web.yml");
+            cmd.arg(format!("--web.config.file={}", web.display()));
+        }
+        let child = cmd
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -68,10 +177,12 @@ impl Prometheus {
             .stderr(std::fs::File::create(&log).expect("prometheus log"))
             .spawn()
             .expect("start prometheus");
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let p = Prometheus {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             log,
+            ca: tls.map(|t| t.ca.clone()),
         };
         p.wait_ready(Duration::from_secs(60));
         p
@@ -98,11 +209,30 @@ impl Prometheus {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(10)))
+            .tls_config(self.tls_config())
             .build()
             .into();
         let mut r = agent.get(format!("{}{path}", self.url)).call().ok()?;
         let code = r.status().as_u16();
         Some((code, r.body_mut().read_to_string().ok()?))
+    }
+
+    /// Trusts this server's CA, when it has one.
+    fn tls_config(&self) -> ureq::tls::TlsConfig {
+        let roots = match &self.ca {
+            Some(ca) => {
+                let pem = std::fs::read(ca).expect("read the test CA");
+                let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                    .filter_map(|i| match i {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                ureq::tls::RootCerts::new_with_certs(&certs)
+            }
+            None => ureq::tls::RootCerts::WebPki,
+        };
+        ureq::tls::TlsConfig::builder().root_certs(roots).build()
     }
 
     /// An instant query's result array.
