@@ -455,3 +455,54 @@ fn https_with_a_private_ca() {
     assert_eq!(code(&o), 2, "{}", show(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("SOAK_PROMETHEUS_CA"));
 }
+
+/// An answer over the 256 MiB cap is refused (exit 2) with how to narrow the query, and
+/// soak stops reading it there (a server streaming 300 MiB, on loopback).
+#[test]
+fn an_answer_over_the_byte_cap_is_refused_with_advice() {
+    use std::io::{Read, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 65536];
+        let _ = s.read(&mut buf);
+        let total: usize = 300 << 20;
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+        );
+        let chunk = vec![b' '; 1 << 20];
+        let mut sent = 0usize;
+        // soak hangs up at its cap: a write error ends the stream.
+        while sent < total && s.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    });
+    let o = Command::new(soak())
+        .args([
+            "analyze",
+            "--prometheus",
+            &url,
+            "--query",
+            "up",
+            "--range",
+            "1h",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("256 MiB"), "{err}");
+    assert!(
+        err.contains("label matcher") || err.contains("narrow"),
+        "{err}"
+    );
+    let sent = server.join().unwrap();
+    assert!(
+        sent < 300 << 20,
+        "soak read the whole answer ({sent} bytes)"
+    );
+}
