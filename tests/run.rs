@@ -585,3 +585,33 @@ fn pids_with_finds_marked_processes_named_soak_but_never_soak_itself() {
     soak_p.wait().unwrap();
     assert!(wait_gone(&m, Duration::from_secs(5)), "{:?}", pids_with(&m));
 }
+
+/// A target with more threads than soak may open descriptors (a thread leak) is followed
+/// to the end: soak keeps no descriptor per thread, so it never runs out.
+#[test]
+fn a_target_with_more_threads_than_soaks_descriptor_limit_is_followed() {
+    let d = tempfile::tempdir().unwrap();
+    let script = d.path().join("threads.py");
+    std::fs::write(
+        &script,
+        "import threading, time\nev = threading.Event()\nfor _ in range(300):\n    threading.Thread(target=ev.wait, daemon=True).start()\ntime.sleep(30)\n",
+    )
+    .unwrap();
+    let out = d.path().join("run");
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 128 && exec {} --duration 3s --interval 500ms --no-heap -q --out {} -- python3 {}",
+            soak().display(),
+            out.display(),
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    assert_ne!(code(&o), 5, "{}", show(&o));
+    let tl = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
+    let header: Vec<&str> = tl.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|c| *c == "threads").unwrap();
+    let last = tl.lines().last().unwrap().split(',').nth(col).unwrap();
+    assert!(last.parse::<u64>().unwrap() >= 300, "{tl}");
+}

@@ -144,7 +144,8 @@ impl Discovery {
 /// One member: its identity and the children files of its threads, kept open.
 struct Member {
     id: ProcId,
-    /// `(tid, task/TID/children)` of the threads read so far.
+    /// `(tid, task/TID/children)` kept open: the main thread's only (the other threads'
+    /// files are opened per scan).
     threads: Vec<(u32, std::fs::File)>,
     /// `/proc/PID/task`, opened when the member turns out to have more than one thread.
     task_dir: Option<DirLister>,
@@ -603,15 +604,27 @@ fn read_children(m: &mut Member, threads: Option<u64>, s: &mut Scratch) -> io::R
             // A task listing of a process that ended is empty.
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
-        m.threads.retain(|(tid, _)| s.tids.contains(tid));
-        for &tid in &s.tids {
-            if !m.threads.iter().any(|(t, _)| *t == tid) {
-                match open_children(pid, tid) {
-                    Ok(f) => m.threads.push((tid, f)),
-                    // A thread that ended since the listing.
-                    Err(e) if gone(&e) => {}
-                    Err(e) => return Err(e),
-                }
+        // Only the main thread's file stays open. The other threads' files are opened,
+        // read and closed at each scan: a member with thousands of threads (a thread
+        // leak, which --max-thread-growth is there to catch) must not hold thousands of
+        // soak's descriptors, and a thread id reused by a new thread gets its own file
+        // (a kept-open file of an ended thread reads empty, not an error).
+        m.threads.retain(|(tid, _)| *tid == pid);
+        if m.threads.is_empty() && s.tids.contains(&pid) {
+            m.threads.push((pid, open_children(pid, pid)?));
+        }
+        for &tid in s.tids.iter().filter(|t| **t != pid) {
+            let f = match open_children(pid, tid) {
+                Ok(f) => f,
+                // A thread that ended since the listing.
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            s.files += 1;
+            match crate::sample::procfs::pread_whole(&f, &mut s.text, 256) {
+                Ok(n) => parse_pids(&s.text[..n], &mut s.found),
+                Err(e) if gone(&e) => {}
+                Err(e) => return Err(e),
             }
         }
     }
