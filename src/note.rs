@@ -124,6 +124,8 @@ pub enum Note {
         kept_s: f64,
         span_s: f64,
     },
+    /// A series that only rises and fell to near zero a few times, like a counter reset.
+    CounterLikeResets { resets: usize },
     /// Steps with no sample inside the series (staleness: the target was not scraped).
     StalenessGaps {
         missing: usize,
@@ -318,6 +320,10 @@ impl fmt::Display for Note {
             HostFactsOfAnalysis => {
                 f.write_str("host facts are those of the machine that ran the analysis")
             }
+            CounterLikeResets { resets } => write!(
+                f,
+                "the series only rises and fell to near zero {resets} time(s), like a counter reset: if it is a counter, judge its rate(...) instead"
+            ),
             SeriesRestarted {
                 restarts,
                 at,

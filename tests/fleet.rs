@@ -166,13 +166,24 @@ fn every_series_judged_against_a_backfilled_prometheus() {
     };
     let verdict = |svc: &str| by(svc)["verdict"].as_str().unwrap().to_string();
     let why = |svc: &str| format!("{svc}: {}", by(svc));
-    for svc in ["leaky-gc", "leaky-linear", "restarted"] {
+    for svc in ["leaky-gc", "leaky-linear"] {
         assert_eq!(verdict(svc), "FAIL", "{}", why(svc));
         assert_eq!(by(svc)["exit_code"], 1);
     }
     for svc in ["steady", "steady-gc", "plateau", "gap", "<b>odd</b>"] {
         assert_eq!(verdict(svc), "PASS", "{}", why(svc));
     }
+    // A drop back to the start: a restarted leak or a slow collector, which this series
+    // alone cannot tell: INCONCLUSIVE, with the stretch's growth said.
+    assert_eq!(verdict("restarted"), "INCONCLUSIVE", "{}", why("restarted"));
+    assert!(
+        by("restarted")["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be told apart"),
+        "{}",
+        why("restarted")
+    );
     // The counter is refused with its reason, not judged.
     let api = by("api");
     assert_eq!(api["refused"], true, "{api}");
@@ -198,7 +209,7 @@ fn every_series_judged_against_a_backfilled_prometheus() {
         .iter()
         .map(|s| s["verdict"].as_str().unwrap())
         .collect();
-    assert_eq!(order[..3], ["FAIL"; 3], "{order:?}");
+    assert_eq!(order[..3], ["FAIL", "FAIL", "INCONCLUSIVE"], "{order:?}");
     assert_eq!(*order.last().unwrap(), "PASS");
     assert_eq!(j["exit_code"], 1);
     assert_eq!(code(&o), 1, "{}", show(&o));
@@ -228,7 +239,7 @@ fn every_series_judged_against_a_backfilled_prometheus() {
         "a label is never markup"
     );
     let md = std::fs::read_to_string(out.join("fleet.md")).unwrap();
-    assert!(md.contains("3 FAIL"), "{md}");
+    assert!(md.contains("2 FAIL"), "{md}");
     let file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("fleet.json")).unwrap()).unwrap();
     assert_eq!(file, j);
@@ -245,7 +256,7 @@ fn every_series_judged_against_a_backfilled_prometheus() {
     assert_eq!(code(&o), 1, "{}", show(&o));
     let first_row = text.lines().find(|l| l.contains("service=")).unwrap();
     assert!(first_row.trim_start().starts_with("FAIL"), "{text}");
-    assert!(text.contains("8 series: 3 FAIL"), "{text}");
+    assert!(text.contains("8 series: 2 FAIL"), "{text}");
 
     // Only the steady ones: exit 0.
     let o = analyze(

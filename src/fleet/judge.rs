@@ -137,8 +137,14 @@ pub fn judge_series(s: &RawSeries, rules: &FleetRules, range: &QueryRange) -> Se
             notes,
         );
     }
-    if let Some(why) = shape::counter_reason(name, &s.v) {
-        return refused(why, notes);
+    // --metric says how to judge it: a gauge, whatever its name says.
+    if rules.metric.is_none() {
+        if let Some(why) = shape::counter_reason(name) {
+            return refused(why, notes);
+        }
+    }
+    if let Some(resets) = shape::counter_like_resets(&s.v) {
+        notes.push(Note::CounterLikeResets { resets });
     }
     let (missing, longest) = shape::gaps(&s.t, range.step);
     if missing > 0 {
@@ -176,12 +182,25 @@ pub fn judge_series(s: &RawSeries, rules: &FleetRules, range: &QueryRange) -> Se
         },
     );
     notes.extend(eval.notes);
+    let (mut verdict, mut reason, mut explanation) = (eval.verdict, eval.reason, eval.explanation);
+    if !cuts.is_empty() && verdict == Verdict::Fail {
+        // Drops back to the start cannot be told apart by this series alone: a leak
+        // restarted by its OOM kills, or a slow collector's sawtooth (a few full
+        // collections in the range). Each stretch alone is one ramp, so its interval is
+        // narrow whichever it is: say it, do not FAIL on it.
+        verdict = Verdict::Inconclusive;
+        reason = Some(Reason::Undecided);
+        explanation = format!(
+            "{explanation} — but the level fell back to its start {} time(s): restarts of a leaking service or a slow collector's sawtooth cannot be told apart from this series alone (check process_start_time_seconds or the restarts of these labels) → INCONCLUSIVE",
+            cuts.len()
+        );
+    }
     SeriesResult {
         labels: s.labels.clone(),
-        verdict: eval.verdict,
-        exit_code: verdict_exit_code(eval.verdict, rules.inconclusive),
-        reason: eval.reason,
-        explanation: eval.explanation,
+        verdict,
+        exit_code: verdict_exit_code(verdict, rules.inconclusive),
+        reason,
+        explanation,
         refused: false,
         samples: s.v.len(),
         judged_from: Some(rfc3339(t[0])),
@@ -302,6 +321,54 @@ mod tests {
             "{:?}",
             r.notes
         );
-        assert_eq!(r.verdict, Verdict::Fail, "{}", r.explanation);
+        // The stretch grows 50 MB/h, but a restart cannot be told from a slow
+        // collector's drop by this series alone: INCONCLUSIVE, never FAIL on it.
+        assert_eq!(r.verdict, Verdict::Inconclusive, "{}", r.explanation);
+        assert!(
+            r.explanation.contains("cannot be told apart"),
+            "{}",
+            r.explanation
+        );
+    }
+
+    #[test]
+    fn a_slow_collectors_sawtooth_is_not_failed_as_restarts() {
+        // An old generation filling 100 → 400 MB and collected every 2 h, no leak (the
+        // reviewer's case: cut at its drops, it read as a 150 MB/h FAIL).
+        let s = series("old_gen_bytes", |x| {
+            let phase = ((x + 3600.0) % 7200.0) / 7200.0;
+            100e6 + 300e6 * phase + (x * 0.37).sin() * 1e5
+        });
+        let r = judge_series(&s, &rules(), &range());
+        assert_ne!(r.verdict, Verdict::Fail, "{}", r.explanation);
+    }
+
+    #[test]
+    fn a_leaking_gauge_that_restarts_is_judged_not_refused() {
+        // Descriptors leaking 20 → ~1,800 over 2 h, restarted three times (the
+        // reviewer's case: refused as a counter by its shape).
+        let s = series("process_open_fds", |x| 20.0 + ((x % 7200.0) / 4.0).floor());
+        let r = judge_series(&s, &rules(), &range());
+        assert!(!r.refused, "{}", r.explanation);
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| matches!(n, Note::CounterLikeResets { .. })),
+            "{:?}",
+            r.notes
+        );
+    }
+
+    #[test]
+    fn a_gauge_named_like_a_counter_is_judged_when_metric_says_so() {
+        let s = series("nodejs_active_handles_total", |x| 100.0 + x / 60.0);
+        assert!(judge_series(&s, &rules(), &range()).refused);
+        let as_gauge = FleetRules {
+            metric: Some("nodejs_active_handles".into()),
+            ..rules()
+        };
+        let r = judge_series(&s, &as_gauge, &range());
+        assert!(!r.refused, "{}", r.explanation);
+        assert!(r.explanation.contains("grows 60.0/h"), "{}", r.explanation);
     }
 }

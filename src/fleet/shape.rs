@@ -17,23 +17,23 @@ const COUNTER_SUFFIXES: [&str; 5] = ["_total", "_count", "_sum", "_bucket", "_cr
 /// More level-resetting drops than this are a sawtooth, not restarts.
 pub const MAX_RESTARTS: usize = 3;
 
-/// Why a series is not judged as a gauge, when it is not.
-pub fn counter_reason(name: Option<&str>, v: &[f64]) -> Option<String> {
-    if let Some(n) = name {
-        if let Some(suffix) = COUNTER_SUFFIXES.iter().find(|s| n.ends_with(*s)) {
-            return Some(format!(
-                "{n} is a counter (its name ends in {suffix}): it grows by design; judge a gauge (e.g. *_bytes) or its rate(...)"
-            ));
-        }
-    }
-    let resets = monotonic_resets(v)?;
-    // Counters reset when their process restarts: rarely. Many drops to zero are a
-    // gauge's rhythm (a queue that drains), not resets.
-    (1..=MAX_RESTARTS).contains(&resets).then(|| {
-        format!(
-            "the series only rises, and fell to near zero {resets} time(s) like a counter reset: it looks like a counter; judge a gauge or its rate(...)"
-        )
-    })
+/// Why a series is not judged as a gauge: its name says it is a counter. Only the name
+/// decides: a series that only rises and drops to near zero now and then may as well be
+/// a leaking gauge restarted by its OOM kills, which must be judged (see
+/// [`counter_like_resets`] for the note it gets instead).
+pub fn counter_reason(name: Option<&str>) -> Option<String> {
+    let n = name?;
+    let suffix = COUNTER_SUFFIXES.iter().find(|s| n.ends_with(*s))?;
+    Some(format!(
+        "{n} is a counter (its name ends in {suffix}): it grows by design; judge a gauge (e.g. *_bytes) or its rate(...), or pass --metric NAME to judge it as a gauge if it is one despite its name"
+    ))
+}
+
+/// How many times a series that otherwise only rises fell to below a tenth of its
+/// previous value (1 to [`MAX_RESTARTS`] times): the shape of a counter reset, or of a
+/// leaking gauge that restarts. `None` for any other shape.
+pub fn counter_like_resets(v: &[f64]) -> Option<usize> {
+    monotonic_resets(v).filter(|r| (1..=MAX_RESTARTS).contains(r))
 }
 
 /// For a series that never decreases except by falling to below a tenth of its previous
@@ -131,18 +131,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_by_name_and_by_shape() {
-        assert!(counter_reason(Some("http_requests_total"), &[1.0, 2.0])
+    fn counters_by_name_only_and_counter_like_shapes_noted() {
+        assert!(counter_reason(Some("http_requests_total"))
             .unwrap()
             .contains("rate(...)"));
+        assert_eq!(counter_reason(Some("m_bytes")), None);
+        assert_eq!(counter_reason(None), None);
+        // Rises and falls to zero once: a counter reset, or a leak restarted (noted).
         let reset: Vec<f64> = (0..100).map(|i| f64::from(i % 50) * 10.0).collect();
-        assert!(counter_reason(Some("odd_gauge"), &reset).is_some());
-        // A leak that only rises is a gauge until it resets like a counter.
+        assert_eq!(counter_like_resets(&reset), Some(1));
+        // A leak that only rises has no reset.
         let leak: Vec<f64> = (0..100).map(|i| 1e6 + f64::from(i)).collect();
-        assert_eq!(counter_reason(Some("m_bytes"), &leak), None);
+        assert_eq!(counter_like_resets(&leak), None);
         // A queue that drains to zero every few samples is a gauge's rhythm.
         let queue: Vec<f64> = (0..100).map(|i| f64::from(i % 7)).collect();
-        assert_eq!(counter_reason(None, &queue), None);
+        assert_eq!(counter_like_resets(&queue), None);
     }
 
     #[test]
