@@ -350,6 +350,11 @@ impl ProcessTree {
         if self.index.remove(&pid).is_some() {
             self.members.retain(|m| m.id.pid != pid);
             self.changed = true;
+            // Its children are re-parented (to soak, the subreaper) after this tick's
+            // scan may have read soak's children: scan at the next tick even if no
+            // process was created since, or an orphan could wait for the next fork on
+            // the machine to be found.
+            self.last_pid_seen = None;
         }
     }
 
