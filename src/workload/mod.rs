@@ -1,6 +1,7 @@
 //! What is being soaked: a command soak starts ([`process::Launched`]), a running pid
 //! ([`process::attach`]), and the process tree under either ([`tree::ProcessTree`]).
 
+mod children;
 pub mod closure;
 pub mod command;
 pub mod container;
@@ -8,6 +9,7 @@ pub mod engine;
 pub mod guard;
 pub mod log;
 pub mod oom;
+mod proc_list;
 pub mod process;
 pub mod signal;
 pub mod tree;

@@ -27,6 +27,8 @@
 //! from the tree's once their parent is gone. A process that forked and exited between
 //! two scans is not seen either (it was never sampled).
 
+use super::children::{read_children, Member, Scratch};
+use super::proc_list::{parse_last_pid, DirLister, DIRENTS_BUF};
 use crate::sample::procfs::{gone, ProcReader, Stat};
 use std::collections::HashMap;
 use std::io;
@@ -38,81 +40,6 @@ pub struct ProcId {
     pub pid: u32,
     /// Its start time, which tells it from a later process with the same pid.
     pub starttime: u64,
-}
-
-/// Lists the numeric entries of a directory (`/proc`, `/proc/PID/task`) through one
-/// kept-open descriptor and a caller's reused buffer (`getdents64`), so a tick allocates
-/// nothing to find new processes or threads.
-struct DirLister {
-    dir: std::fs::File,
-}
-
-impl DirLister {
-    fn open(path: &str) -> io::Result<DirLister> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let dir = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY)
-            .open(path)?;
-        Ok(DirLister { dir })
-    }
-
-    fn list(&mut self, buf: &mut [u8], out: &mut Vec<u32>) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
-        let fd = self.dir.as_raw_fd();
-        // SAFETY: lseek on a descriptor we own; rewinding restarts the listing.
-        if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        loop {
-            // SAFETY: the kernel writes at most buf.len() bytes into our buffer.
-            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if n == 0 {
-                return Ok(());
-            }
-            parse_dirents(&buf[..n as usize], out);
-        }
-    }
-}
-
-/// Parses `linux_dirent64` records (ino u64, off i64, reclen u16, type u8, name, NUL),
-/// keeping names that are pids.
-fn parse_dirents(mut b: &[u8], out: &mut Vec<u32>) {
-    while b.len() >= 19 {
-        let reclen = u16::from_ne_bytes([b[16], b[17]]) as usize;
-        if reclen < 19 || reclen > b.len() {
-            return;
-        }
-        let name = &b[19..reclen];
-        let mut pid: u32 = 0;
-        let mut digits = 0;
-        for &c in name.iter().take_while(|c| **c != 0) {
-            if c.is_ascii_digit() && digits < 10 {
-                pid = pid.wrapping_mul(10).wrapping_add((c - b'0') as u32);
-                digits += 1;
-            } else {
-                digits = 0;
-                break;
-            }
-        }
-        if digits > 0 {
-            out.push(pid);
-        }
-        b = &b[reclen..];
-    }
-}
-
-/// The last field of `/proc/loadavg`.
-fn parse_last_pid(b: &[u8]) -> Option<u32> {
-    std::str::from_utf8(b)
-        .ok()?
-        .split_whitespace()
-        .nth(4)?
-        .parse()
-        .ok()
 }
 
 /// How new members are found.
@@ -139,41 +66,6 @@ impl Discovery {
             Discovery::Listing
         }
     }
-}
-
-/// One member: its identity and the children files of its threads, kept open.
-struct Member {
-    id: ProcId,
-    /// `(tid, task/TID/children)` kept open: the main thread's only (the other threads'
-    /// files are opened per scan).
-    threads: Vec<(u32, std::fs::File)>,
-    /// `/proc/PID/task`, opened when the member turns out to have more than one thread.
-    task_dir: Option<DirLister>,
-}
-
-impl Member {
-    fn new(id: ProcId) -> Member {
-        Member {
-            id,
-            threads: Vec::new(),
-            task_dir: None,
-        }
-    }
-}
-
-/// Scratch space of the children scan, kept between ticks so a scan allocates nothing.
-#[derive(Default)]
-struct Scratch {
-    /// One children file's text.
-    text: Vec<u8>,
-    /// Pids found in it.
-    found: Vec<u32>,
-    /// Tids of a multi-threaded member.
-    tids: Vec<u32>,
-    /// The `getdents64` buffer.
-    dirents: Vec<u8>,
-    /// Children files read since the scan began.
-    files: usize,
 }
 
 /// The tracked tree: the root and every descendant seen.
@@ -578,98 +470,6 @@ impl ProcessTree {
     }
 }
 
-/// The `getdents64` buffer of a `/proc` listing.
-const DIRENTS_BUF: usize = 32 * 1024;
-
-/// Reads `m`'s children files into `s.found`: only the main thread's when `threads` says
-/// there is one thread, else every thread's (listing `task/`, opening the new threads'
-/// files, dropping the ended ones').
-fn read_children(m: &mut Member, threads: Option<u64>, s: &mut Scratch) -> io::Result<()> {
-    let pid = m.id.pid;
-    s.found.clear();
-    if threads == Some(1) {
-        if m.threads.len() != 1 || m.threads[0].0 != pid {
-            m.threads.retain(|(tid, _)| *tid == pid);
-            if m.threads.is_empty() {
-                m.threads.push((pid, open_children(pid, pid)?));
-            }
-        }
-    } else {
-        if m.task_dir.is_none() {
-            m.task_dir = Some(DirLister::open(&format!("/proc/{pid}/task"))?);
-        }
-        if s.dirents.len() < 4096 {
-            s.dirents.resize(4096, 0);
-        }
-        s.tids.clear();
-        if let Some(d) = m.task_dir.as_mut() {
-            d.list(&mut s.dirents, &mut s.tids)?;
-        }
-        if s.tids.is_empty() {
-            // A task listing of a process that ended is empty.
-            return Err(io::Error::from_raw_os_error(libc::ESRCH));
-        }
-        // Only the main thread's file stays open. The other threads' files are opened,
-        // read and closed at each scan: a member with thousands of threads (a thread
-        // leak, which --max-thread-growth is there to catch) must not hold thousands of
-        // soak's descriptors, and a thread id reused by a new thread gets its own file
-        // (a kept-open file of an ended thread reads empty, not an error).
-        m.threads.retain(|(tid, _)| *tid == pid);
-        if m.threads.is_empty() && s.tids.contains(&pid) {
-            m.threads.push((pid, open_children(pid, pid)?));
-        }
-        for &tid in s.tids.iter().filter(|t| **t != pid) {
-            let f = match open_children(pid, tid) {
-                Ok(f) => f,
-                // A thread that ended since the listing.
-                Err(e) if gone(&e) => continue,
-                Err(e) => return Err(e),
-            };
-            s.files += 1;
-            match crate::sample::procfs::pread_whole(&f, &mut s.text, 256) {
-                Ok(n) => parse_pids(&s.text[..n], &mut s.found),
-                Err(e) if gone(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    for (tid, f) in &m.threads {
-        s.files += 1;
-        match crate::sample::procfs::pread_whole(f, &mut s.text, 256) {
-            Ok(n) => parse_pids(&s.text[..n], &mut s.found),
-            // A thread that ended: its children moved to another thread, read too.
-            Err(e) if gone(&e) && *tid != pid => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-fn open_children(pid: u32, tid: u32) -> io::Result<std::fs::File> {
-    std::fs::File::open(format!("/proc/{pid}/task/{tid}/children"))
-}
-
-/// Space-separated decimal pids ("12 345 ").
-fn parse_pids(b: &[u8], out: &mut Vec<u32>) {
-    let mut v: u32 = 0;
-    let mut digits = 0;
-    for &c in b {
-        if c.is_ascii_digit() && digits < 10 {
-            v = v.wrapping_mul(10).wrapping_add(u32::from(c - b'0'));
-            digits += 1;
-        } else {
-            if digits > 0 {
-                out.push(v);
-            }
-            v = 0;
-            digits = 0;
-        }
-    }
-    if digits > 0 {
-        out.push(v);
-    }
-}
-
 /// Unit tests that start child processes, and those that count this process's tree,
 /// take turns: a child of one would be a member of the other's tree.
 #[cfg(test)]
@@ -678,32 +478,6 @@ pub(crate) static CHILDREN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(()
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lister_matches_read_dir() {
-        let mut l = DirLister::open("/proc").unwrap();
-        let mut buf = vec![0u8; DIRENTS_BUF];
-        let mut fast = Vec::new();
-        l.list(&mut buf, &mut fast).unwrap();
-        let mut slow: Vec<u32> = std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect();
-        fast.sort_unstable();
-        slow.sort_unstable();
-        let me = std::process::id();
-        assert!(fast.binary_search(&me).is_ok() && slow.binary_search(&me).is_ok());
-        // Processes may come and go between the two listings.
-        let common = fast
-            .iter()
-            .filter(|p| slow.binary_search(p).is_ok())
-            .count();
-        assert!(common + 5 >= slow.len(), "{} vs {}", fast.len(), slow.len());
-        // Rewinding the open directory lists again.
-        let mut again = Vec::new();
-        l.list(&mut buf, &mut again).unwrap();
-        assert!(again.contains(&me));
-    }
 
     fn me_as_root(r: &mut ProcReader, discovery: Discovery) -> ProcessTree {
         let me = std::process::id();
@@ -802,15 +576,6 @@ mod tests {
     }
 
     #[test]
-    fn pids_parse_from_children_files() {
-        let mut out = Vec::new();
-        parse_pids(b"12 345 6789 ", &mut out);
-        parse_pids(b"", &mut out);
-        parse_pids(b"7", &mut out);
-        assert_eq!(out, [12, 345, 6789, 7]);
-    }
-
-    #[test]
     fn the_listing_is_forced_by_the_environment_switch() {
         // Only reads the variable: the default on this kernel is the children files.
         if std::env::var_os("SOAK_TREE_DISCOVERY").is_none() {
@@ -825,13 +590,5 @@ mod tests {
                 }
             );
         }
-    }
-
-    #[test]
-    fn dirent_parser_is_defensive() {
-        let mut out = Vec::new();
-        parse_dirents(&[0u8; 10], &mut out);
-        parse_dirents(&[0xffu8; 64], &mut out);
-        assert!(out.is_empty());
     }
 }
