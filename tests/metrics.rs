@@ -50,14 +50,7 @@ fn scrape_during_a_run() {
         .spawn()
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.strip_suffix("/metrics\n"))
-        .unwrap_or_else(|| panic!("start line names the metrics address: {first}"))
-        .to_string();
+    let addr = metrics_address(&mut err);
     std::thread::sleep(Duration::from_secs(5));
     let resp = get(&addr, "/metrics");
     assert!(resp.starts_with("HTTP/1.1 200 OK"), "{resp}");
@@ -173,14 +166,7 @@ fn idle_connections_cannot_exhaust_descriptors() {
         .spawn()
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.strip_suffix("/metrics\n"))
-        .unwrap_or_else(|| panic!("start line names the metrics address: {first}"))
-        .to_string();
+    let addr = metrics_address(&mut err);
     let sock_addr: std::net::SocketAddr = addr.parse().unwrap();
     // 200 idle connections, more than soak's 128 descriptors, topped up for 4 s as
     // soak lets some go; some may never be accepted (a full backlog), which is fine:
@@ -224,4 +210,16 @@ fn idle_connections_cannot_exhaust_descriptors() {
     let resp =
         answered.unwrap_or_else(|| panic!("/metrics never answered after the flood: {rest}"));
     assert!(resp.contains("soak_samples_total"), "{resp}");
+}
+
+/// The `/metrics` address soak's start line names (its first line on stderr).
+fn metrics_address(err: &mut impl BufRead) -> String {
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.strip_suffix("/metrics\n"))
+        .unwrap_or_else(|| panic!("start line names the metrics address: {first}"))
+        .to_string()
 }
