@@ -1,5 +1,6 @@
-//! Measures the verdict engine on the labelled corpus (`../shared/corpus`, or the folder
-//! in `SOAK_CORPUS`): false-FAIL, missed-FAIL and INCONCLUSIVE rates per regime and per
+//! Measures the verdict engine on the labelled corpus (`tests/data/corpus`, a copy of the
+//! team's labelled set kept in the repository so that a clone reproduces the figures; or the
+//! folder in `SOAK_CORPUS`): false-FAIL, missed-FAIL and INCONCLUSIVE rates per regime and per
 //! family. Run: `cargo bench --bench verdict_corpus` (add `-- --verbose` for every file).
 //!
 //! The limits and warm-up come from `labels.csv`; nothing here is tuned per file.
@@ -72,7 +73,7 @@ fn main() {
     let check = std::env::args().any(|a| a == "--check");
     let dir = std::env::var_os("SOAK_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus"));
     let labels = dir.join("labels.csv");
     let mut rdr = match csv::Reader::from_path(&labels) {
         Ok(r) => r,
