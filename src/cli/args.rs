@@ -1,6 +1,6 @@
 //! The clap definitions of the command line: what can be typed, with its help text.
 
-use super::help::AFTER_HELP;
+use super::help::{self, AFTER_HELP, AFTER_SHORT_HELP};
 use super::values::parse_percent;
 use super::verdict::VerdictArgs;
 use crate::units::{parse_duration, parse_size};
@@ -14,7 +14,8 @@ use std::time::Duration;
     name = "soak",
     version,
     about = "Run or attach to a workload, sample its memory, and decide whether it leaks.",
-    after_help = AFTER_HELP,
+    after_help = AFTER_SHORT_HELP,
+    after_long_help = AFTER_HELP,
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -29,14 +30,22 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Sub {
-    /// Re-analyse a saved timeline CSV with any limits (same exit codes as a run), or
-    /// judge every series of a Prometheus range query (--prometheus URL --query PROMQL).
+    /// Re-judge a saved timeline, or every series of a Prometheus query.
+    ///
+    /// A timeline CSV is judged with any limits (same exit codes as a run); with
+    /// --prometheus URL --query PROMQL every series of the range query is judged.
+    #[command(after_help = help::ANALYZE_EXAMPLES)]
     Analyze(Box<AnalyzeArgs>),
-    /// Re-render report.md, report.html and junit.xml of a run from its report.json and
-    /// timeline.csv.
+    /// Re-render report.md, report.html and junit.xml of a run.
+    ///
+    /// From the run directory's report.json and timeline.csv.
+    #[command(after_help = help::REPORT_EXAMPLES)]
     Report(ReportArgs),
-    /// Compare a candidate run with a baseline (run directories or report.json files):
-    /// exit 0 unless a figure is worse by more than --fail.
+    /// Compare a candidate run with a baseline.
+    ///
+    /// Run directories or report.json files: exit 0 unless a figure is worse by more than
+    /// --fail.
+    #[command(after_help = help::COMPARE_EXAMPLES)]
     Compare(CompareArgs),
     #[command(name = "__guard", hide = true)]
     /// Internal: the process that stops the target if soak is killed.
@@ -46,97 +55,113 @@ pub enum Sub {
 /// Options of a run.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// How long to run, e.g. 30s, 10m, 24h [default: 10m].
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub duration: Option<Duration>,
-    /// Time between samples, e.g. 200ms, 1s, 30s [default: 1s].
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub interval: Option<Duration>,
-    /// Grace between SIGTERM and SIGKILL when stopping the target [default: 10s].
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub grace: Option<Duration>,
-    /// Attach to a running process (and its descendants) instead of starting one.
+    /// The command to run, after `--` (started directly, no shell).
+    #[arg(last = true, value_name = "CMD", help_heading = help::TARGET)]
+    pub command: Vec<String>,
+    /// Attach to a running process and its descendants instead of starting one.
+    ///
     /// soak never signals it.
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", help_heading = help::TARGET)]
     pub pid: Option<u32>,
-    /// Start a container from this local image (soak never pulls), soak it, then stop
-    /// and remove it. Arguments after -- replace the image's command. Needs the Docker
+    /// Grace between SIGTERM and SIGKILL when stopping the target [default: 10s].
+    #[arg(long, help_heading = help::TARGET, value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub grace: Option<Duration>,
+    /// The workload is finite: its exit with code 0 ends the run normally.
+    ///
+    /// For a test suite or a batch job; without it any exit of the target fails the run
+    /// with exit 4.
+    #[arg(long, help_heading = help::TARGET)]
+    pub allow_exit: bool,
+    /// An OOM kill of a process other than the main one is reported, not a failure.
+    ///
+    /// For a worker pool that restarts its workers. Without it such a kill fails the run
+    /// with exit 4.
+    #[arg(long, help_heading = help::TARGET)]
+    pub allow_child_oom: bool,
+    /// Start a container from this local image, soak it, then stop and remove it.
+    ///
+    /// soak never pulls. Arguments after -- replace the image's command. Needs the Docker
     /// engine (DOCKER_HOST or /var/run/docker.sock).
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", help_heading = help::CONTAINERS)]
     pub image: Option<String>,
     /// Attach to a running container (name or id); soak never stops it.
-    #[arg(long, value_name = "NAME|ID")]
+    #[arg(long, value_name = "NAME|ID", help_heading = help::CONTAINERS)]
     pub container: Option<String>,
-    /// Memory limit of the container soak starts with --image, e.g. 512MB (no swap
-    /// beyond it: reaching it is an OOM kill).
-    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    /// Memory limit of the container soak starts with --image, e.g. 512MB.
+    ///
+    /// No swap beyond it: reaching it is an OOM kill.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE", help_heading = help::CONTAINERS)]
     pub memory_limit: Option<u64>,
     /// An environment variable of the container soak starts, K=V (repeatable).
-    #[arg(long = "env", value_name = "K=V")]
+    #[arg(long = "env", value_name = "K=V", help_heading = help::CONTAINERS)]
     pub env: Vec<String>,
-    /// Where the cgroup file systems are mounted, for container runs [default:
-    /// /sys/fs/cgroup]. When the container's cgroup cannot be read there, soak reads the
-    /// engine's stats API instead and says so in the report.
-    #[arg(long, value_name = "DIR")]
+    /// Where the cgroup file systems are mounted [default: /sys/fs/cgroup].
+    ///
+    /// When the container's cgroup cannot be read there, soak reads the engine's stats
+    /// API instead and says so in the report.
+    #[arg(long, value_name = "DIR", help_heading = help::CONTAINERS)]
     pub cgroup_root: Option<PathBuf>,
-    /// Do not inject the heap-counting shim (LD_PRELOAD) into the command; heap_bytes
-    /// stays empty.
-    #[arg(long)]
-    pub no_heap: bool,
-    /// Ask the target's JVMs (attach protocol, or jcmd GC.run) and node processes
-    /// (gc() in soak's preload) for a full collection this often, e.g. 5m, so that
-    /// runtime_heap_after_gc follows the live set [default: never].
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub full_gc_every: Option<Duration>,
-    /// Also sample PSS from /proc/PID/smaps_rollup. The kernel walks every page table
-    /// for it: measured 0.19 ms for a 20 MB process and 8 ms for a 1 GB one, against
+    /// How long to run, e.g. 30s, 10m, 24h [default: 10m].
+    #[arg(long, help_heading = help::SAMPLING, value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub duration: Option<Duration>,
+    /// Time between samples, e.g. 200ms, 1s, 30s [default: 1s].
+    #[arg(long, help_heading = help::SAMPLING, value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub interval: Option<Duration>,
+    /// Also sample PSS from /proc/PID/smaps_rollup.
+    ///
+    /// The kernel walks every page table for it: measured 0.19 ms for a 20 MB process and 8 ms for a 1 GB one, against
     /// 0.02 ms for soak's default sample (benches/sample_cost.rs, one run).
-    #[arg(long)]
+    #[arg(long, help_heading = help::SAMPLING)]
     pub pss: bool,
-    /// The workload is finite (a test suite, a batch job): its exit with code 0 ends the
-    /// run normally instead of failing it with exit 4.
-    #[arg(long)]
-    pub allow_exit: bool,
-    /// A process of the tree other than the main one killed by the OOM killer is
-    /// expected (a worker pool that restarts its workers): reported, but not a failure.
-    /// Without it such a kill fails the run with exit 4.
-    #[arg(long)]
-    pub allow_child_oom: bool,
-    /// Cap of each of the target's logs (target.stdout.log, target.stderr.log), e.g.
-    /// 100MB; past it the log keeps the first and the last half and the report says how
-    /// much was cut. 0: unlimited [default: 16MiB].
-    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
-    pub log_cap: Option<u64>,
+    /// Do not inject the heap-counting shim (LD_PRELOAD) into the command.
+    ///
+    /// heap_bytes stays empty. Use it when a target misbehaves with the shim loaded.
+    #[arg(long, help_heading = help::SAMPLING)]
+    pub no_heap: bool,
+    /// Ask the target's JVMs and node processes for a full collection this often, e.g. 5m.
+    ///
+    /// JVMs through the attach protocol (or jcmd GC.run), node through gc() in soak's
+    /// preload, so that runtime_heap_after_gc follows the live set [default: never].
+    #[arg(long, help_heading = help::SAMPLING, value_parser = parse_duration, value_name = "DURATION")]
+    pub full_gc_every: Option<Duration>,
+    /// Limits and verdict options.
+    #[command(flatten)]
+    pub verdict: VerdictArgs,
     /// Run directory; by default `reports/<name>-<UTC timestamp>`.
     // The help is spelled out because rustdoc reads the bare `<name>` of the doc comment
     // as an HTML tag, and clap would print backticks.
     #[arg(
         long,
         value_name = "DIR",
-        help = "Run directory [default: reports/<name>-<UTC timestamp>]"
+        help = "Run directory [default: reports/<name>-<UTC timestamp>]",
+        help_heading = help::OUTPUT
     )]
     pub out: Option<PathBuf>,
-    /// Run name [default: the command's file name, pid-N, the image or the container];
-    /// with --image also the container's name (the engine picks one otherwise).
-    #[arg(long)]
+    /// Run name [default: the command's file name, pid-N, the image or the container].
+    ///
+    /// With --image also the container's name (the engine picks one otherwise).
+    #[arg(long, help_heading = help::OUTPUT)]
     pub name: Option<String>,
-    /// Serve live figures at http://ADDR/metrics in the OpenMetrics text format Prometheus scrapes
-    /// [with no value: 127.0.0.1:9464].
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
+    /// Cap of each of the target's logs, e.g. 100MB; 0: unlimited [default: 16MiB].
+    ///
+    /// target.stdout.log and target.stderr.log: past the cap a log keeps the first and
+    /// the last half and the report says how much was cut.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE", help_heading = help::OUTPUT)]
+    pub log_cap: Option<u64>,
+    /// Serve live figures at http://ADDR/metrics [with no value: 127.0.0.1:9464].
+    ///
+    /// In the OpenMetrics text format Prometheus scrapes.
+    #[arg(long, value_name = "ADDR", help_heading = help::OUTPUT, num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
     pub metrics_addr: Option<String>,
-    /// Off a terminal, print a status line this often [default: 1m for runs up to an
-    /// hour, 10m for longer ones]. On a terminal a progress bar shows instead.
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    /// Off a terminal, print a status line this often.
+    ///
+    /// [default: 1m for runs up to an hour, 10m for longer ones]. On a terminal a
+    /// progress bar shows instead.
+    #[arg(long, help_heading = help::OUTPUT, value_parser = parse_duration, value_name = "DURATION")]
     pub status_every: Option<Duration>,
     /// No progress bar and no status lines (the start line and summary remain).
-    #[arg(long, short)]
+    #[arg(long, short, help_heading = help::OUTPUT)]
     pub quiet: bool,
-    /// Limits and verdict options.
-    #[command(flatten)]
-    pub verdict: VerdictArgs,
-    /// The command to run, after `--` (started directly, no shell).
-    #[arg(last = true, value_name = "CMD")]
-    pub command: Vec<String>,
 }
 
 /// Arguments of `soak report`.

@@ -1,5 +1,6 @@
 //! Limits and verdict options, shared by a run and `soak analyze`.
 
+use super::help;
 use super::profile::Merge;
 use super::values;
 use crate::config::{Format, InconclusivePolicy, Limits, DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR};
@@ -13,12 +14,15 @@ use std::time::Duration;
 /// and a profile fills (same names: `--max-peak` is the profile key `max_peak`).
 /// [`LimitArgs::check`] turns the merged set into [`Limits`].
 #[derive(Debug, Args, Clone, Default, PartialEq)]
+#[command(next_help_heading = help::LIMITS)]
 pub struct LimitArgs {
     /// Growth-rate limit after warm-up, e.g. 1MB/h, 60MB/h, 10kB/min
     /// [default: 10MB/h when no memory limit is given].
     #[arg(long, value_parser = parse_rate, value_name = "RATE")]
     pub max_growth_rate: Option<Rate>,
-    /// Total-growth limit after warm-up (end level minus level after warm-up), e.g. 100MB.
+    /// Total-growth limit after warm-up, e.g. 100MB.
+    ///
+    /// The end level minus the level after warm-up.
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
     pub max_total_growth: Option<u64>,
     /// Peak limit of the verdict metric, e.g. 2GB.
@@ -81,18 +85,19 @@ pub struct VerdictArgs {
     pub limits: LimitArgs,
     /// Warm-up to ignore before judging growth
     /// [default: max(30s, 10% of the run), at most half the run].
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, help_heading = help::LIMITS, value_parser = parse_duration, value_name = "DURATION")]
     pub warmup: Option<Duration>,
-    /// Metric the verdict is on: rss, anon, heap, pss; runtime_heap and
-    /// runtime_heap_after_gc (a JVM's or node's own heap); for containers also usage and
-    /// working_set; or any timeline column [default: rss].
-    #[arg(long, value_name = "METRIC")]
+    /// Metric the verdict is on [default: rss].
+    ///
+    /// rss, anon, heap, pss; runtime_heap and runtime_heap_after_gc (a JVM's or node's
+    /// own heap); for containers also usage and working_set; or any timeline column.
+    #[arg(long, value_name = "METRIC", help_heading = help::LIMITS)]
     pub metric: Option<String>,
     /// What INCONCLUSIVE exits with: exit3 (3), pass (0) or fail (1) [default: exit3].
-    #[arg(long, value_parser = values::inconclusive())]
+    #[arg(long, value_parser = values::inconclusive(), help_heading = help::LIMITS)]
     pub inconclusive: Option<InconclusivePolicy>,
     /// Summary on stdout: text or json.
-    #[arg(long, value_parser = values::format(), default_value = "text")]
+    #[arg(long, value_parser = values::format(), default_value = "text", help_heading = help::OUTPUT)]
     pub format: Format,
     /// A TOML profile (e.g. soak/ci.toml); flags given here override its values.
     #[arg(long, value_name = "FILE")]
