@@ -64,6 +64,7 @@ pub enum Error {
     #[error("{0}")]
     Monitor(String),
     /// A fleet query (`soak analyze --prometheus`) failed before any series was judged.
+    #[cfg(feature = "cli")]
     #[error(transparent)]
     Fleet(#[from] crate::fleet::FleetError),
 }
@@ -82,6 +83,7 @@ impl Error {
                 }
             }
             Error::Io { .. } | Error::Monitor(_) => exit_code::MONITOR_ERROR,
+            #[cfg(feature = "cli")]
             Error::Fleet(e) => e.exit_code(),
             Error::Timeline(e) => match e {
                 crate::timeline::ReadError::Io { .. } => exit_code::USAGE,

@@ -27,6 +27,7 @@ pub mod units;
 
 // Internal: public only for soak's own binary, benches and integration tests; hidden from
 // the documentation and not covered by semver.
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
 #[doc(hidden)]
@@ -37,6 +38,7 @@ pub mod config;
 pub mod console;
 #[doc(hidden)]
 pub mod error;
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod fleet;
 #[doc(hidden)]

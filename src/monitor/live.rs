@@ -1,19 +1,9 @@
 //! The live view of a run: the verdict metric's trend so far (on a bounded, decimated
 //! copy of the series), `/metrics` gauges and the progress text.
 
-use super::metrics::LiveMetrics;
 use crate::analysis::Verdict;
 use crate::config::RunConfig;
-use crate::sample::{Column, Sample};
-
-/// Every known figure of a sample (of the run's columns) as a `/metrics` gauge, labelled with its column.
-pub(super) fn publish_sample(m: &LiveMetrics, s: &Sample, columns: &[&'static Column]) {
-    for c in columns {
-        if let Some(v) = (c.value)(s) {
-            LiveMetrics::set(&m.current, "column", c.name, v);
-        }
-    }
-}
+use crate::sample::Sample;
 
 /// A bounded, evenly decimated copy of the verdict metric for the live trend (progress
 /// bar, status lines, `/metrics`): at most [`LiveSeries::CAP`] samples, halved (every
@@ -79,25 +69,6 @@ pub(super) fn trend_so_far(live: &LiveSeries, cfg: &RunConfig) -> crate::analysi
             max_total_growth: cfg.limits.max_total_growth.map(|b| b as f64),
         },
     )
-}
-
-pub(super) fn publish_trend(m: &LiveMetrics, a: &crate::analysis::SeriesAnalysis) {
-    for (bound, v) in [
-        ("estimate", a.slope_per_hour),
-        ("low", a.slope_low_per_hour),
-        ("high", a.slope_high_per_hour),
-    ] {
-        LiveMetrics::set(&m.slope, "bound", bound, v.unwrap_or(f64::NAN));
-    }
-    let so_far = Verdict::combine(a.checks().map(|c| c.verdict));
-    for v in [Verdict::Pass, Verdict::Inconclusive, Verdict::Fail] {
-        LiveMetrics::set(
-            &m.verdict,
-            "verdict",
-            &v.to_string(),
-            f64::from(u8::from(v == so_far)),
-        );
-    }
 }
 
 /// "RSS 12.3 MB · 5.1 MB/h [3.2 … 7.0] · FAIL so far" for the progress bar and status lines.

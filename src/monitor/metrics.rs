@@ -4,6 +4,10 @@
 //! The server answers plain HTTP/1.x GETs on one socket: one scrape is one short
 //! connection, which is all Prometheus needs, so no HTTP framework is pulled in.
 
+use crate::analysis::{SeriesAnalysis, Verdict};
+use crate::config::RunConfig;
+use crate::error::{Error, Result};
+use crate::sample::{Column, Sample};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -16,6 +20,37 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type Labels = Vec<(String, String)>;
 type FGauge = Gauge<f64, AtomicU64>;
+
+/// Binds `/metrics` before the target starts: a taken port fails the run with nothing
+/// started.
+pub(super) async fn serve_for_run(
+    cfg: &RunConfig,
+) -> Result<Option<(Arc<LiveMetrics>, std::net::SocketAddr)>> {
+    let Some(addr) = cfg.metrics_addr else {
+        return Ok(None);
+    };
+    if addr.ip().is_unspecified() {
+        crate::console::err_line(&format!(
+            "soak: warning: --metrics-addr {addr} serves /metrics on every network interface (the run's name and figures); use 127.0.0.1:{} to keep it local",
+            addr.port()
+        ));
+    }
+    let m = Arc::new(LiveMetrics::new(
+        &cfg.name,
+        &cfg.metric,
+        target_label(&cfg.target),
+        cfg.duration.as_secs_f64(),
+    ));
+    if let Some(r) = cfg.limits.max_growth_rate {
+        m.limit.set(r.bytes_per_hour);
+    }
+    let bound = serve(addr, m.clone()).await.map_err(|e| {
+        Error::Monitor(format!(
+            "cannot serve metrics on {addr}: {e} (choose another --metrics-addr)"
+        ))
+    })?;
+    Ok(Some((m, bound)))
+}
 
 /// The live figures of one run.
 pub struct LiveMetrics {
@@ -119,6 +154,43 @@ impl LiveMetrics {
     }
 
     /// Sets one labelled gauge.
+    /// Counts ticks skipped because they came late.
+    pub(super) fn record_missed(&self, n: u64) {
+        self.missed.inc_by(n);
+    }
+
+    /// Counts a row and publishes every known figure of the sample (of the run's
+    /// columns) as a gauge labelled with its column.
+    pub(super) fn record_sample(&self, elapsed: f64, s: &Sample, columns: &[&'static Column]) {
+        self.samples.inc();
+        self.elapsed.set(elapsed);
+        for c in columns {
+            if let Some(v) = (c.value)(s) {
+                LiveMetrics::set(&self.current, "column", c.name, v);
+            }
+        }
+    }
+
+    /// Publishes the trend so far: the slope with its bounds, and the verdict so far.
+    pub(super) fn record_trend(&self, a: &SeriesAnalysis) {
+        for (bound, v) in [
+            ("estimate", a.slope_per_hour),
+            ("low", a.slope_low_per_hour),
+            ("high", a.slope_high_per_hour),
+        ] {
+            LiveMetrics::set(&self.slope, "bound", bound, v.unwrap_or(f64::NAN));
+        }
+        let so_far = Verdict::combine(a.checks().map(|c| c.verdict));
+        for v in [Verdict::Pass, Verdict::Inconclusive, Verdict::Fail] {
+            LiveMetrics::set(
+                &self.verdict,
+                "verdict",
+                &v.to_string(),
+                f64::from(u8::from(v == so_far)),
+            );
+        }
+    }
+
     pub fn set(family: &Family<Labels, FGauge>, key: &str, value: &str, v: f64) {
         family
             .get_or_create(&vec![(key.to_string(), value.to_string())])

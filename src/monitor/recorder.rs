@@ -1,8 +1,8 @@
 //! The recorder: everything a tick does once the target was read. It fans each sample
 //! out to the timeline on disk, the live trend, `/metrics` and the progress line.
 
-use super::live::{progress_text, publish_sample, publish_trend, trend_so_far, LiveSeries};
-use super::metrics::{self, LiveMetrics};
+use super::live::{progress_text, trend_so_far, LiveSeries};
+use super::metrics::LiveMetrics;
 use super::session::End;
 use super::ticker::Ticker;
 use crate::config::RunConfig;
@@ -12,37 +12,6 @@ use crate::timeline::Extra;
 use crate::timeline::TimelineWriter;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Binds `/metrics` before the target starts: a taken port fails the run with nothing
-/// started.
-pub(super) async fn serve_metrics(
-    cfg: &RunConfig,
-) -> Result<Option<(Arc<LiveMetrics>, std::net::SocketAddr)>> {
-    let Some(addr) = cfg.metrics_addr else {
-        return Ok(None);
-    };
-    if addr.ip().is_unspecified() {
-        crate::console::err_line(&format!(
-            "soak: warning: --metrics-addr {addr} serves /metrics on every network interface (the run's name and figures); use 127.0.0.1:{} to keep it local",
-            addr.port()
-        ));
-    }
-    let m = Arc::new(LiveMetrics::new(
-        &cfg.name,
-        &cfg.metric,
-        metrics::target_label(&cfg.target),
-        cfg.duration.as_secs_f64(),
-    ));
-    if let Some(r) = cfg.limits.max_growth_rate {
-        m.limit.set(r.bytes_per_hour);
-    }
-    let bound = metrics::serve(addr, m.clone()).await.map_err(|e| {
-        Error::Monitor(format!(
-            "cannot serve metrics on {addr}: {e} (choose another --metrics-addr)"
-        ))
-    })?;
-    Ok(Some((m, bound)))
-}
 
 /// Everything a tick does after the target was read: the timeline row, the live trend,
 /// `/metrics`, the progress bar or status line, the periodic sync, the deadline.
@@ -72,6 +41,8 @@ pub(super) struct Recorder<'a> {
 }
 
 /// What a finished recording hands to the report.
+// Without `cli` only the in-process closure session is built; the CLI run reads the rest.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub(crate) struct Recorded {
     pub started_at: String,
     pub ended_at: String,
@@ -174,7 +145,7 @@ impl<'a> Recorder<'a> {
         if self.last_index.is_some() && expirations > 1 {
             self.missed += expirations - 1;
             if let Some(m) = &self.live {
-                m.missed.inc_by(expirations - 1);
+                m.record_missed(expirations - 1);
             }
         }
         self.last_index = Some(index);
@@ -199,9 +170,7 @@ impl<'a> Recorder<'a> {
             self.live_series.push(elapsed, v);
         }
         if let Some(m) = &self.live {
-            m.samples.inc();
-            m.elapsed.set(elapsed);
-            publish_sample(m, sample, &self.columns);
+            m.record_sample(elapsed, sample, &self.columns);
         }
         // The trend so far and the progress text are computed only where they are shown:
         // on `/metrics` and the bar (every 1% of the run, at least every 2 s), and at
@@ -213,7 +182,7 @@ impl<'a> Recorder<'a> {
             self.last_trend = elapsed;
             self.trend = Some(trend_so_far(&self.live_series, cfg));
             if let (Some(m), Some(a)) = (&self.live, &self.trend) {
-                publish_trend(m, a);
+                m.record_trend(a);
             }
         }
         let duration_s = cfg.duration.as_secs_f64();

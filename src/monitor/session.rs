@@ -1,28 +1,20 @@
 //! What the loop drives: a [`Session`] is one workload kind (a command or pid, a
 //! container, an in-process closure) together with the source its samples come from.
 //! The kinds are the files of `session/`, registered here: a new kind is one file plus
-//! its `mod` line and its arm in [`soak`].
+//! its `mod` line and its arm in `run.rs` (`check` and `soak`).
 
 pub(crate) mod closure;
-mod container;
-mod process;
+#[cfg(feature = "containers")]
+pub(super) mod container;
+#[cfg(feature = "cli")]
+pub(super) mod process;
 
-use super::conclude::conclude;
-use super::event_loop::drive;
-use super::metrics::LiveMetrics;
-use super::recorder::{Recorded, Recorder};
-use super::run::Outcome;
-use super::signals::StopSignals;
-use crate::config::{RunConfig, TargetSpec};
+use super::recorder::Recorded;
 use crate::error::Result;
 use crate::report::{ExitInfo, FullGcReport, RuntimeSeen, TargetInfo};
 use crate::sample::Sample;
 use crate::timeline::Extra;
-use crate::workload::engine::Engine;
-use crate::workload::tree::ProcId;
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Why the loop ended.
@@ -48,6 +40,8 @@ pub(crate) enum Step {
     Failed(String),
 }
 
+// Without `cli` only the in-process closure session is built; the CLI run reads the rest.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 /// One workload kind with its source of samples.
 #[allow(async_fn_in_trait)] // driven by a generic loop, never as a trait object
 pub(crate) trait Session {
@@ -77,6 +71,8 @@ pub(crate) trait Session {
     async fn finish(&mut self, end: &End, elapsed_s: f64, taken: u64) -> Result<Facts>;
 }
 
+// Without `cli` only the in-process closure session is built; the CLI run reads the rest.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 /// What a session learned, for the report.
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
@@ -96,6 +92,8 @@ pub(crate) struct Facts {
     pub signal: Option<SignalEnd>,
 }
 
+// Without `cli` only the in-process closure session is built; the CLI run reads the rest.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 /// Where the signal that ended a run came from.
 #[derive(Debug)]
 pub(crate) struct SignalEnd {
@@ -110,66 +108,4 @@ pub(crate) struct Ending {
     pub end: End,
     pub recorded: Recorded,
     pub facts: Facts,
-}
-
-/// What a run starts from: the target checked before the run directory was created.
-pub(crate) enum Checked {
-    /// A command to start, or the pid attached to.
-    Process(Option<ProcId>),
-    /// A container to create or attach to, through this engine.
-    Container(Engine),
-}
-
-/// Starts the session of the target's kind and records it to its end.
-pub(super) async fn soak(
-    cfg: &RunConfig,
-    checked: Checked,
-    guard_exe: Option<&Path>,
-    live: Option<(Arc<LiveMetrics>, std::net::SocketAddr)>,
-    stops: &mut StopSignals,
-) -> Result<Outcome> {
-    match checked {
-        Checked::Process(attached) => {
-            let session = process::ProcessRun::start(cfg, guard_exe, attached)?;
-            record(cfg, session, live, stops).await
-        }
-        Checked::Container(engine) => {
-            let session = container::ContainerRun::start(cfg, guard_exe, engine).await?;
-            record(cfg, session, live, stops).await
-        }
-    }
-}
-
-/// Checks the target before anything is created: a bad pid or an unreachable engine
-/// leaves no run directory.
-pub(super) fn check(cfg: &RunConfig, rt: &tokio::runtime::Runtime) -> Result<Checked> {
-    Ok(match &cfg.target {
-        TargetSpec::Pid(p) => Checked::Process(Some(crate::workload::process::attach(*p)?)),
-        TargetSpec::Command(_) => Checked::Process(None),
-        TargetSpec::Image(_) | TargetSpec::Container(_) => {
-            Checked::Container(rt.block_on(Engine::connect())?)
-        }
-    })
-}
-
-/// Records a started session to its end and concludes.
-async fn record<S: Session>(
-    cfg: &RunConfig,
-    mut session: S,
-    live: Option<(Arc<LiveMetrics>, std::net::SocketAddr)>,
-    stops: &mut StopSignals,
-) -> Result<Outcome> {
-    let what = session.describe();
-    let rec = match Recorder::start(cfg, session.extra_columns(), live, Some(&what)) {
-        Ok(r) => r,
-        Err(e) => {
-            // Stop and remove what was started before reporting the failure.
-            let _ = session
-                .finish(&End::MonitorError(e.to_string()), 0.0, 0)
-                .await;
-            return Err(e);
-        }
-    };
-    let ending = drive(&mut session, rec, Some(stops)).await?;
-    conclude(cfg, ending)
 }

@@ -387,6 +387,7 @@ impl CgroupReader {
 /// The same figures from one reading of the Engine's stats API (`GET
 /// /containers/ID/stats?stream=false&one-shot=true`), which the daemon reads from the
 /// same cgroup files.
+#[cfg(feature = "containers")]
 pub fn from_api(s: &bollard::container::Stats) -> Option<Sample> {
     use bollard::container::MemoryStatsStats;
     let ms = &s.memory_stats;

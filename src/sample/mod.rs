@@ -6,6 +6,7 @@
 pub mod cgroup;
 pub mod columns;
 pub mod dhat_sites;
+#[cfg(feature = "containers")]
 pub mod docker_stats;
 pub mod heap;
 pub mod heap_notes;

@@ -4,7 +4,9 @@
 mod children;
 pub mod closure;
 pub mod command;
+#[cfg(feature = "containers")]
 pub mod container;
+#[cfg(feature = "containers")]
 pub mod engine;
 pub mod guard;
 pub mod log;

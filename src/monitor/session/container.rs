@@ -26,7 +26,7 @@ enum Source {
 }
 
 /// A container, watched through the engine and sampled from its cgroup.
-pub(super) struct ContainerRun {
+pub(in crate::monitor) struct ContainerRun {
     workload: ContainerWorkload,
     source: Source,
     last: Option<Sample>,
@@ -36,7 +36,7 @@ pub(super) struct ContainerRun {
 impl ContainerRun {
     /// Starts (or attaches to) the container, then opens its cgroup or, failing that,
     /// the engine's stats stream.
-    pub(super) async fn start(
+    pub(in crate::monitor) async fn start(
         cfg: &RunConfig,
         guard_exe: Option<&Path>,
         engine: Engine,

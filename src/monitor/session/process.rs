@@ -24,7 +24,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// A command or attached pid, watched and sampled.
-pub(super) struct ProcessRun<'a> {
+pub(in crate::monitor) struct ProcessRun<'a> {
     cfg: &'a RunConfig,
     workload: Command,
     stops_before: u64,
@@ -43,7 +43,7 @@ impl<'a> ProcessRun<'a> {
     /// Plans the heap shim and Node's preload (their files are made once the guard
     /// knows them), starts the command or takes the attached pid, and sets up the tree's
     /// reader.
-    pub(super) fn start(
+    pub(in crate::monitor) fn start(
         cfg: &'a RunConfig,
         guard_exe: Option<&Path>,
         attached: Option<ProcId>,
