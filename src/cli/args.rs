@@ -37,6 +37,7 @@ pub enum Sub {
     Report(ReportArgs),
     /// Compare a candidate run with a baseline (run directories or report.json files):
     /// exit 0 unless a figure is worse by more than --fail.
+    #[command(after_help = super::compare::COMPARE_HELP)]
     Compare(CompareArgs),
     #[command(name = "__guard", hide = true)]
     /// Internal: the process that stops the target if soak is killed.
@@ -159,6 +160,14 @@ pub struct CompareArgs {
     /// Fail (exit 1) when a figure is more than this much worse.
     #[arg(long, value_parser = parse_percent, default_value = "20%", value_name = "PERCENT")]
     pub fail: f64,
+    /// What stdout gets: text (a table), json (the comparison, as compare.json) or
+    /// markdown (as compare.md).
+    #[arg(long, value_enum, default_value_t = super::compare::CompareFormat::Text)]
+    pub format: super::compare::CompareFormat,
+    /// Also write compare.json, compare.md and compare.html (with both runs' timelines
+    /// overlaid when their timeline.csv is beside the reports) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Arguments of `soak analyze`.

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod compare;
 mod fleet;
 mod help;
 mod profile;
