@@ -9,8 +9,9 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(o)))
@@ -417,4 +418,296 @@ fn compare_warns_when_a_side_is_inconclusive() {
         m.contains("INCONCLUSIVE (run too short") && m.contains("may be noise"),
         "{m}"
     );
+}
+
+/// `soak ab` with `args` before `--` and the two commands, into `out`.
+fn ab(out: &Path, args: &[&str], a: &[&str], b: &[&str]) -> Output {
+    let w = workload();
+    let mut cmd = Command::new(soak());
+    cmd.arg("ab")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg("--")
+        .arg(&w)
+        .args(a)
+        .arg(":::")
+        .arg(&w)
+        .args(b);
+    cmd.output().unwrap()
+}
+
+/// When the run in `dir` started, by its report.
+fn started(dir: &Path) -> chrono::DateTime<chrono::FixedOffset> {
+    let r = report(dir);
+    chrono::DateTime::parse_from_rfc3339(r["started_at"].as_str().unwrap()).unwrap()
+}
+
+/// When the run in `dir` ended, by its report.
+fn ended(dir: &Path) -> chrono::DateTime<chrono::FixedOffset> {
+    let r = report(dir);
+    chrono::DateTime::parse_from_rfc3339(r["ended_at"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn ab_leaking_b_against_steady_a_fails_concurrently() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("ab");
+    let mut args = AB.to_vec();
+    args.extend(["--format", "json"]);
+    let o = ab(&out, &args, &["steady", "20"], &["leak", "20"]);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let v = json(&o);
+    assert_eq!(v["ab"]["order"], "concurrent");
+    assert!(v["ab"]["meaning"]
+        .as_str()
+        .unwrap()
+        .contains("at the same time"));
+    assert_eq!(
+        (
+            v["baseline"]["name"].as_str(),
+            v["candidate"]["name"].as_str()
+        ),
+        (Some("workload-a"), Some("workload-b"))
+    );
+    assert_eq!(figure(&v, "growth_rate")["outcome"], "FAIL");
+    // Same settings by construction: the only warning is B's own FAIL.
+    assert_eq!(codes(&v), ["failed"]);
+    for side in ["a", "b"] {
+        for f in ["report.json", "timeline.csv", "report.html"] {
+            assert!(out.join(side).join(f).exists(), "{side}/{f}");
+        }
+    }
+    for f in ["compare.json", "compare.md", "compare.html"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(written, v);
+    // Both ran at once: each started before the other ended.
+    let (a, b) = (out.join("a"), out.join("b"));
+    assert!(started(&a) < ended(&b) && started(&b) < ended(&a));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("soak ab: A `") && err.contains("concurrent for 3s each"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ab_a_against_a_passes_one_after_the_other() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("ab");
+    let mut args = AB.to_vec();
+    args.extend(["--order", "alternate", "--name", "same"]);
+    let o = ab(&out, &args, &["steady", "20"], &["steady", "20"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let t = stdout(&o);
+    assert!(
+        t.starts_with("soak ab: order sequential — A ran for 3s, then B for 3s"),
+        "{t}"
+    );
+    assert!(
+        t.contains(
+            "soak compare: OK — no figure of `same-b` is more than 5% worse than baseline `same-a`"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("  reports  {}", out.display())) && t.ends_with("  exit     0\n"),
+        "{t}"
+    );
+    assert!(
+        ended(&out.join("a")) <= started(&out.join("b")),
+        "B started after A ended"
+    );
+}
+
+#[test]
+fn ab_runs_too_short_to_decide_warn_for_both_sides() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("ab");
+    let o = ab(
+        &out,
+        &[&TOO_SHORT[..], &["--format", "json"]].concat(),
+        &["steady", "20"],
+        &["steady", "20"],
+    );
+    assert_eq!(
+        code(&o),
+        0,
+        "both INCONCLUSIVE, neither worse: {}",
+        show(&o)
+    );
+    assert_eq!(codes(&json(&o)), ["inconclusive", "inconclusive"]);
+}
+
+#[test]
+fn ab_usage_errors_are_one_line_and_run_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("ab");
+    let w = workload();
+    let w = w.to_str().unwrap();
+    for (args, want_code, needle) in [
+        (
+            vec!["--", w, "steady"],
+            2,
+            "needs ':::' between the two commands",
+        ),
+        (
+            vec!["--", w, ":::", w, ":::", w],
+            2,
+            "':::' appears 2 times",
+        ),
+        (vec!["--", ":::", w], 2, "side A is empty"),
+        (vec!["--", w, ":::"], 2, "side B is empty"),
+        (vec![], 2, "needs two commands"),
+        (vec!["--pid", "1", "--", w, ":::", w], 2, "drop --pid"),
+        (
+            vec!["--metrics-addr", "--", w, ":::", w],
+            2,
+            "drop --metrics-addr",
+        ),
+        (
+            vec!["--warn", "10%", "--fail", "5%", "--", w, ":::", w],
+            2,
+            "--fail 5% is below --warn 10%",
+        ),
+        (
+            vec!["--interval", "0", "--", w, ":::", w],
+            2,
+            "--interval 0",
+        ),
+        (vec!["--order", "random", "--", w, ":::", w], 2, "random"),
+        (
+            vec!["--", w, ":::", "./no-such-program"],
+            4,
+            "side B: cannot start ./no-such-program",
+        ),
+    ] {
+        let mut a = vec!["ab", "--out", out.to_str().unwrap()];
+        a.extend(args.iter().copied());
+        let o = run(&a);
+        assert_eq!(code(&o), want_code, "{args:?}: {}", show(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(needle) && err.trim().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert!(!out.exists(), "{args:?}: nothing is left behind");
+    }
+}
+
+#[test]
+fn ab_a_side_whose_target_fails_is_exit_4_with_the_comparison() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("ab");
+    let o = ab(&out, &AB, &["steady", "20"], &["crash", "1"]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(v["candidate"]["outcome"], "TARGET FAILED");
+    assert!(codes(&v).contains(&"target_failed".to_string()), "{v}");
+    assert!(stdout(&o).ends_with("  exit     4\n"));
+}
+
+#[test]
+fn ab_stopped_by_sigterm_compares_what_both_sides_collected() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("ab");
+    let marker = marker();
+    let w = workload();
+    let child = Command::new(soak())
+        .args([
+            "ab",
+            "--duration",
+            "60s",
+            "--interval",
+            "100ms",
+            "--warmup",
+            "500ms",
+            "--grace",
+            "2s",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(&out)
+        .arg("--")
+        .arg(&w)
+        .args(["steady", &marker, ":::"])
+        .arg(&w)
+        .args(["steady", &marker])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both sides sampling, then a SIGTERM to soak ab alone (as `kill PID` sends it).
+    let t0 = Instant::now();
+    while !(out.join("a/timeline.csv").exists() && out.join("b/timeline.csv").exists()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "sides never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let stopped = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(15),
+        "stopped in {:?}",
+        stopped.elapsed()
+    );
+    let v = json(&o);
+    assert_eq!(codes(&v), ["interrupted", "interrupted"], "{}", show(&o));
+    assert!(v["baseline"]["elapsed_s"].as_f64().unwrap() < 30.0);
+    assert!(
+        wait_gone(&marker, Duration::from_secs(10)),
+        "workloads left running"
+    );
+    let r = report(&out.join("b"));
+    assert!(
+        r["end"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("outside the target's tree"),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_b_rust_and_python_implementations() {
+    // The README's example: the workload against its Python twin, at 30 MB.
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("ab");
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/workload.py");
+    let o = Command::new(soak())
+        .args([
+            "ab",
+            "--duration",
+            "4s",
+            "--interval",
+            "100ms",
+            "--warmup",
+            "1s",
+        ])
+        .args(["--max-growth-rate", "60MB/h", "--out"])
+        .arg(&out)
+        .arg("--")
+        .arg(workload())
+        .args(["steady", "30", ":::", "python3"])
+        .arg(&py)
+        .args(["steady", "30"])
+        .output()
+        .unwrap();
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(md.contains("`python3-b` vs baseline `workload-a`"), "{md}");
+    // The interpreter costs memory the Rust build does not: more than 20% on 30 MB.
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(figure(&v, "peak")["outcome"], "FAIL", "{v}");
 }

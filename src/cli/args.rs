@@ -39,13 +39,17 @@ pub enum Sub {
     /// exit 0 unless a figure is worse by more than --fail.
     #[command(after_help = super::compare::COMPARE_HELP)]
     Compare(CompareArgs),
+    /// Run an A/B test: soak two commands, given as -- CMD_A ARGS ::: CMD_B ARGS, under
+    /// the same run options, then compare B with A.
+    #[command(after_help = super::ab::AB_HELP)]
+    Ab(Box<super::ab::AbArgs>),
     #[command(name = "__guard", hide = true)]
     /// Internal: the process that stops the target if soak is killed.
     Guard,
 }
 
 /// Options of a run.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// How long to run, e.g. 30s, 10m, 24h [default: 10m].
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]

@@ -21,6 +21,7 @@ pub fn execute(cli: Cli) -> Result<i32> {
         Some(Sub::Analyze(a)) => analyze(*a),
         Some(Sub::Report(a)) => rerender(a),
         Some(Sub::Compare(a)) => super::compare::run(a),
+        Some(Sub::Ab(a)) => super::ab::run(*a),
         None => {
             let cfg = cli.run.into_config(chrono::Utc::now())?;
             let exe = std::env::current_exe().ok();
