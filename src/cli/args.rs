@@ -45,15 +45,20 @@ pub enum Sub {
     ///
     /// Run directories or report.json files: exit 0 unless a figure is worse by more than
     /// --fail.
-    #[command(after_help = help::COMPARE_EXAMPLES)]
+    #[command(after_help = super::compare::COMPARE_HELP)]
     Compare(CompareArgs),
+    /// Run an A/B test: soak two commands under the same options, compare B with A.
+    ///
+    /// The commands are given as -- CMD_A ARGS ::: CMD_B ARGS.
+    #[command(after_help = super::ab::AB_HELP)]
+    Ab(Box<super::ab::AbArgs>),
     #[command(name = "__guard", hide = true)]
     /// Internal: the process that stops the target if soak is killed.
     Guard,
 }
 
 /// Options of a run.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// The command to run, after `--` (started directly, no shell).
     #[arg(last = true, value_name = "CMD", help_heading = help::TARGET)]
@@ -184,6 +189,14 @@ pub struct CompareArgs {
     /// Fail (exit 1) when a figure is more than this much worse.
     #[arg(long, value_parser = parse_percent, default_value = "20%", value_name = "PERCENT")]
     pub fail: f64,
+    /// What stdout gets: text (a table), json (the comparison, as compare.json) or
+    /// markdown (as compare.md).
+    #[arg(long, value_enum, default_value_t = super::compare::CompareFormat::Text)]
+    pub format: super::compare::CompareFormat,
+    /// Also write compare.json, compare.md and compare.html (with both runs' timelines
+    /// overlaid when their timeline.csv is beside the reports) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Arguments of `soak analyze`.

@@ -1,9 +1,8 @@
 //! What each command does, between the parsed command line and the exit code.
 
-use super::{AnalyzeArgs, Cli, CompareArgs, ReportArgs, Sub, Verdict};
+use super::{AnalyzeArgs, Cli, ReportArgs, Sub, Verdict};
 use crate::config::Format;
 use crate::console;
-use crate::error::Error;
 use crate::error::Result;
 use crate::judge::{judge, Rules, RunOutcome};
 use crate::note::Note;
@@ -21,7 +20,8 @@ pub fn execute(cli: Cli) -> Result<i32> {
         }
         Some(Sub::Analyze(a)) => analyze(*a),
         Some(Sub::Report(a)) => rerender(a),
-        Some(Sub::Compare(a)) => compare(a),
+        Some(Sub::Compare(a)) => super::compare::run(a),
+        Some(Sub::Ab(a)) => super::ab::run(*a),
         None => {
             let cfg = cli.run.into_config(chrono::Utc::now())?;
             let exe = std::env::current_exe().ok();
@@ -157,41 +157,8 @@ fn rerender(a: ReportArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `soak compare BASELINE CANDIDATE`.
-fn compare(a: CompareArgs) -> Result<i32> {
-    if a.fail < a.warn {
-        return Err(Error::Usage(format!(
-            "--fail {}% is below --warn {}%: the failure threshold must be the larger",
-            a.fail, a.warn
-        )));
-    }
-    let base = report::load(&a.baseline)?;
-    let cand = report::load(&a.candidate)?;
-    let c = crate::compare::compare(&base, &cand, a.warn, a.fail)
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    let md = crate::compare::markdown(&c, &base.name, &cand.name, a.warn, a.fail);
-    console::out(&md);
-    append_step_summary(&md);
-    if github_actions() {
-        let msg = format!("{} vs baseline {}: {:?}", cand.name, base.name, c.status);
-        let kind = match c.status {
-            crate::compare::Status::Fail => "error",
-            crate::compare::Status::Warn => "warning",
-            crate::compare::Status::Ok => "notice",
-        };
-        console::err_line(&format!(
-            "::{kind} title=soak compare::{}",
-            gh_message(&msg)
-        ));
-    }
-    Ok(if c.status == crate::compare::Status::Fail {
-        1
-    } else {
-        0
-    })
-}
-
-fn github_actions() -> bool {
+/// Whether soak runs in GitHub Actions (annotations are written then).
+pub(super) fn github_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 

@@ -59,12 +59,6 @@ Examples:
   soak report reports/my-server-20261123T101500Z
   soak report /var/lib/soak/reports/nightly-20261124T020000Z";
 
-/// Examples of `soak compare`.
-pub(crate) const COMPARE_EXAMPLES: &str = "\
-Examples:
-  soak compare baseline/report.json reports/my-server-20261124T101500Z
-  soak compare --warn 2% --fail 10% reports/main-run reports/branch-run";
-
 #[cfg(test)]
 mod tests {
     use super::super::Cli;

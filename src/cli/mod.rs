@@ -1,8 +1,10 @@
 //! The command line (a DESIGN.md contract): clap definitions and their validation into
 //! [`crate::config`]. Raw arguments never reach the engine unchecked.
 
+mod ab;
 mod args;
 mod commands;
+mod compare;
 mod fleet;
 mod help;
 mod profile;
@@ -10,6 +12,7 @@ mod run;
 mod values;
 mod verdict;
 
+pub use ab::AbArgs;
 pub use args::{AnalyzeArgs, Cli, CompareArgs, PrometheusArgs, ReportArgs, RunArgs, Sub};
 pub use commands::execute;
 pub use profile::{Merge, Profile};

@@ -8,6 +8,7 @@ mod model;
 mod rows;
 mod text;
 
+pub(crate) use export::html::{overlay_chart, Overlay, CSS as HTML_CSS};
 pub use export::{load, to_json, to_markdown, write_all, write_atomic, write_human, Input};
 pub use model::*;
 pub use rows::runtimes_line;

@@ -93,3 +93,21 @@ pub fn dom(html: &Path, scratch: &Path) -> String {
         .expect("run chromium");
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Checks that `html` is self-contained (nothing fetched from the network) and not blank
+/// in a real browser (many colours, a good share of pixels drawn), and returns its DOM
+/// after layout for the caller's own checks.
+pub fn drawn_page(html: &Path, scratch: &Path) -> String {
+    let text = std::fs::read_to_string(html).expect("read the page");
+    for external in ["src=\"http", "href=\"http", "@import", "url(http"] {
+        assert!(!text.contains(external), "self-contained: found {external}");
+    }
+    let shot = screenshot(html, scratch);
+    assert!(shot.colours > 50, "{} colours: blank page?", shot.colours);
+    assert!(
+        shot.drawn_percent >= 3,
+        "only {}% of the pixels drawn",
+        shot.drawn_percent
+    );
+    dom(html, scratch)
+}

@@ -29,6 +29,13 @@ pub fn workload() -> PathBuf {
     p
 }
 
+/// A file of `tests/data`.
+pub fn test_data(f: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(f)
+}
+
 /// Runs soak with `args`, returning its output.
 pub fn run(args: &[&str]) -> Output {
     Command::new(soak()).args(args).output().expect("run soak")

@@ -23,7 +23,7 @@ pub fn esc(s: &str) -> String {
     crate::report::markup::html(s)
 }
 
-const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;max-width:1040px;color:#1d2430;padding:0 16px}
+pub(crate) const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;max-width:1040px;color:#1d2430;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
 .badge{display:inline-block;padding:4px 12px;border-radius:6px;color:#fff;font-weight:700;letter-spacing:.04em}
 .PASS{background:#1f8a4c}.FAIL{background:#c62828}.INCONCLUSIVE{background:#b26a00}
@@ -502,6 +502,47 @@ impl Exporter for Html {
         h.push_str("</body></html>\n");
         h
     }
+}
+
+/// One run's series in an [`overlay_chart`].
+pub(crate) struct Overlay<'a> {
+    /// The CSS class of its line (its colour).
+    pub class: &'static str,
+    /// Its name, shown on hover.
+    pub label: &'a str,
+    /// Seconds since that run's start.
+    pub t: &'a [f64],
+    /// Its values.
+    pub y: &'a [f64],
+}
+
+/// Several runs' series of one metric on shared axes (soak compare), drawn with the
+/// same frame, ticks and downsampling as a report's charts.
+pub(crate) fn overlay_chart(id: &str, unit: Unit, series: &[Overlay]) -> Option<String> {
+    let sets: Vec<Vec<(f64, f64)>> = series.iter().map(|s| pairs(s.t, s.y)).collect();
+    let mut all = sets.concat();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let f = frame_for(&all, &[], 960.0, 380.0, false)?;
+    let label: Vec<&str> = series.iter().map(|s| s.label).collect();
+    let mut svg = format!(
+        r#"<svg id="{}" viewBox="0 0 {} {}" width="100%" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
+        esc(id),
+        f.w,
+        f.h,
+        esc(&label.join(" vs "))
+    );
+    axes(&mut svg, &f, unit);
+    for (s, p) in series.iter().zip(&sets) {
+        let _ = write!(
+            svg,
+            r#"<polyline class="{}" points="{}"><title>{}</title></polyline>"#,
+            s.class,
+            polyline(&downsample(p, &f), &f),
+            esc(s.label)
+        );
+    }
+    svg.push_str("</svg>");
+    Some(svg)
 }
 
 #[cfg(test)]
