@@ -126,7 +126,11 @@ fn timeline_report(path: &Path, verdict: &Verdict) -> Result<Report> {
 /// report JSON, and nothing else, so `--format json` output can be piped.
 fn print_summary(r: &Report, format: Format, run_dir: Option<&Path>) {
     match format {
-        Format::Text => console::out(&report::text_summary(r, run_dir)),
+        Format::Text => console::out(&report::text_summary_coloured(
+            r,
+            run_dir,
+            console::colour(console::Stream::Stdout),
+        )),
         Format::Json => console::out(&report::to_json(r)),
     }
 }

@@ -12,6 +12,7 @@ pub use export::{load, to_json, to_markdown, write_all, write_atomic, write_huma
 pub use model::*;
 pub use rows::runtimes_line;
 pub use text::summary as text_summary;
+pub use text::summary_coloured as text_summary_coloured;
 
 #[cfg(test)]
 mod tests;
