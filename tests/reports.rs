@@ -126,6 +126,13 @@ fn github_step_summary_and_annotation() {
         s.contains("# soak: FAIL") && s.contains("| metric |"),
         "{s}"
     );
+    // The verdict is the first screen; the tables are folded below it.
+    let (first, _) = s.split_once("<details>").unwrap();
+    assert!(
+        first.contains("# soak: FAIL") && !first.contains("| metric |"),
+        "{s}"
+    );
+    assert!(s.contains("<details><summary>Metrics"), "{s}");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
         stderr

@@ -39,7 +39,11 @@ fn on_terminal(cols: u16, env: &[(&str, &str)], args: &[&str]) -> Option<(String
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if skip_unless(have, "terminal", "python3 (for a pseudo-terminal) is missing") {
+    if skip_unless(
+        have,
+        "terminal",
+        "python3 (for a pseudo-terminal) is missing",
+    ) {
         return None;
     }
     let mut c = Command::new("python3");
@@ -55,7 +59,10 @@ fn on_terminal(cols: u16, env: &[(&str, &str)], args: &[&str]) -> Option<(String
         c.env(k, v);
     }
     let o = c.output().unwrap();
-    let code: i32 = String::from_utf8_lossy(&o.stderr).trim().parse().unwrap_or(-1);
+    let code: i32 = String::from_utf8_lossy(&o.stderr)
+        .trim()
+        .parse()
+        .unwrap_or(-1);
     Some((String::from_utf8_lossy(&o.stdout).into_owned(), code))
 }
 

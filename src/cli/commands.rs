@@ -222,7 +222,7 @@ pub(super) fn append_step_summary(md: &str) {
 /// goes to stderr (the runner reads workflow commands from both streams), so stdout
 /// stays exactly the summary or the JSON report.
 fn ci_outputs(r: &report::Report) {
-    append_step_summary(&report::to_markdown(r));
+    append_step_summary(&report::to_step_summary(r));
     if github_actions() {
         let kind = match r.verdict {
             _ if r.outcome_overrides_verdict() => "error",
