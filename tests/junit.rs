@@ -182,32 +182,24 @@ fn junit_of(out: &Path) -> String {
     std::fs::read_to_string(out.join("junit.xml")).unwrap()
 }
 
+/// The test case named `name`.
+fn case<'a>(suite: &'a El, name: &str) -> &'a El {
+    suite
+        .children
+        .iter()
+        .find(|c| c.name == "testcase" && c.attr("name") == name)
+        .unwrap_or_else(|| panic!("no test case {name}: {suite:?}"))
+}
+
 #[test]
 fn a_fail_has_a_failure_with_a_body_and_times_that_add_up() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("run");
     let w = workload();
-    let o = run(&[
-        "--duration",
-        "4s",
-        "--interval",
-        "100ms",
-        "--warmup",
-        "1s",
-        "--max-growth-rate",
-        "60MB/h",
-        "--max-total-growth",
-        "1GB",
-        "--out",
-        out.to_str().unwrap(),
-        "--",
-        w.to_str().unwrap(),
-        "leak",
-        "20",
-    ]);
+    let opts = "--duration 4s --interval 100ms --warmup 1s --max-growth-rate 60MB/h --max-total-growth 1GB";
+    let o = run_on(&out, opts, &[w.to_str().unwrap(), "leak", "20"]);
     assert_eq!(code(&o), 1, "{}", show(&o));
-    let xml = junit_of(&out);
-    let s = validate(&xml);
+    let s = validate(&junit_of(&out));
     let r = report(&out);
     assert_eq!(
         s.attr("timestamp").get(..19),
@@ -215,11 +207,7 @@ fn a_fail_has_a_failure_with_a_body_and_times_that_add_up() {
         "the run's start"
     );
     assert_eq!(s.attr("hostname"), r["host"]["hostname"].as_str().unwrap());
-    let cases = s.kids("testcase");
-    let rate = cases
-        .iter()
-        .find(|c| c.attr("name") == "max_growth_rate rss_bytes")
-        .unwrap();
+    let rate = case(&s, "max_growth_rate rss_bytes");
     let f = &rate.kids("failure")[0];
     assert_eq!(f.attr("type"), "FAIL");
     for want in [
@@ -230,11 +218,10 @@ fn a_fail_has_a_failure_with_a_body_and_times_that_add_up() {
         assert!(f.text.contains(want), "{want}: {}", f.text);
     }
     // The run's time is the target's case; the checks' are 0.
-    let target = cases
-        .iter()
-        .find(|c| c.attr("name") == "target ran to the end")
-        .unwrap();
-    assert_eq!(target.attr("time"), s.attr("time"));
+    assert_eq!(
+        case(&s, "target ran to the end").attr("time"),
+        s.attr("time")
+    );
     assert_eq!(rate.attr("time"), "0.000");
 }
 
@@ -242,43 +229,24 @@ fn a_fail_has_a_failure_with_a_body_and_times_that_add_up() {
 fn a_crashed_target_and_an_inconclusive_error_have_bodies() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("crash");
-    let o = run(&[
-        "--duration",
-        "3s",
-        "--interval",
-        "100ms",
-        "--out",
-        out.to_str().unwrap(),
-        "--",
-        "sh",
-        "-c",
-        "sleep 1; kill -SEGV $$",
-    ]);
+    let o = run_on(
+        &out,
+        "--duration 3s --interval 100ms",
+        &["sh", "-c", "sleep 1; kill -SEGV $$"],
+    );
     assert_eq!(code(&o), 4, "{}", show(&o));
     let s = validate(&junit_of(&out));
-    let target = s
-        .kids("testcase")
-        .into_iter()
-        .find(|c| c.attr("name") == "target ran to the end")
-        .unwrap();
-    let f = &target.kids("failure")[0];
+    let f = &case(&s, "target ran to the end").kids("failure")[0];
     assert_eq!(f.attr("type"), "target_failed");
     assert!(f.text.contains("SIGSEGV"), "{}", f.text);
     // Too short to judge: INCONCLUSIVE, an error under the default policy (exit 3).
     let out = d.path().join("short");
     let w = workload();
-    let o = run(&[
-        "--duration",
-        "1s",
-        "--interval",
-        "200ms",
-        "--out",
-        out.to_str().unwrap(),
-        "--",
-        w.to_str().unwrap(),
-        "steady",
-        "10",
-    ]);
+    let o = run_on(
+        &out,
+        "--duration 1s --interval 200ms",
+        &[w.to_str().unwrap(), "steady", "10"],
+    );
     assert_eq!(code(&o), 3, "{}", show(&o));
     let s = validate(&junit_of(&out));
     let errors: Vec<&El> = s

@@ -63,23 +63,10 @@ fn screenshots_dir() -> PathBuf {
 /// and exit code.
 fn soak_run(dir: &Path, name: &str, limit: &str, cmd: &[&str]) -> (PathBuf, i32) {
     let out = dir.join(name);
-    let mut args = vec![
-        "--duration",
-        "6s",
-        "--interval",
-        "100ms",
-        "--warmup",
-        "1s",
-        "--max-growth-rate",
-        limit,
-        "--name",
-        name,
-        "--out",
-        out.to_str().unwrap(),
-        "--",
-    ];
-    args.extend(cmd);
-    let o = run(&args);
+    let opts = format!(
+        "--duration 6s --interval 100ms --warmup 1s --max-growth-rate {limit} --name {name}"
+    );
+    let o = run_on(&out, &opts, cmd);
     (out, code(&o))
 }
 

@@ -39,17 +39,7 @@ pub fn summary_coloured(r: &Report, run_dir: Option<&std::path::Path>, colour: b
         );
     }
     if let Some(x) = &r.target_exit {
-        let _ = writeln!(
-            s,
-            "  exit     target {} at {}{}",
-            x.describe(),
-            Secs(x.at_s),
-            if x.stopped_by_soak {
-                " (stopped by soak)"
-            } else {
-                ""
-            }
-        );
+        let _ = writeln!(s, "  exit     target {}", x.describe_when());
     }
     if r.interrupted {
         match &r.end.detail {

@@ -97,15 +97,14 @@ impl Image {
 /// Draws `html` in a `window` (width, height) into `png` and decodes it.
 pub fn capture(html: &Path, png: &Path, window: (u32, u32), scratch: &Path) -> Image {
     let _ = std::fs::remove_file(png);
-    let o = Command::new(chromium())
-        .args(common_args(scratch))
-        .args([
-            &format!("--window-size={},{}", window.0, window.1),
-            &format!("--screenshot={}", png.display()),
-            &format!("file://{}", html.display()),
-        ])
-        .output()
-        .expect("run chromium");
+    let o = chromium_on(
+        html,
+        scratch,
+        &[
+            format!("--window-size={},{}", window.0, window.1),
+            format!("--screenshot={}", png.display()),
+        ],
+    );
     assert!(
         png.exists(),
         "screenshot: {}",
@@ -129,16 +128,22 @@ pub fn capture(html: &Path, png: &Path, window: (u32, u32), scratch: &Path) -> I
 
 /// The DOM of `html` after layout and its scripts (2 s of virtual time).
 pub fn dom(html: &Path, scratch: &Path) -> String {
-    let o = Command::new(chromium())
-        .args(common_args(scratch))
-        .args([
-            "--virtual-time-budget=2000",
-            "--dump-dom",
-            &format!("file://{}", html.display()),
-        ])
-        .output()
-        .expect("run chromium");
+    let o = chromium_on(
+        html,
+        scratch,
+        &["--virtual-time-budget=2000".into(), "--dump-dom".into()],
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs headless Chromium with `args` on the page `html`.
+fn chromium_on(html: &Path, scratch: &Path, args: &[String]) -> std::process::Output {
+    Command::new(chromium())
+        .args(common_args(scratch))
+        .args(args)
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("run chromium")
 }
 
 /// The DOM of `html` in a `window` after layout, its scripts and `probe` (a script added
@@ -149,15 +154,14 @@ pub fn dom_with_probe(html: &Path, probe: &str, window: (u32, u32), scratch: &Pa
     let script = format!("<script>addEventListener('load',function(){{{probe}}});</script>");
     std::fs::write(&copy, page.replace("</body>", &format!("{script}</body>")))
         .expect("write the probed page");
-    let o = Command::new(chromium())
-        .args(common_args(scratch))
-        .args([
-            &format!("--window-size={},{}", window.0, window.1),
-            "--virtual-time-budget=2000",
-            "--dump-dom",
-            &format!("file://{}", copy.display()),
-        ])
-        .output()
-        .expect("run chromium");
+    let o = chromium_on(
+        &copy,
+        scratch,
+        &[
+            format!("--window-size={},{}", window.0, window.1),
+            "--virtual-time-budget=2000".into(),
+            "--dump-dom".into(),
+        ],
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

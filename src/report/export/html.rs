@@ -76,17 +76,7 @@ impl Exporter for Html {
             let _ = write!(h, "<p class=\"note\">Interrupted by {} after {}: the verdict covers what was collected.{}</p>", esc(r.end.signal.as_deref().unwrap_or("a signal")), Secs(r.elapsed_s), r.end.detail.as_deref().map(|d| format!(" {}.", esc(d))).unwrap_or_default());
         }
         if let Some(x) = &r.target_exit {
-            let _ = write!(
-                h,
-                "<p class=\"note\">Target {} at {}{}.</p>",
-                esc(&x.describe()),
-                Secs(x.at_s),
-                if x.stopped_by_soak {
-                    " (stopped by soak)"
-                } else {
-                    ""
-                }
-            );
+            let _ = write!(h, "<p class=\"note\">Target {}.</p>", esc(&x.describe_when()));
         }
         let main = r.main_metric();
         let tl = input.timeline;

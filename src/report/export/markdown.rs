@@ -112,17 +112,7 @@ pub(crate) fn render(r: &Report, layout: Layout) -> String {
         );
     }
     if let Some(x) = &r.target_exit {
-        let _ = writeln!(
-            s,
-            "\n> Target {} at {}{}.",
-            cell(&x.describe()),
-            Secs(x.at_s),
-            if x.stopped_by_soak {
-                " (stopped by soak)"
-            } else {
-                ""
-            }
-        );
+        let _ = writeln!(s, "\n> Target {}.", cell(&x.describe_when()));
     }
     let trend = r.main_metric().map(trend_lines).unwrap_or_default();
     if layout == Layout::StepSummary && !trend.is_empty() {
