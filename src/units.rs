@@ -256,6 +256,20 @@ pub fn fmt_rate(unit: Unit, per_hour: f64) -> String {
     }
 }
 
+/// A rate with its interval, the ends without their unit (the rate before them has it):
+/// `120 MB/h [118, 122]`.
+pub fn fmt_rate_interval(unit: Unit, rate: f64, low: f64, high: f64) -> String {
+    let bare = |x: f64| {
+        let s = fmt_rate(unit, x);
+        s.split(' ')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches("/h")
+            .to_string()
+    };
+    format!("{} [{}, {}]", fmt_rate(unit, rate), bare(low), bare(high))
+}
+
 /// A number with as many decimals as its size needs (none from 100, one from 10, two
 /// below), `∞` for an unbounded interval end.
 pub(crate) fn num(v: f64) -> String {

@@ -115,6 +115,13 @@ fn github_step_summary_and_annotation() {
         s.contains("# soak: FAIL") && s.contains("| metric |"),
         "{s}"
     );
+    // The verdict is the first screen; the tables are folded below it.
+    let (first, _) = s.split_once("<details>").unwrap();
+    assert!(
+        first.contains("# soak: FAIL") && !first.contains("| metric |"),
+        "{s}"
+    );
+    assert!(s.contains("<details><summary>Metrics"), "{s}");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
         stderr
@@ -237,14 +244,19 @@ fn status_lines_off_a_terminal_and_quiet() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    let status: Vec<&str> = err.lines().filter(|l| l.contains(" of 4s: rss ")).collect();
+    let status: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains(" of 4s: ") && l.contains(" · rss "))
+        .collect();
     assert!(status.len() >= 2, "status lines every second: {err}");
     assert!(
         status
             .iter()
-            .any(|l| l.contains("slope") && l.contains("so far")),
+            .any(|l| l.contains(": FAIL so far · ") && l.contains("rss_bytes ")),
         "{err}"
     );
+    // Off a terminal, no colour.
+    assert!(!err.contains('\x1b'), "{err}");
     let o = Command::new(soak())
         .args(args(
             &d.path().join("b"),

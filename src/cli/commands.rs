@@ -126,7 +126,11 @@ fn timeline_report(path: &Path, verdict: &Verdict) -> Result<Report> {
 /// report JSON, and nothing else, so `--format json` output can be piped.
 fn print_summary(r: &Report, format: Format, run_dir: Option<&Path>) {
     match format {
-        Format::Text => console::out(&report::text_summary(r, run_dir)),
+        Format::Text => console::out(&report::text_summary_coloured(
+            r,
+            run_dir,
+            console::colour(console::Stream::Stdout),
+        )),
         Format::Json => console::out(&report::to_json(r)),
     }
 }
@@ -185,7 +189,7 @@ pub(super) fn append_step_summary(md: &str) {
 /// goes to stderr (the runner reads workflow commands from both streams), so stdout
 /// stays exactly the summary or the JSON report.
 fn ci_outputs(r: &report::Report) {
-    append_step_summary(&report::to_markdown(r));
+    append_step_summary(&report::to_step_summary(r));
     if github_actions() {
         let kind = match r.verdict {
             _ if r.outcome_overrides_verdict() => "error",

@@ -6,7 +6,7 @@
 use super::render::{delta, headline, settings, side_value, worse};
 use super::{Comparison, Side, Status};
 use crate::report::markup::{html as esc, Markup};
-use crate::report::{overlay_chart, Overlay, HTML_CSS};
+use crate::report::{chart_css, overlay_chart, Overlay, HTML_CSS};
 use crate::timeline::Timeline;
 use std::fmt::Write;
 
@@ -98,10 +98,11 @@ pub fn html(c: &Comparison, timelines: [Option<&Timeline>; 2]) -> String {
     let outcome = c.outcome.to_string();
     let _ = write!(
         h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>soak compare {} — {} vs {}</title><style>{HTML_CSS}\n{CSS}</style></head><body>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>soak compare {} — {} vs {}</title><style>{HTML_CSS}\n{}\n{CSS}</style></head><body>",
         esc(&outcome),
         esc(&c.candidate.name),
-        esc(&c.baseline.name)
+        esc(&c.baseline.name),
+        chart_css()
     );
     let _ = write!(
         h,

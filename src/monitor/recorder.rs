@@ -1,7 +1,7 @@
 //! The recorder: everything a tick does once the target was read. It fans each sample
 //! out to the timeline on disk, the live trend, `/metrics` and the progress line.
 
-use super::live::{progress_text, trend_so_far, LiveSeries};
+use super::live::{progress_line, progress_text, trend_so_far, LiveSeries, BAR_TEMPLATE};
 use super::metrics::LiveMetrics;
 use super::session::End;
 use super::ticker::Ticker;
@@ -28,6 +28,8 @@ pub(super) struct Recorder<'a> {
     trend_every: f64,
     last_trend: f64,
     bar: Option<indicatif::ProgressBar>,
+    /// Whether the bar and status lines colour the verdict so far.
+    colour: bool,
     /// When the bar's text was last set (it is set twice a second, not at every tick).
     last_message: f64,
     status_every: f64,
@@ -83,10 +85,8 @@ impl<'a> Recorder<'a> {
         // A progress bar on a terminal; status lines (for CI logs) elsewhere.
         let bar = (!cfg.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
             let b = indicatif::ProgressBar::new((cfg.duration.as_secs_f64() * 10.0) as u64);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{wide_bar}] {eta} left · {msg}",
-            ) {
-                b.set_style(style.progress_chars("=> "));
+            if let Ok(style) = indicatif::ProgressStyle::with_template(BAR_TEMPLATE) {
+                b.set_style(style);
             }
             b
         });
@@ -105,6 +105,7 @@ impl<'a> Recorder<'a> {
             trend_every: (cfg.duration.as_secs_f64() / 100.0).max(2.0),
             last_trend: 0.0,
             bar,
+            colour: crate::console::colour(crate::console::Stream::Stderr),
             last_message: f64::NEG_INFINITY,
             status_every: cfg.status_every.as_secs_f64(),
             last_status: 0.0,
@@ -187,10 +188,13 @@ impl<'a> Recorder<'a> {
         }
         let duration_s = cfg.duration.as_secs_f64();
         if let Some(bar) = &self.bar {
-            bar.set_position((elapsed.min(duration_s) * 10.0) as u64);
             if elapsed - self.last_message >= 0.5 {
                 self.last_message = elapsed;
-                bar.set_message(progress_text(cfg, sample, self.trend.as_ref()));
+                let text = progress_text(cfg, elapsed, sample, self.trend.as_ref(), self.colour);
+                // Asked at each redraw, so a resized terminal gets a line that fits.
+                // (`::console` is the crate; soak has a `console` module of its own.)
+                let (_, width) = ::console::Term::stderr().size();
+                bar.set_message(progress_line(width, elapsed, duration_s, &text));
             }
         } else if status_due {
             self.last_status = elapsed;
@@ -198,7 +202,7 @@ impl<'a> Recorder<'a> {
                 "soak: {} of {}: {}; {} samples, {} missed",
                 crate::units::Secs(elapsed),
                 crate::units::Secs(duration_s),
-                progress_text(cfg, sample, self.trend.as_ref()),
+                progress_text(cfg, elapsed, sample, self.trend.as_ref(), self.colour),
                 self.writer.rows(),
                 self.missed
             ));

@@ -52,12 +52,15 @@ pub fn to_json(r: &Report) -> String {
     })
 }
 
-/// The Markdown rendering (for CI step summaries).
+/// The Markdown rendering (`report.md`).
 pub fn to_markdown(r: &Report) -> String {
-    markdown::Markdown.render(&Input {
-        report: r,
-        timeline: None,
-    })
+    markdown::render(r, markdown::Layout::File)
+}
+
+/// The Markdown for a CI step summary: the verdict first, the long tables folded into
+/// `<details>` blocks.
+pub fn to_step_summary(r: &Report) -> String {
+    markdown::render(r, markdown::Layout::StepSummary)
 }
 
 /// Writes `report.json` and every human format into `dir`, each atomically.

@@ -8,11 +8,14 @@ mod model;
 mod rows;
 mod text;
 
-pub(crate) use export::html::{overlay_chart, Overlay, CSS as HTML_CSS};
-pub use export::{load, to_json, to_markdown, write_all, write_atomic, write_human, Input};
+pub(crate) use export::html::{chart_css, overlay_chart, Overlay, CSS as HTML_CSS};
+pub use export::{
+    load, to_json, to_markdown, to_step_summary, write_all, write_atomic, write_human, Input,
+};
 pub use model::*;
 pub use rows::runtimes_line;
 pub use text::summary as text_summary;
+pub use text::summary_coloured as text_summary_coloured;
 
 #[cfg(test)]
 mod tests;

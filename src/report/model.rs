@@ -456,4 +456,19 @@ impl ExitInfo {
         }
         s
     }
+
+    /// [`ExitInfo::describe`] with when, and who ended it: "killed by SIGTERM at 6s
+    /// (stopped by soak)".
+    pub fn describe_when(&self) -> String {
+        format!(
+            "{} at {}{}",
+            self.describe(),
+            crate::units::Secs(self.at_s),
+            if self.stopped_by_soak {
+                " (stopped by soak)"
+            } else {
+                ""
+            }
+        )
+    }
 }

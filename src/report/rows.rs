@@ -66,16 +66,7 @@ pub(super) fn metrics_table(metrics: &[MetricReport]) -> Table {
                 m.slope_low_per_hour,
                 m.slope_high_per_hour,
             ) {
-                (Some(s), Some(lo), Some(hi)) => {
-                    // The interval's ends without their unit: the slope before them has it.
-                    let strip = |x: String| x.split(' ').next().unwrap_or("").to_string();
-                    format!(
-                        "{} [{}, {}]",
-                        fmt_rate(u, s),
-                        strip(fmt_rate(u, lo)).trim_end_matches("/h"),
-                        strip(fmt_rate(u, hi)).trim_end_matches("/h")
-                    )
-                }
+                (Some(s), Some(lo), Some(hi)) => crate::units::fmt_rate_interval(u, s, lo, hi),
                 _ => DASH.into(),
             };
             vec![

@@ -266,3 +266,44 @@ fn a_failed_target_or_monitor_leads_every_headline_but_not_the_json_verdict() {
     assert_eq!(v["verdict"], "FAIL");
     assert_eq!(v["exit_code"], 5);
 }
+
+#[test]
+fn step_summary_snapshot() {
+    let _turn = children_turn();
+    insta::assert_snapshot!(to_step_summary(&fixture()));
+}
+
+/// The step summary's first screen is the verdict: no table before the first folded
+/// block, and every table renders (as GFM) inside its `<details>`.
+#[test]
+fn step_summary_folds_the_long_parts() {
+    let md = to_step_summary(&fixture());
+    let (first_screen, folded) = md.split_once("<details>").unwrap();
+    assert!(first_screen.starts_with("# soak: FAIL"), "{md}");
+    assert!(
+        !first_screen.contains("| "),
+        "no table first: {first_screen}"
+    );
+    assert!(
+        first_screen.contains("Smallest growth this run would detect"),
+        "{first_screen}"
+    );
+    assert!(folded.contains("<summary>Checks (1 FAIL, 2 PASS)</summary>"));
+    assert_eq!(
+        md.matches("<details>").count(),
+        md.matches("</details>").count()
+    );
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(
+        &mut html,
+        pulldown_cmark::Parser::new_ext(&md, pulldown_cmark::Options::all()),
+    );
+    // Checks, metrics: both tables are rendered as tables, not left as text.
+    assert_eq!(html.matches("<table>").count(), 2, "{html}");
+    for part in html.split("<details>").skip(1) {
+        assert!(part.contains("</details>"), "{html}");
+    }
+    // report.md keeps its headings and no folding.
+    let file = to_markdown(&fixture());
+    assert!(!file.contains("<details>") && file.contains("\n## Checks\n"));
+}

@@ -4,20 +4,31 @@ use super::markup::plain;
 use super::markup::Markup;
 use super::rows::{metrics_table, target_line};
 use super::Report;
+use crate::console::{paint, paint_padded};
 use crate::units::Secs;
 use std::fmt::Write;
 
 /// Renders the summary; `run_dir` is shown when the run wrote files.
 pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
+    summary_coloured(r, run_dir, false)
+}
+
+/// [`summary`], with the verdicts in colour when `colour` (see [`crate::console::colour`]).
+pub fn summary_coloured(r: &Report, run_dir: Option<&std::path::Path>, colour: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "soak: {} — {}",
-        r.outcome(),
+        paint(&r.outcome(), colour),
         plain(&r.outcome_explanation())
     );
     if r.outcome_overrides_verdict() {
-        let _ = writeln!(s, "  memory   {} — {}", r.verdict, plain(&r.explanation));
+        let _ = writeln!(
+            s,
+            "  memory   {} — {}",
+            paint(&r.verdict.to_string(), colour),
+            plain(&r.explanation)
+        );
     }
     let _ = writeln!(s, "  target   {}", target_line(r, Markup::Plain));
     if !r.runtimes.is_empty() {
@@ -28,17 +39,7 @@ pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
         );
     }
     if let Some(x) = &r.target_exit {
-        let _ = writeln!(
-            s,
-            "  exit     target {} at {}{}",
-            x.describe(),
-            Secs(x.at_s),
-            if x.stopped_by_soak {
-                " (stopped by soak)"
-            } else {
-                ""
-            }
-        );
+        let _ = writeln!(s, "  exit     target {}", x.describe_when());
     }
     if r.interrupted {
         match &r.end.detail {
@@ -65,8 +66,8 @@ pub fn summary(r: &Report, run_dir: Option<&std::path::Path>) -> String {
     for c in &r.checks {
         let _ = writeln!(
             s,
-            "  {:<12} {}: {}",
-            c.verdict.to_string(),
+            "  {} {}: {}",
+            paint_padded(&c.verdict.to_string(), 12, colour),
             c.limit_name,
             c.explanation
         );

@@ -180,3 +180,15 @@ pub fn spawn_soak_on_tree(
         .spawn()
         .expect("spawn soak")
 }
+
+/// Runs soak with `opts` on the command `cmd`, writing its run directory `out`.
+pub fn run_on(out: &Path, opts: &str, cmd: &[&str]) -> Output {
+    Command::new(soak())
+        .args(opts.split_whitespace())
+        .arg("--out")
+        .arg(out)
+        .arg("--")
+        .args(cmd)
+        .output()
+        .expect("run soak")
+}
