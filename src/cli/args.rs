@@ -1,6 +1,8 @@
 //! The clap definitions of the command line: what can be typed, with its help text.
 
 use super::help::AFTER_HELP;
+use super::manual::{CompletionsArgs, ManArgs};
+use super::prune::PruneArgs;
 use super::values::parse_percent;
 use super::verdict::VerdictArgs;
 use crate::units::{parse_duration, parse_size};
@@ -38,6 +40,19 @@ pub enum Sub {
     /// Compare a candidate run with a baseline (run directories or report.json files):
     /// exit 0 unless a figure is worse by more than --fail.
     Compare(CompareArgs),
+    /// Remove old run directories under DIR (default: reports), keeping the newest N of
+    /// each name and/or those younger than an age; nothing but soak's run directories.
+    ///
+    /// A run directory is one directly under DIR holding soak's report.json, or the
+    /// timeline.csv of a run killed before its report. It is removed only when every file
+    /// in it is one soak writes and no running soak holds it; anything else (other files
+    /// and folders, symbolic links, a run being written) is left alone, and a run left
+    /// alone for such a reason is named on stderr.
+    Prune(PruneArgs),
+    /// Print a shell completion script (bash, zsh, fish) to stdout.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) of soak or of one subcommand, or write them all.
+    Man(ManArgs),
     #[command(name = "__guard", hide = true)]
     /// Internal: the process that stops the target if soak is killed.
     Guard,

@@ -22,6 +22,9 @@ pub fn execute(cli: Cli) -> Result<i32> {
         Some(Sub::Analyze(a)) => analyze(*a),
         Some(Sub::Report(a)) => rerender(a),
         Some(Sub::Compare(a)) => compare(a),
+        Some(Sub::Prune(a)) => super::prune::prune(&a),
+        Some(Sub::Completions(a)) => super::manual::completions(&a),
+        Some(Sub::Man(a)) => super::manual::man(&a),
         None => {
             let cfg = cli.run.into_config(chrono::Utc::now())?;
             let exe = std::env::current_exe().ok();

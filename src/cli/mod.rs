@@ -5,12 +5,16 @@ mod args;
 mod commands;
 mod fleet;
 mod help;
+mod manual;
 mod profile;
+mod prune;
 mod run;
 mod values;
 mod verdict;
 
 pub use args::{AnalyzeArgs, Cli, CompareArgs, PrometheusArgs, ReportArgs, RunArgs, Sub};
 pub use commands::execute;
+pub use manual::{CompletionsArgs, ManArgs};
 pub use profile::{Merge, Profile};
+pub use prune::PruneArgs;
 pub use verdict::{LimitArgs, Verdict, VerdictArgs};

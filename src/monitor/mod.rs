@@ -15,7 +15,7 @@ mod live;
 pub mod metrics;
 mod recorder;
 mod run;
-mod rundir;
+pub(crate) mod rundir;
 pub(crate) mod session;
 mod signals;
 mod ticker;

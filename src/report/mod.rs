@@ -8,7 +8,9 @@ mod model;
 mod rows;
 mod text;
 
-pub use export::{load, to_json, to_markdown, write_all, write_atomic, write_human, Input};
+pub use export::{
+    file_names, load, to_json, to_markdown, write_all, write_atomic, write_human, Input,
+};
 pub use model::*;
 pub use rows::runtimes_line;
 pub use text::summary as text_summary;
