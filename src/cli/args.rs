@@ -53,9 +53,6 @@ pub enum Sub {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) of soak or of one subcommand, or write them all.
     Man(ManArgs),
-    #[command(name = "__guard", hide = true)]
-    /// Internal: the process that stops the target if soak is killed.
-    Guard,
 }
 
 /// Options of a run.

@@ -29,7 +29,7 @@ pub struct ManArgs {
     /// A subcommand's page (soak-SUBCOMMAND(1)) instead of soak(1).
     #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
     pub subcommand: Option<String>,
-    /// Write every page (soak.1, soak-analyze.1, …) into DIR instead of printing one.
+    /// Write every page (soak.1, soak-analyze.1, ...) into DIR instead of printing one.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 }

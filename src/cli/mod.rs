@@ -13,7 +13,7 @@ mod values;
 mod verdict;
 
 pub use args::{AnalyzeArgs, Cli, CompareArgs, PrometheusArgs, ReportArgs, RunArgs, Sub};
-pub use commands::execute;
+pub use commands::{execute, run_as_guard};
 pub use manual::{CompletionsArgs, ManArgs};
 pub use profile::{Merge, Profile};
 pub use prune::PruneArgs;
