@@ -139,7 +139,7 @@ fn files_section() -> String {
     let items = [
         (
             "/etc/soak/NAME.toml",
-            "the profile soak@NAME.service runs (see /usr/share/doc/soak/examples)",
+            "the profile soak@NAME.service runs: a copy of /etc/soak/nightly.toml with command = [...] added",
         ),
         (
             "/var/lib/soak/reports/",
