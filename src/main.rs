@@ -8,6 +8,9 @@ use soak::error::exit_code;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if soak::cli::run_as_guard() {
+        return ExitCode::SUCCESS;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

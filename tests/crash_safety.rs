@@ -233,21 +233,6 @@ fn full_disk_while_attached_leaves_the_pid_running_and_says_so() {
     );
 }
 
-/// libfaketime (Debian package faketime), which .ci/run installs.
-fn libfaketime() -> std::path::PathBuf {
-    for dir in [
-        "/usr/lib/x86_64-linux-gnu",
-        "/usr/lib/aarch64-linux-gnu",
-        "/usr/lib",
-    ] {
-        let p = std::path::Path::new(dir).join("faketime/libfaketime.so.1");
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("libfaketime not found: apt-get install faketime (.ci/run does)");
-}
-
 #[test]
 fn wall_clock_jump_does_not_disturb_elapsed() {
     let d = tempfile::tempdir().unwrap();

@@ -1,6 +1,8 @@
 //! The clap definitions of the command line: what can be typed, with its help text.
 
 use super::help::{self, AFTER_HELP, AFTER_SHORT_HELP};
+use super::manual::{CompletionsArgs, ManArgs};
+use super::prune::PruneArgs;
 use super::values::parse_percent;
 use super::verdict::VerdictArgs;
 use crate::units::{parse_duration, parse_size};
@@ -52,9 +54,22 @@ pub enum Sub {
     /// The commands are given as -- CMD_A ARGS ::: CMD_B ARGS.
     #[command(after_help = super::ab::AB_HELP)]
     Ab(Box<super::ab::AbArgs>),
-    #[command(name = "__guard", hide = true)]
-    /// Internal: the process that stops the target if soak is killed.
-    Guard,
+    /// Remove old run directories under DIR (default: reports), keeping the newest N of
+    /// each name and/or those younger than an age.
+    ///
+    /// Nothing but soak's run directories: a run directory is one directly under DIR
+    /// holding soak's report.json, or the timeline.csv of a run killed before its report.
+    /// It is removed only when every file in it is one soak writes and no running soak
+    /// holds it; anything else (other files and folders, symbolic links, a run being
+    /// written) is left alone, and a run left alone for such a reason is named on stderr.
+    #[command(after_help = help::PRUNE_EXAMPLES)]
+    Prune(PruneArgs),
+    /// Print a shell completion script (bash, zsh, fish) to stdout.
+    #[command(after_help = help::COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) of soak or of one subcommand, or write them all.
+    #[command(after_help = help::MAN_EXAMPLES)]
+    Man(ManArgs),
 }
 
 /// Options of a run.

@@ -11,17 +11,28 @@ use crate::report::{self, LimitsReport, Report, SampleCounts, Settings, TargetIn
 use crate::timeline::read_timeline;
 use std::path::Path;
 
+/// Runs soak as its own guard process when started as one (`soak __guard`, see
+/// [`crate::workload::guard`]) and returns true. Dispatched before clap parses anything,
+/// so this internal entry point never shows in help, completions or manual pages (clap's
+/// completion generators list hidden subcommands too).
+pub fn run_as_guard() -> bool {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "__guard") {
+        crate::workload::guard::run_guard();
+        return true;
+    }
+    false
+}
+
 /// Runs a parsed command line; returns the exit code.
 pub fn execute(cli: Cli) -> Result<i32> {
     match cli.command {
-        Some(Sub::Guard) => {
-            crate::workload::guard::run_guard();
-            Ok(0)
-        }
         Some(Sub::Analyze(a)) => analyze(*a),
         Some(Sub::Report(a)) => rerender(a),
         Some(Sub::Compare(a)) => super::compare::run(a),
         Some(Sub::Ab(a)) => super::ab::run(*a),
+        Some(Sub::Prune(a)) => super::prune::prune(&a),
+        Some(Sub::Completions(a)) => super::manual::completions(&a),
+        Some(Sub::Man(a)) => super::manual::man(&a),
         None => {
             let cfg = cli.run.into_config(chrono::Utc::now())?;
             let exe = std::env::current_exe().ok();

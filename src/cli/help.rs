@@ -59,6 +59,26 @@ Examples:
   soak report reports/my-server-20261123T101500Z
   soak report /var/lib/soak/reports/nightly-20261124T020000Z";
 
+/// Examples of `soak prune`.
+pub(crate) const PRUNE_EXAMPLES: &str = "\
+Examples:
+  soak prune --keep 10 --dry-run
+  soak prune /var/lib/soak/reports --keep 10 --older-than 30d";
+
+/// Examples of `soak completions`.
+pub(crate) const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  soak completions bash > ~/.local/share/bash-completion/completions/soak
+  soak completions zsh > ~/.zfunc/_soak
+  soak completions fish > ~/.config/fish/completions/soak.fish";
+
+/// Examples of `soak man`.
+pub(crate) const MAN_EXAMPLES: &str = "\
+Examples:
+  soak man | man -l -
+  soak man prune | man -l -
+  soak man --dir target/man";
+
 #[cfg(test)]
 mod tests {
     use super::super::Cli;

@@ -7,13 +7,17 @@ mod commands;
 mod compare;
 mod fleet;
 mod help;
+mod manual;
 mod profile;
+mod prune;
 mod run;
 mod values;
 mod verdict;
 
 pub use ab::AbArgs;
 pub use args::{AnalyzeArgs, Cli, CompareArgs, PrometheusArgs, ReportArgs, RunArgs, Sub};
-pub use commands::execute;
+pub use commands::{execute, run_as_guard};
+pub use manual::{CompletionsArgs, ManArgs};
 pub use profile::{Merge, Profile};
+pub use prune::PruneArgs;
 pub use verdict::{LimitArgs, Verdict, VerdictArgs};

@@ -22,7 +22,7 @@ mod recorder;
 #[cfg(feature = "cli")]
 mod run;
 #[cfg(feature = "cli")]
-mod rundir;
+pub(crate) mod rundir;
 pub(crate) mod session;
 // Without `cli` only the in-process closure session is built; the CLI run reads the rest.
 #[cfg_attr(not(feature = "cli"), allow(dead_code))]

@@ -6,7 +6,7 @@ use super::event_loop::drive;
 use super::metrics::serve_for_run;
 use super::metrics::LiveMetrics;
 use super::recorder::Recorder;
-use super::rundir::{create_run_dir, remove_created};
+use super::rundir::{create_run_dir, remove_created, try_lock};
 #[cfg(feature = "containers")]
 use super::session::container::ContainerRun;
 use super::session::process::ProcessRun;
@@ -38,6 +38,9 @@ pub fn run(cfg: &RunConfig, guard_exe: Option<&Path>) -> Result<Outcome> {
         .map_err(|e| Error::Monitor(format!("cannot start the runtime: {e}")))?;
     let checked = check(cfg, &rt)?;
     let created = create_run_dir(&cfg.out_dir)?;
+    // Held to the end of the run: `soak prune` leaves a locked run directory alone. A
+    // file system without flock only loses that protection, never the run.
+    let _in_use = try_lock(&cfg.out_dir).ok().flatten();
     let result = rt.block_on(async {
         // Installed before the target starts, so no Ctrl-C is missed; /metrics is bound
         // before it too, so a taken port fails the run with nothing started.

@@ -2,7 +2,29 @@
 //! nothing started), removed again when the run fails before its first row.
 
 use crate::error::{Error, Result};
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+
+/// Takes an exclusive `flock` on the run directory itself, without waiting: `Ok(None)`
+/// when another process holds it. A run holds it from creating its directory to its last
+/// report file, so `soak prune` can tell a run being written from a finished or killed
+/// one: the kernel drops the lock however soak ends, SIGKILL included, and no lock file
+/// is left behind to go stale. The descriptor is close-on-exec, so the target and the
+/// guard never inherit the lock.
+pub(crate) fn try_lock(dir: &Path) -> std::io::Result<Option<File>> {
+    let f = File::open(dir)?;
+    // SAFETY: flock on a descriptor this function owns; no memory is passed.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(Some(f));
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
 
 /// Removes the run directory and the (empty) parents soak created for it.
 pub(super) fn remove_created(dir: &Path, created: &[PathBuf]) {
@@ -43,4 +65,21 @@ pub(super) fn create_run_dir(dir: &Path) -> Result<Vec<PathBuf>> {
             Error::io("cannot write to run directory", dir, e)
         })?;
     Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::try_lock;
+
+    #[test]
+    fn a_held_run_directory_is_seen_in_use_until_released() {
+        let d = tempfile::tempdir().unwrap();
+        let held = try_lock(d.path()).unwrap();
+        assert!(held.is_some(), "a free directory locks");
+        // flock locks belong to the open file: a second open is another holder.
+        assert!(try_lock(d.path()).unwrap().is_none(), "in use while held");
+        drop(held);
+        assert!(try_lock(d.path()).unwrap().is_some(), "free once released");
+    }
 }

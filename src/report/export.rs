@@ -63,6 +63,14 @@ pub fn to_step_summary(r: &Report) -> String {
     markdown::render(r, markdown::Layout::StepSummary)
 }
 
+/// The report files a run directory holds (report.json and every human format), so
+/// what recognises a run's own files (`soak prune`) follows the registered formats.
+pub fn file_names() -> Vec<&'static str> {
+    std::iter::once(json::Json.file_name())
+        .chain(human_exporters().iter().map(|e| e.file_name()))
+        .collect()
+}
+
 /// Writes `report.json` and every human format into `dir`, each atomically.
 pub fn write_all(r: &Report, timeline: Option<&Timeline>, dir: &Path) -> Result<()> {
     let input = Input {

@@ -10,7 +10,8 @@ mod text;
 
 pub(crate) use export::html::{chart_css, overlay_chart, Overlay, CSS as HTML_CSS};
 pub use export::{
-    load, to_json, to_markdown, to_step_summary, write_all, write_atomic, write_human, Input,
+    file_names, load, to_json, to_markdown, to_step_summary, write_all, write_atomic, write_human,
+    Input,
 };
 pub use model::*;
 pub use rows::runtimes_line;

@@ -192,3 +192,18 @@ pub fn run_on(out: &Path, opts: &str, cmd: &[&str]) -> Output {
         .output()
         .expect("run soak")
 }
+
+/// libfaketime (Debian package faketime), which .ci/run installs.
+pub fn libfaketime() -> std::path::PathBuf {
+    for dir in [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib",
+    ] {
+        let p = std::path::Path::new(dir).join("faketime/libfaketime.so.1");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("libfaketime not found: apt-get install faketime (.ci/run does)");
+}
