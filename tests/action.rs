@@ -16,13 +16,15 @@ use common::{report, workload};
 use gha::{Action, Runner};
 use std::path::{Path, PathBuf};
 
-/// A workspace and runner temp dir, with PATH led by `first` (a directory holding soak,
+/// A workspace (holding one file) and runner temp dir, with PATH led by `first` (a directory holding soak,
 /// or not) and otherwise free of any soak.
 fn runner(d: &Path, first: Option<&Path>) -> Runner {
     let workspace = d.join("workspace");
     let temp = d.join("runner-temp");
     std::fs::create_dir_all(&workspace).expect("workspace");
     std::fs::create_dir_all(&temp).expect("runner temp");
+    // Something for a `*` that reached a shell to match.
+    std::fs::write(workspace.join("a-file"), "").expect("a file in the workspace");
     let mut dirs: Vec<PathBuf> = first.into_iter().map(Path::to_path_buf).collect();
     dirs.extend(
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
@@ -46,6 +48,24 @@ fn built_soak_dir() -> PathBuf {
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
+}
+
+/// The action run with `inputs`, reusing the soak these tests built.
+struct Job {
+    _dir: tempfile::TempDir,
+    runner: Runner,
+    run: gha::Run,
+}
+
+fn act(inputs: &[(&str, &str)]) -> Job {
+    let dir = tmp();
+    let runner = runner(dir.path(), Some(&built_soak_dir()));
+    let run = runner.run(&gha::load(), inputs);
+    Job {
+        _dir: dir,
+        runner,
+        run,
+    }
 }
 
 fn workload_cmd(args: &str) -> String {
@@ -91,20 +111,16 @@ fn inputs_reach_the_scripts_through_env_only() {
 
 #[test]
 fn steady_workload_passes_reusing_the_soak_on_path() {
-    let d = tmp();
-    let r = runner(d.path(), Some(&built_soak_dir()));
     let cmd = workload_cmd("steady 5");
-    let run = r.run(&gha::load(), &short(&cmd, "3s"));
+    let Job {
+        _dir,
+        runner: r,
+        run,
+    } = act(&short(&cmd, "3s"));
     assert!(!run.failed(), "{}", run.show());
     let install = run.step("install");
     let soak = built_soak_dir().join("soak");
-    assert!(
-        install
-            .stdout
-            .contains(&format!("using {} (soak ", soak.display())),
-        "{}",
-        run.show()
-    );
+    run.assert_contains(&install.stdout, &format!("using {} (soak ", soak.display()));
     assert_eq!(run.output("soak-path"), soak.display().to_string());
     assert_eq!(run.output("verdict"), "PASS", "{}", run.show());
     assert_eq!(run.output("exit-code"), "0");
@@ -140,26 +156,17 @@ fn leaking_workload_fails_the_step_after_writing_the_outputs() {
     assert_eq!(report(&dir)["verdict"], "FAIL");
     assert!(run.summary.contains("FAIL"), "{}", run.summary);
     // soak's own annotation, for the runner to show on the workflow run.
-    assert!(
-        run.step("run").stderr.contains("::error title=soak FAIL"),
-        "{}",
-        run.show()
-    );
+    run.assert_contains(&run.step("run").stderr, "::error title=soak FAIL");
 }
 
 #[test]
 fn fail_on_nonzero_false_keeps_the_step_green_and_names_a_target_failure() {
-    let d = tmp();
-    let r = runner(d.path(), Some(&built_soak_dir()));
     // `false` exits at once: a target failure (exit 4), whose report.json still exists.
-    let run = r.run(
-        &gha::load(),
-        &[
-            ("command", "false"),
-            ("duration", "5s"),
-            ("fail-on-nonzero", "false"),
-        ],
-    );
+    let Job { _dir, run, .. } = act(&[
+        ("command", "false"),
+        ("duration", "5s"),
+        ("fail-on-nonzero", "false"),
+    ]);
     assert!(!run.failed(), "{}", run.show());
     assert_eq!(run.output("exit-code"), "4", "{}", run.show());
     assert_eq!(run.output("verdict"), "TARGET FAILED", "{}", run.show());
@@ -169,20 +176,18 @@ fn fail_on_nonzero_false_keeps_the_step_green_and_names_a_target_failure() {
 
 #[test]
 fn command_words_are_never_evaluated() {
-    let d = tmp();
-    let r = runner(d.path(), Some(&built_soak_dir()));
-    std::fs::write(r.workspace.join("a-file"), "").expect("a file for * to match");
     // printf prints each argument it gets on a line: what soak started, word for word.
     let command = r#"printf '[%s]\n' '$(touch pwned)' "a b" ; * $HOME `id` x\ y "it's""#;
-    let run = r.run(
-        &gha::load(),
-        &[
-            ("command", command),
-            ("duration", "5s"),
-            ("args", "--allow-exit --quiet"),
-            ("fail-on-nonzero", "false"),
-        ],
-    );
+    let Job {
+        _dir,
+        runner: r,
+        run,
+    } = act(&[
+        ("command", command),
+        ("duration", "5s"),
+        ("args", "--allow-exit --quiet"),
+        ("fail-on-nonzero", "false"),
+    ]);
     let dir = PathBuf::from(run.output("report-dir"));
     let printed = std::fs::read_to_string(dir.join("target.stdout.log"))
         .unwrap_or_else(|e| panic!("{e}\n{}", run.show()));
@@ -197,18 +202,17 @@ fn command_words_are_never_evaluated() {
 
 #[test]
 fn shell_bash_runs_the_command_as_a_script_when_asked() {
-    let d = tmp();
-    let r = runner(d.path(), Some(&built_soak_dir()));
-    let run = r.run(
-        &gha::load(),
-        &[
-            ("command", "echo $((6 * 7)) > answer; exec sleep 30"),
-            ("shell", "bash"),
-            ("duration", "2s"),
-            ("interval", "100ms"),
-            ("args", "--quiet"),
-        ],
-    );
+    let Job {
+        _dir,
+        runner: r,
+        run,
+    } = act(&[
+        ("command", "echo $((6 * 7)) > answer; exec sleep 30"),
+        ("shell", "bash"),
+        ("duration", "2s"),
+        ("interval", "100ms"),
+        ("args", "--quiet"),
+    ]);
     assert!(!run.failed(), "{}", run.show());
     assert_eq!(run.output("verdict"), "PASS", "{}", run.show());
     let answer = std::fs::read_to_string(r.workspace.join("answer")).expect("answer");
@@ -217,63 +221,64 @@ fn shell_bash_runs_the_command_as_a_script_when_asked() {
 
 /// Runs the action with inputs that must fail before or in soak; returns the run.
 fn rejected(inputs: &[(&str, &str)]) -> gha::Run {
-    let d = tmp();
-    let r = runner(d.path(), Some(&built_soak_dir()));
-    let run = r.run(&gha::load(), inputs);
+    let Job { _dir, run, .. } = act(inputs);
     assert!(run.failed(), "{}", run.show());
     run
 }
 
 #[test]
 fn bad_inputs_are_one_line_errors() {
-    for (inputs, code, error) in [
+    // (input, value, the error after "::error title=soak action::"); command is `true`
+    // unless it is the input tried.
+    for (name, value, error) in [
         (
-            vec![("command", r#"./server "unclosed"#)],
-            1,
-            "::error title=soak action::input command cannot be split into words (unmatched double quote)",
+            "command",
+            r#"./server "unclosed"#,
+            "input command cannot be split into words (unmatched double quote)",
         ),
-        (vec![("command", " \n ")], 1, "::error title=soak action::input command is empty"),
+        ("command", " \n ", "input command is empty"),
         (
-            vec![("command", "true"), ("args", "--name 'x")],
-            1,
-            "::error title=soak action::input args cannot be split into words (unmatched single quote)",
+            "args",
+            "--name 'x",
+            "input args cannot be split into words (unmatched single quote)",
         ),
+        ("shell", "sh", "shell: 'sh' is not none or bash"),
         (
-            vec![("command", "true"), ("shell", "sh")],
-            1,
-            "::error title=soak action::shell: 'sh' is not none or bash",
-        ),
-        (
-            vec![("command", "true"), ("fail-on-nonzero", "yes")],
-            1,
-            "::error title=soak action::fail-on-nonzero: 'yes' is not true or false",
+            "fail-on-nonzero",
+            "yes",
+            "fail-on-nonzero: 'yes' is not true or false",
         ),
         (
-            vec![("command", "true"), ("working-directory", "nowhere")],
-            1,
-            "::error title=soak action::working-directory 'nowhere' cannot be entered",
+            "working-directory",
+            "nowhere",
+            "working-directory 'nowhere' cannot be entered",
         ),
         // An input's newline cannot end the annotation and start a workflow command.
         (
-            vec![("command", "true"), ("working-directory", "50%\n::notice::x")],
-            1,
-            "::error title=soak action::working-directory '50%25%0A::notice::x' cannot be entered",
+            "working-directory",
+            "50%\n::notice::x",
+            "working-directory '50%25%0A::notice::x' cannot",
         ),
         (
-            vec![("command", "true"), ("install", "docker")],
-            1,
-            "::error title=soak action::install: 'docker' is not one of auto, cargo, path",
+            "install",
+            "docker",
+            "install: 'docker' is not one of auto, cargo, path",
         ),
     ] {
+        let mut inputs = vec![(name, value)];
+        if name != "command" {
+            inputs.push(("command", "true"));
+        }
+        let error = format!("::error title=soak action::{error}");
         let run = rejected(&inputs);
-        assert_eq!(run.code(), code, "{inputs:?}\n{}", run.show());
+        assert_eq!(run.code(), 1, "{inputs:?}\n{}", run.show());
         let failing = run.steps.last().expect("a step ran");
         let line = failing
             .stdout
             .lines()
             .find(|l| l.starts_with("::error"))
             .unwrap_or_else(|| panic!("{inputs:?}: no error line\n{}", run.show()));
-        assert!(line.starts_with(error), "{inputs:?}: {line}");
+        assert!(line.starts_with(&error), "{inputs:?}: {line}");
         assert!(
             !failing.stdout.lines().any(|l| l.starts_with("::notice")),
             "{}",
@@ -289,11 +294,7 @@ fn a_value_soak_refuses_is_its_usage_error_with_no_verdict() {
     assert_eq!(run.code(), 2, "{}", run.show());
     assert_eq!(run.output("exit-code"), "2");
     assert_eq!(run.output("verdict"), "NONE");
-    assert!(
-        run.step("run").stderr.contains("--duration"),
-        "{}",
-        run.show()
-    );
+    run.assert_contains(&run.step("run").stderr, "--duration");
 }
 
 #[test]
@@ -303,12 +304,9 @@ fn install_path_needs_a_soak_on_path() {
     let run = r.run(&gha::load(), &[("command", "true"), ("install", "path")]);
     assert!(run.failed());
     assert_eq!(run.steps.len(), 1, "{}", run.show());
-    assert!(
-        run.step("install")
-            .stdout
-            .contains("::error title=soak action::install: path, but no soak on PATH"),
-        "{}",
-        run.show()
+    run.assert_contains(
+        &run.step("install").stdout,
+        "::error title=soak action::install: path, but no soak on PATH",
     );
 }
 
@@ -338,13 +336,7 @@ fn install_builds_soak_with_cargo_when_the_one_on_path_is_another_version() {
     assert!(!run.failed(), "{}", run.show());
     let installed = root.join("bin/soak");
     assert_eq!(run.output("soak-path"), installed.display().to_string());
-    assert!(
-        run.step("install")
-            .stdout
-            .contains("cargo install --locked"),
-        "{}",
-        run.show()
-    );
+    run.assert_contains(&run.step("install").stdout, "cargo install --locked");
     let version = std::process::Command::new(&installed)
         .arg("--version")
         .output()

@@ -217,6 +217,15 @@ impl Run {
         s
     }
 
+    /// Asserts that `text` (something of this run) contains `needle`, showing the run if not.
+    pub fn assert_contains(&self, text: &str, needle: &str) {
+        assert!(
+            text.contains(needle),
+            "{needle:?} not found in:\n{}",
+            self.show()
+        );
+    }
+
     /// An output of the action ("" if none).
     pub fn output(&self, name: &str) -> &str {
         self.outputs.get(name).map_or("", String::as_str)
