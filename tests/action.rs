@@ -336,6 +336,13 @@ fn install_builds_soak_with_cargo_when_the_one_on_path_is_another_version() {
     assert!(!run.failed(), "{}", run.show());
     let installed = root.join("bin/soak");
     assert_eq!(run.output("soak-path"), installed.display().to_string());
+    run.assert_contains(
+        &run.step("install").stdout,
+        &format!(
+            "is soak 0.0.0-other, the action is {}",
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
     run.assert_contains(&run.step("install").stdout, "cargo install --locked");
     let version = std::process::Command::new(&installed)
         .arg("--version")
