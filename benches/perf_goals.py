@@ -57,8 +57,10 @@ def ensure_psrecord():
     return exe, ver
 
 
-def start(cmd):
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start(cmd, group=False):
+    """`group`: in a process group of its own, so stop_group ends its children too."""
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=group)
 
 
 class Measured:
@@ -80,6 +82,16 @@ class Measured:
 def stop(p):
     if p.poll() is None:
         p.kill()
+    p.wait()
+
+
+def stop_group(p):
+    """Kills a process started with group=True and every process of its group: killing
+    only the root of `workload tree` would leave its 49 children running."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     p.wait()
 
 
@@ -142,6 +154,7 @@ def main():
           f"{soak_ver} ({a.soak}), psrecord {ps_ver}")
     results = {}
     live = []
+    groups = []
     try:
         if "a" in a.goals or "c" in a.goals:
             # (a) + (c): one process, 10 Hz, churn on the machine.
@@ -177,8 +190,8 @@ def main():
 
         if "b" in a.goals:
             # (b): a 50-process tree, 10 ms, side by side, no churn.
-            tree = start([WORKLOAD, "tree", "49", "1"])
-            live.append(tree)
+            tree = start([WORKLOAD, "tree", "49", "1"], group=True)
+            groups.append(tree)
             kids = []
             for _ in range(100):
                 time.sleep(0.1)
@@ -194,7 +207,7 @@ def main():
                                            *map(str, kids)]),
             }
             use = {k: p.reap() for k, p in procs.items()}
-            stop(tree)
+            stop_group(tree)
             taken, missed = samples(run_b)
             floor_ticks = int(tsecs * 1000 / 10)
             per_soak = use["soak"][0] / max(taken, 1) * 1e6
@@ -233,6 +246,8 @@ def main():
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
+        for p in groups:
+            stop_group(p)
         shutil.rmtree(tmp, ignore_errors=True)
 
     print("\nGoals (issue #15):")
