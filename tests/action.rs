@@ -354,3 +354,23 @@ fn install_builds_soak_with_cargo_when_the_one_on_path_is_another_version() {
     );
     assert_eq!(run.output("verdict"), "PASS", "{}", run.show());
 }
+
+#[test]
+fn a_refused_run_into_an_out_that_holds_a_run_reports_no_verdict() {
+    // soak refuses (exit 2) an `out` that already holds a run: the outputs must not
+    // report that earlier run's verdict or directory.
+    let dir = tmp();
+    let runner = runner(dir.path(), Some(&built_soak_dir()));
+    let out = dir.path().join("report");
+    let out_s = out.display().to_string();
+    let cmd = workload_cmd("steady 5");
+    let mut inputs = short(&cmd, "2s");
+    inputs.push(("out", &out_s));
+    let first = runner.run(&gha::load(), &inputs);
+    assert_eq!(first.output("verdict"), "PASS", "{}", first.show());
+    assert_eq!(first.output("report-dir"), out_s);
+    let second = runner.run(&gha::load(), &inputs);
+    assert_eq!(second.output("exit-code"), "2", "{}", second.show());
+    assert_eq!(second.output("verdict"), "NONE", "{}", second.show());
+    assert_eq!(second.output("report-dir"), "", "{}", second.show());
+}

@@ -338,6 +338,10 @@ fn soak_entries(dir: &Path) -> Result<std::result::Result<Entries, String>> {
             bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
             files.push(e.path());
         } else if ft.is_dir() && RUN_FOLDERS.contains(&name.as_str()) {
+            match counter_files(&e.path())? {
+                Ok(b) => bytes += b,
+                Err(why) => return Ok(Err(format!("{name} holds {why}"))),
+            }
             folders.push(e.path());
         } else {
             let kind = if ft.is_symlink() {
@@ -353,6 +357,27 @@ fn soak_entries(dir: &Path) -> Result<std::result::Result<Entries, String>> {
         }
     }
     Ok(Ok((files, folders, bytes)))
+}
+
+/// The bytes of a counters folder when it holds only what the heap shim and the node
+/// preload write there (one file per process, named by its pid), else what else it holds:
+/// a user's file put there must not go with the run.
+fn counter_files(dir: &Path) -> Result<std::result::Result<u64, String>> {
+    let mut bytes = 0;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::io("cannot list", dir.to_path_buf(), e))?;
+    for e in entries {
+        let e = e.map_err(|e| Error::io("cannot list", dir.to_path_buf(), e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let is_file = e.file_type().is_ok_and(|t| t.is_file());
+        if !(is_file && !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())) {
+            return Ok(Err(format!(
+                "{name}, which soak did not write (move it out, or remove the directory by hand)"
+            )));
+        }
+        bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+    }
+    Ok(Ok(bytes))
 }
 
 /// An age in the largest unit that keeps it readable.
@@ -453,5 +478,19 @@ mod tests {
             why.contains("notes.txt, a file soak did not write"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn a_counters_folder_with_anything_but_pid_files_keeps_the_run() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("timeline.csv"), b"x").unwrap();
+        let heap = d.path().join(".soak-heap");
+        std::fs::create_dir(&heap).unwrap();
+        std::fs::write(heap.join("4242"), [0u8; 64]).unwrap();
+        let (_, folders, bytes) = soak_entries(d.path()).unwrap().unwrap();
+        assert_eq!((folders.len(), bytes), (1, 65));
+        std::fs::write(heap.join("precious"), b"mine").unwrap();
+        let why = soak_entries(d.path()).unwrap().unwrap_err();
+        assert!(why.contains(".soak-heap holds precious"), "{why}");
     }
 }

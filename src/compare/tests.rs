@@ -412,3 +412,21 @@ fn html_escapes_every_label_and_overlays_both_timelines() {
     let none = html(&r, [Some(&x), None]);
     assert!(!none.contains("<polyline") && none.contains("needs both runs"));
 }
+
+#[test]
+fn default_warm_ups_that_differ_by_timing_jitter_do_not_warn() {
+    // Two runs' default warm-ups are shares of their own spans: 4.0000195 s vs 3.999984 s
+    // at a 250 ms interval (seen from `soak ab`) judged the same samples.
+    let mut b = report("base", 0.0);
+    b.settings.interval_s = Some(0.25);
+    b.settings.warmup_s = 4.000_019_5;
+    let mut c = b.clone();
+    c.settings.warmup_s = 3.999_984;
+    assert!(codes(&compare(&b, &c, 5.0, 20.0).unwrap()).is_empty());
+    // More than one sample apart is a different warm-up.
+    c.settings.warmup_s = 4.5;
+    assert_eq!(
+        codes(&compare(&b, &c, 5.0, 20.0).unwrap()),
+        ["different_warmup"]
+    );
+}

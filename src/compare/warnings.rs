@@ -323,7 +323,15 @@ pub(super) fn of_settings(b: &Report, c: &Report) -> Vec<Warning> {
             });
         }
     }
-    if differ(b.settings.warmup_s, c.settings.warmup_s) {
+    // The default warm-up is a share of each run's own span, which differs by timing
+    // jitter: only a gap of more than one sample (or 1%) changes what was judged.
+    let step = b
+        .settings
+        .interval_s
+        .unwrap_or(0.0)
+        .max(c.settings.interval_s.unwrap_or(0.0));
+    let (wb, wc) = (b.settings.warmup_s, c.settings.warmup_s);
+    if (wb - wc).abs() > step.max(0.01 * wb.max(wc)) && differ(wb, wc) {
         w.push(Warning::DifferentWarmup {
             baseline_s: b.settings.warmup_s,
             candidate_s: c.settings.warmup_s,
