@@ -47,35 +47,27 @@ struct Pp {
     fs: Vec<usize>,
 }
 
-/// Frames of the allocator, the runtime and soak itself: not the user's.
+/// Frames of the allocator, the runtime and soak itself: not the user's. The Rust
+/// runtime and start-up rules are the native sites' (`sites::trim`); the rest is what
+/// an in-process soak adds around the user's code (dhat, soak, the test harness).
 fn is_plumbing(symbol: &str) -> bool {
-    const PREFIXES: [&str; 14] = [
+    const PREFIXES: [&str; 8] = [
         "[root]",
-        "std::",
-        "core::",
-        "alloc::",
         "dhat::",
         "soak::",
         "test::",
         "backtrace::",
-        "__rust",
-        "<std::",
-        "<core::",
-        "<alloc::",
         "<soak::",
         "<F as ",
+        "clone",
     ];
-    // Trait impls of the standard library's traits (`<u8 as alloc::vec::…>::from_elem`).
-    let std_trait = [" as alloc::", " as core::", " as std::"]
-        .iter()
-        .any(|t| symbol.contains(t));
     PREFIXES.iter().any(|p| symbol.starts_with(p))
-        || std_trait
+        || crate::sites::trim::is_rust_runtime(symbol)
+        || crate::sites::trim::is_startup(symbol)
         || symbol.starts_with("__libc")
-        || symbol == "main"
         || symbol.starts_with("_start")
-        || symbol.starts_with("clone")
         || symbol.starts_with("start_thread")
+        || symbol == "main"
 }
 
 /// "0x55d0c1a2b3c4: crate::f (src/lib.rs:10:5)" → "crate::f (src/lib.rs:10:5)".
