@@ -44,13 +44,20 @@ fn compile(compiler: &str, src: &str, out: &Path, extra: &[&str]) {
 }
 
 fn sites(r: &Value) -> Vec<Value> {
-    r["allocation_sites"].as_array().cloned().unwrap_or_default()
+    r["allocation_sites"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn frames(site: &Value) -> Vec<String> {
     site["frames"]
         .as_array()
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -94,7 +101,9 @@ fn heap_slope(r: &Value) -> f64 {
 }
 
 fn rate(site: &Value) -> f64 {
-    site["growth_rate_per_hour"].as_f64().expect("a site's rate")
+    site["growth_rate_per_hour"]
+        .as_f64()
+        .expect("a site's rate")
 }
 
 /// Checks the three-path C target's report: the leaking function is site #1, with its
@@ -112,7 +121,11 @@ fn check_three_paths(r: &Value, code: i32, debug_info: bool) {
     }
     let child = s
         .iter()
-        .find(|x| frames(x).first().is_some_and(|f| f.contains("child_leak_here")))
+        .find(|x| {
+            frames(x)
+                .first()
+                .is_some_and(|f| f.contains("child_leak_here"))
+        })
         .unwrap_or_else(|| panic!("the forked child's leak is a site:\n{shown}"));
     assert!(
         !s.iter()
@@ -126,7 +139,11 @@ fn check_three_paths(r: &Value, code: i32, debug_info: bool) {
         (sum - heap).abs() / heap < 0.25,
         "sites' rates {sum} vs heap_bytes slope {heap}:\n{shown}"
     );
-    assert!(notes(r).contains("allocation sites are estimates"), "{}", notes(r));
+    assert!(
+        notes(r).contains("allocation sites are estimates"),
+        "{}",
+        notes(r)
+    );
 }
 
 #[test]
@@ -225,7 +242,11 @@ fn sites_on_where_the_shim_cannot_go_is_a_usage_error() {
         ("--sites on --no-heap", "drop --no-heap"),
         ("--sites-period 0", "--sites-period 0"),
     ] {
-        let o = run_on(&dir.join("run"), &format!("--duration 2s {opts}"), &["true"]);
+        let o = run_on(
+            &dir.join("run"),
+            &format!("--duration 2s {opts}"),
+            &["true"],
+        );
         assert_eq!(o.status.code(), Some(2), "{opts}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(says), "{opts}: {err}");
@@ -303,8 +324,16 @@ fn redis_keys_without_ttl_put_the_top_site_in_redis() {
     let _ = bench.kill();
     let _ = bench.wait();
     let r = report(&out);
-    assert_eq!(status.code(), Some(1), "a growing keyspace FAILs: {}", notes(&r));
-    assert_eq!(r["target_exit"]["stopped_by_soak"], true, "redis ended early");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a growing keyspace FAILs: {}",
+        notes(&r)
+    );
+    assert_eq!(
+        r["target_exit"]["stopped_by_soak"], true,
+        "redis ended early"
+    );
     let s = sites(&r);
     let shown = all_frames(&r);
     assert!(!s.is_empty(), "{}", notes(&r));
@@ -313,7 +342,9 @@ fn redis_keys_without_ttl_put_the_top_site_in_redis() {
     // or the data structure that called it.
     let first = frames(&s[0]);
     assert!(
-        first.iter().any(|f| f.contains("(redis-server)") || f.contains("redis-server+0x")),
+        first
+            .iter()
+            .any(|f| f.contains("(redis-server)") || f.contains("redis-server+0x")),
         "site #1 lies in redis-server:\n{shown}"
     );
     assert!(notes(&r).contains("libjemalloc"), "{}", notes(&r));

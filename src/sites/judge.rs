@@ -98,7 +98,11 @@ pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
         });
         return out;
     }
-    candidates.sort_by(|a, b| b.1.order().partial_cmp(&a.1.order()).unwrap_or(std::cmp::Ordering::Equal));
+    candidates.sort_by(|a, b| {
+        b.1.order()
+            .partial_cmp(&a.1.order())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     // Symbolize more than are shown: two raw stacks may trim to the same frames (one
     // function reached through two return addresses), and merge.
     candidates.truncate(3 * TOP_SITES);
@@ -141,7 +145,11 @@ pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
         .into_iter()
         .map(|(frames, bytes, blocks)| (frames, judge_one(&e.times, bytes, blocks, warmup_s)))
         .collect();
-    judged.sort_by(|a, b| b.1.order().partial_cmp(&a.1.order()).unwrap_or(std::cmp::Ordering::Equal));
+    judged.sort_by(|a, b| {
+        b.1.order()
+            .partial_cmp(&a.1.order())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     judged.truncate(TOP_SITES);
     out.sites = judged
         .into_iter()
@@ -232,12 +240,7 @@ mod tests {
         );
         SiteEvidence {
             times,
-            sites: vec![
-                site(1, flat),
-                site(2, slow),
-                site(3, leak),
-                site(4, cache),
-            ],
+            sites: vec![site(1, flat), site(2, slow), site(3, leak), site(4, cache)],
             tables,
         }
     }
@@ -252,7 +255,10 @@ mod tests {
         assert!(first.growth_rate_low_per_hour.unwrap() <= rate);
         assert_eq!(first.bytes, 119_000);
         assert!(out.sites[1].growth_rate_per_hour.unwrap() < rate);
-        assert!(matches!(out.notes[0], Note::SitesSampled { samples: 99, .. }));
+        assert!(matches!(
+            out.notes[0],
+            Note::SitesSampled { samples: 99, .. }
+        ));
     }
 
     #[test]

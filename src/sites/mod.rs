@@ -1,9 +1,13 @@
-//! Allocation sites of a subprocess (issue #18): the heap shim samples allocation stacks
-//! as raw return addresses in the target; here soak turns them into the program's frames.
-//! [`maps`] places an address in a file (maps read while the target lives), [`symbolize`]
-//! names it (blazesym, with the `cli` feature), [`trim`] keeps the program's frames.
+//! Allocation sites of a command's heap growth (issue #18): the heap shim samples
+//! allocations' call stacks as raw return addresses in the target (`sample::sites` reads
+//! its tables); here soak records each site's sampled live bytes as a series
+//! ([`record`]), places addresses in files while the target lives ([`maps`]), names
+//! them (blazesym, with the `cli` feature: [`symbolize`]), keeps the program's frames
+//! ([`trim`]) and judges which sites grew ([`judge`]).
 
+pub mod judge;
 pub mod maps;
+pub mod record;
 pub mod symbolize;
 pub mod trim;
 

@@ -141,8 +141,11 @@ impl SiteRecorder {
                         }
                     }
                     let Some(m) = maps.as_ref() else { return };
-                    let locations: Vec<Location> =
-                        site.frames.iter().map(|&a| key_location(m.locate(a))).collect();
+                    let locations: Vec<Location> = site
+                        .frames
+                        .iter()
+                        .map(|&a| key_location(m.locate(a)))
+                        .collect();
                     let id = self.id_of(locations);
                     self.known.insert(key, id);
                     id

@@ -15,8 +15,8 @@ use crate::sample::procfs::ProcReader;
 use crate::sample::runtime::{FullGc, RuntimeReader};
 use crate::sample::runtime_notes::{runs_node, runtime_report, runtime_sources};
 use crate::sample::tree::{live_members, TreeSource};
-use crate::sites::record::SiteRecorder;
 use crate::sample::{Col, Sample, Source};
+use crate::sites::record::SiteRecorder;
 use crate::timeline::Extra;
 use crate::workload::command::{Command, Launch};
 use crate::workload::tree::{ProcId, ProcessTree};
@@ -67,10 +67,9 @@ impl<'a> ProcessRun<'a> {
         if let Some(h) = &heap {
             launch.env.extend(h.env());
             if let Some(period) = cfg.sites_period {
-                launch.env.push((
-                    crate::sample::sites::SITES_ENV.into(),
-                    period.to_string(),
-                ));
+                launch
+                    .env
+                    .push((crate::sample::sites::SITES_ENV.into(), period.to_string()));
             }
             launch
                 .guard_paths
@@ -118,10 +117,7 @@ impl<'a> ProcessRun<'a> {
             });
         }
         let sites = match (&heap, cfg.sites_period) {
-            (Some(h), Some(_)) => Some(SiteRecorder::new(
-                h.paths()[0],
-                cfg.interval.as_secs_f64(),
-            )),
+            (Some(h), Some(_)) => Some(SiteRecorder::new(h.paths()[0], cfg.interval.as_secs_f64())),
             _ => None,
         };
         Ok(ProcessRun {
