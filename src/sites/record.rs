@@ -88,7 +88,7 @@ impl SiteRecorder {
     /// Called at each tick with the tree's live processes.
     pub fn record(&mut self, elapsed_s: f64, pids: impl IntoIterator<Item = u32>) {
         self.calls += 1;
-        if (self.calls - 1) % self.stride != 0 {
+        if !(self.calls - 1).is_multiple_of(self.stride) {
             return;
         }
         let mut now: HashMap<usize, (f64, f64)> = HashMap::new();
