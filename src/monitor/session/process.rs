@@ -65,12 +65,7 @@ impl<'a> ProcessRun<'a> {
         let node = command.then(|| NodeFiles::plan(&cfg.out_dir, cfg.full_gc_every));
         let mut launch = Launch::default();
         if let Some(h) = &heap {
-            launch.env.extend(h.env());
-            if let Some(period) = cfg.sites_period {
-                launch
-                    .env
-                    .push((crate::sample::sites::SITES_ENV.into(), period.to_string()));
-            }
+            launch.env.extend(h.env_with_sites(cfg.sites_period));
             launch
                 .guard_paths
                 .extend(h.paths().into_iter().map(Into::into));
