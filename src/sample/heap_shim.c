@@ -22,6 +22,8 @@
  *   figures at the fork, since its heap is a copy of the parent's; the sampler sums the
  *   tree. exec: the new image starts a fresh segment (the constructor truncates it).
  * Without SOAK_HEAP_DIR in the environment it only counts, publishing nothing.
+ * With SOAK_SITES_PERIOD too it samples allocation call stacks by bytes and publishes
+ * per-site live estimates in DIR/PID.sites ("Allocation sites" below).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
