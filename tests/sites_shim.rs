@@ -319,6 +319,24 @@ fn no_period_no_sites_file() {
     assert!(names[0].bytes().all(|b| b.is_ascii_digit()), "{names:?}");
 }
 
+/// An exec into an image that does not sample leaves no sites file of the image before.
+#[test]
+fn exec_without_sampling_removes_the_earlier_images_file() {
+    let exe = compile("cc", "alloc_matrix.c", "alloc_matrix_exec", &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = format!("exec env -u SOAK_SITES_PERIOD {} 0", exe.display());
+    let o = shimmed(Path::new("sh"), dir.path(), "eh")
+        .args(["-c", &script])
+        .output()
+        .expect("run sh");
+    assert!(o.status.success(), "{o:?}");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(|e| Some(e.ok()?.file_name().to_str()?.to_string()))
+        .collect();
+    assert_eq!(names.len(), 1, "one pid, no sites file: {names:?}");
+}
+
 /// Every allocator the shim supports, with sites on at a small period and each
 /// unwinder: the program runs as without the shim, the live estimate while it holds its
 /// blocks matches what it holds, and after it freed them (through every family: free,

@@ -22,6 +22,8 @@
  *   figures at the fork, since its heap is a copy of the parent's; the sampler sums the
  *   tree. exec: the new image starts a fresh segment (the constructor truncates it).
  * Without SOAK_HEAP_DIR in the environment it only counts, publishing nothing.
+ * With SOAK_SITES_PERIOD too it samples allocation call stacks by bytes and publishes
+ * per-site live estimates in DIR/PID.sites ("Allocation sites" below).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -944,12 +946,18 @@ static inline void site_resized(int had, struct live *old, void *p, size_t n, in
     if (ok && p) site_alloc(p, n);
 }
 
+/* Writes DIR/PID.sites. */
+static int sites_path(char *buf, size_t cap, const char *dir, pid_t pid) {
+    if (segment_path(buf, cap - 7, dir, pid) < 0) return -1;
+    memcpy(buf + strlen(buf), ".sites", 7);
+    return 0;
+}
+
 /* DIR/PID.sites, mapped shared; a fork child's starts as a copy of `from`. */
 static struct sites_file *sites_publish(const char *dir, const struct sites_file *from) {
     char path[4096];
     pid_t pid = getpid();
-    if (segment_path(path, sizeof path - 8, dir, pid) < 0) return NULL;
-    memcpy(path + strlen(path), ".sites", 7);
+    if (sites_path(path, sizeof path, dir, pid) < 0) return NULL;
     int saved = errno;
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) { errno = saved; return NULL; }
@@ -990,18 +998,18 @@ static struct sites_file *sites_publish(const char *dir, const struct sites_file
     return s;
 }
 
-/* Turns sampling on when SOAK_SITES_PERIOD asks for it and the segment is published. */
-static void sites_init(void) {
-    const char *dir = getenv("SOAK_HEAP_DIR"), *env = getenv("SOAK_SITES_PERIOD");
-    if (!counting || !dir || !*dir || !env || !*env) return;
+/* Turns sampling on when SOAK_SITES_PERIOD asks for it; whether it did. */
+static int sites_start(const char *dir) {
+    const char *env = getenv("SOAK_SITES_PERIOD");
+    if (!counting || !env || !*env) return 0;
     uint64_t period = 0;
     for (const char *c = env; *c; c++) {
-        if (*c < '0' || *c > '9' || period > (UINT64_MAX - 9) / 10) return;
+        if (*c < '0' || *c > '9' || period > (UINT64_MAX - 9) / 10) return 0;
         period = period * 10 + (uint64_t)(*c - '0');
     }
-    if (!period) return;
+    if (!period) return 0;
     sites_period = period;
-    dl_iterate_phdr(find_shim_text, (void *)(uintptr_t)&sites_init);
+    dl_iterate_phdr(find_shim_text, (void *)(uintptr_t)&sites_start);
     const char *how = getenv("SOAK_SITES_UNWIND");
     unwind_fp = how && strcmp(how, "fp") == 0;
     if (!unwind_fp) {
@@ -1014,19 +1022,32 @@ static void sites_init(void) {
     }
     size_t tables = LIVE_CAP * sizeof(struct live) * 2 + FILTER_LEN + SITE_INDEX * sizeof(uint32_t);
     char *m = mmap(NULL, tables, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return;
+    if (m == MAP_FAILED) return 0;
     live_tab = (struct live *)m;
     live_scratch = live_tab + LIVE_CAP;
     live_filter = (uint8_t *)(live_scratch + LIVE_CAP);
     site_index = (uint32_t *)(live_filter + FILTER_LEN);
     sites = sites_publish(dir, NULL);
-    if (!sites) { munmap(m, tables); return; }
+    if (!sites) { munmap(m, tables); return 0; }
     /* Warm the unwinder up here, outside any malloc call. */
     uint64_t pc[MAX_FRAMES];
     st.in_sampler = 1;
     if (unwind_fp) capture_fp(pc); else capture_eh(pc);
     st.in_sampler = 0;
     __atomic_store_n(&sites_on, 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* Called once the segment is published. Without sampling, a sites file of this pid is
+ * the image's before an exec (or an earlier process's): it goes, so that a file there
+ * always belongs to the image that publishes the segment. */
+static void sites_init(void) {
+    const char *dir = getenv("SOAK_HEAP_DIR");
+    if (!dir || !*dir || sites_start(dir)) return;
+    char path[4096];
+    int saved = errno;
+    if (sites_path(path, sizeof path, dir, getpid()) == 0) unlink(path);
+    errno = saved;
 }
 
 /* The parent's figures at the fork, taken before it: the parent's segment is shared
