@@ -307,3 +307,68 @@ fn step_summary_folds_the_long_parts() {
     let file = to_markdown(&fixture());
     assert!(!file.contains("<details>") && file.contains("\n## Checks\n"));
 }
+
+/// The fixture with a command's sampled allocation sites (`--sites on`).
+fn fixture_with_sites() -> Report {
+    let mut r = fixture();
+    let site = |rate: f64, frames: &[&str]| crate::sample::dhat_sites::AllocationSite {
+        bytes: 48_000_000,
+        blocks: 11_719,
+        frames: frames.iter().map(|f| f.to_string()).collect(),
+        growth_bytes: Some(rate / 6.0),
+        growth_rate_per_hour: Some(rate),
+        growth_rate_low_per_hour: Some(rate * 0.8),
+        growth_rate_high_per_hour: Some(rate * 1.2),
+    };
+    r.allocation_sites = vec![
+        site(
+            110e6,
+            &[
+                "cache_put (src/cache.c:42)",
+                "handle_request (src/server.c:310)",
+                "main (src/server.c:12)",
+            ],
+        ),
+        site(4e6, &["my-server+0x1f2e3"]),
+    ];
+    r.notes.push(crate::note::Note::SitesSampled {
+        period_bytes: 524_288,
+        processes: 1,
+        samples: 1234,
+        unwinder: "from .eh_frame (libgcc's unwinder)".into(),
+    });
+    r.notes.push(crate::note::Note::SitesUnsymbolized {
+        modules: vec!["my-server".into()],
+    });
+    r
+}
+
+#[test]
+fn sites_render_with_their_rates_in_every_format() {
+    let r = fixture_with_sites();
+    let _turn = children_turn();
+    let md = to_markdown(&r);
+    let section = &md[md.find("## Allocation sites").expect("sites section")..];
+    let section = &section[..section
+        .find("\n## ")
+        .map(|i| i + 1)
+        .unwrap_or(section.len())];
+    insta::assert_snapshot!("sites_markdown", section);
+    let text = text::summary(&r, None);
+    assert!(
+        text.contains("site     110 MB/h at cache_put (src/cache.c:42) (#1 of 2 in the reports)"),
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&to_json(&r)).unwrap();
+    insta::assert_json_snapshot!("sites_json", v["allocation_sites"]);
+    let page = html::Html.render(&Input {
+        report: &r,
+        timeline: None,
+    });
+    assert!(page.contains("Allocation sites that grew after warm-up"));
+    assert!(page.contains("cache_put (src/cache.c:42)"));
+    assert!(
+        page.contains("110 MB/h [88.0, 132]"),
+        "the rate and its interval"
+    );
+}
