@@ -32,9 +32,34 @@ pub const DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR: f64 = 10e6;
 /// cost this was decided on.
 pub const DEFAULT_SITES: bool = true;
 
-/// Mean bytes allocated between two sampled call stacks (the tcmalloc/jemalloc default,
-/// kept after measuring its cost: BENCHMARKS.md "Allocation sites").
-pub const DEFAULT_SITES_PERIOD: u64 = 512 * 1024;
+/// The coarsest default sampling period: tcmalloc's and jemalloc's, for long runs.
+pub const MAX_DEFAULT_SITES_PERIOD: u64 = 512 * 1024;
+/// The finest default sampling period, for short runs (its cost: BENCHMARKS.md
+/// "Allocation sites").
+pub const MIN_DEFAULT_SITES_PERIOD: u64 = 64 * 1024;
+/// Sampled blocks a leak at the growth limit should leave over a run: with fewer, its
+/// site's series is a few steps that a bounded cache's sampling noise can outrank.
+pub const SITES_SAMPLES_AT_LIMIT: f64 = 32.0;
+
+/// The default mean sampling period of allocation sites: fine enough that a leak
+/// growing at the run's rate limit (10 MB/h when none is given) leaves about
+/// [`SITES_SAMPLES_AT_LIMIT`] sampled blocks over the run, between
+/// [`MIN_DEFAULT_SITES_PERIOD`] and [`MAX_DEFAULT_SITES_PERIOD`]: a 10-minute run at
+/// 10 MB/h samples every 64 KiB, runs of 2 hours and more every 512 KiB. The cost is per
+/// sample, so the short runs that need fine sampling are the ones that pay for it.
+pub fn default_sites_period(duration: Duration, rate_limit: Option<Rate>) -> u64 {
+    let rate = rate_limit
+        .map(|r| r.bytes_per_hour)
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .unwrap_or(DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR);
+    let leaked = rate * duration.as_secs_f64() / 3600.0;
+    let period = (leaked / SITES_SAMPLES_AT_LIMIT).round();
+    if period.is_finite() {
+        (period as u64).clamp(MIN_DEFAULT_SITES_PERIOD, MAX_DEFAULT_SITES_PERIOD)
+    } else {
+        MAX_DEFAULT_SITES_PERIOD
+    }
+}
 
 /// What INCONCLUSIVE exits with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -153,5 +178,31 @@ pub fn metric_column(name: &str) -> String {
         long
     } else {
         name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_runs_sample_finer_than_long_ones() {
+        let ten_min = Duration::from_secs(600);
+        assert_eq!(default_sites_period(ten_min, None), MIN_DEFAULT_SITES_PERIOD);
+        assert_eq!(
+            default_sites_period(Duration::from_secs(24 * 3600), None),
+            MAX_DEFAULT_SITES_PERIOD
+        );
+        // One hour at 10 MB/h: 10 MB / 32 samples.
+        assert_eq!(default_sites_period(Duration::from_secs(3600), None), 312_500);
+        // A looser limit needs fewer samples per byte.
+        assert_eq!(
+            default_sites_period(ten_min, Some(Rate::per_hour(1e9))),
+            MAX_DEFAULT_SITES_PERIOD
+        );
+        assert_eq!(
+            default_sites_period(ten_min, Some(Rate::per_hour(f64::NAN))),
+            MIN_DEFAULT_SITES_PERIOD
+        );
     }
 }

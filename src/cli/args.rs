@@ -146,7 +146,11 @@ pub struct RunArgs {
     /// without --no-heap).
     #[arg(long, value_enum, value_name = "SWITCH", help_heading = help::SAMPLING)]
     pub sites: Option<Switch>,
-    /// Mean bytes allocated between two sampled call stacks, e.g. 512KiB [default: 512KiB].
+    /// Mean bytes allocated between two sampled call stacks, e.g. 512KiB [default: from the run's length].
+    ///
+    /// By default fine enough that a leak at the growth limit leaves about 32 sampled
+    /// blocks over the run: 64KiB for a 10-minute run at 10 MB/h, 512KiB for runs of 2
+    /// hours and more. The cost is per sample (BENCHMARKS.md "Allocation sites").
     #[arg(long, value_parser = parse_size, value_name = "SIZE", help_heading = help::SAMPLING)]
     pub sites_period: Option<u64>,
     /// Ask the target's JVMs and node processes for a full collection this often, e.g. 5m.

@@ -202,8 +202,11 @@ impl RunArgs {
         let sites_on = sites_asked.unwrap_or(crate::config::DEFAULT_SITES)
             && matches!(target, TargetSpec::Command(_))
             && !self.no_heap;
-        let sites_period =
-            sites_on.then(|| sites_period.unwrap_or(crate::config::DEFAULT_SITES_PERIOD));
+        let sites_period = sites_on.then(|| {
+            sites_period.unwrap_or_else(|| {
+                crate::config::default_sites_period(duration, limits.max_growth_rate)
+            })
+        });
         let pss = !is_container && m.pss(self.pss);
         if metric == Col::Pss.name() && !pss {
             return Err(usage("--metric pss needs --pss"));
@@ -378,6 +381,41 @@ mod tests {
         }
         let c = cfg(&["--full-gc-every", "2s", "--", "java", "A.java"]).unwrap();
         assert_eq!(c.full_gc_every, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn sites_are_on_for_commands_by_default_and_follow_flags_and_profiles() {
+        // The default period follows the run's length (10 minutes: the finest).
+        assert_eq!(
+            cfg(&["--", "x"]).unwrap().sites_period,
+            Some(crate::config::MIN_DEFAULT_SITES_PERIOD)
+        );
+        assert_eq!(
+            cfg(&["--duration", "24h", "--", "x"]).unwrap().sites_period,
+            Some(crate::config::MAX_DEFAULT_SITES_PERIOD)
+        );
+        assert_eq!(cfg(&["--sites", "off", "--", "x"]).unwrap().sites_period, None);
+        assert_eq!(
+            cfg(&["--sites-period", "64KiB", "--", "x"]).unwrap().sites_period,
+            Some(65_536)
+        );
+        // Where the shim cannot go, the default is off, not an error.
+        assert_eq!(cfg(&["--pid", "1"]).unwrap().sites_period, None);
+        assert_eq!(cfg(&["--no-heap", "--", "x"]).unwrap().sites_period, None);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, "sites = \"off\"\nsites_period = \"1MiB\"\n").unwrap();
+        let ps = p.to_str().unwrap();
+        assert_eq!(cfg(&["--profile", ps, "--", "x"]).unwrap().sites_period, None);
+        assert_eq!(
+            cfg(&["--profile", ps, "--sites", "on", "--", "x"])
+                .unwrap()
+                .sites_period,
+            Some(1 << 20)
+        );
+        std::fs::write(&p, "sites = \"maybe\"\n").unwrap();
+        let e = cfg(&["--profile", ps, "--", "x"]).unwrap_err().to_string();
+        assert!(e.contains("'sites'") && e.contains("maybe"), "{e}");
     }
 
     #[test]
