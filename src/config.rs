@@ -188,13 +188,19 @@ mod tests {
     #[test]
     fn short_runs_sample_finer_than_long_ones() {
         let ten_min = Duration::from_secs(600);
-        assert_eq!(default_sites_period(ten_min, None), MIN_DEFAULT_SITES_PERIOD);
+        assert_eq!(
+            default_sites_period(ten_min, None),
+            MIN_DEFAULT_SITES_PERIOD
+        );
         assert_eq!(
             default_sites_period(Duration::from_secs(24 * 3600), None),
             MAX_DEFAULT_SITES_PERIOD
         );
         // One hour at 10 MB/h: 10 MB / 32 samples.
-        assert_eq!(default_sites_period(Duration::from_secs(3600), None), 312_500);
+        assert_eq!(
+            default_sites_period(Duration::from_secs(3600), None),
+            312_500
+        );
         // A looser limit needs fewer samples per byte.
         assert_eq!(
             default_sites_period(ten_min, Some(Rate::per_hour(1e9))),

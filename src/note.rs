@@ -109,6 +109,8 @@ pub enum Note {
     SitesUnsymbolized { modules: Vec<String> },
     /// Sites whose program frames all lie in anonymous memory (JIT-compiled code).
     SitesInJitCode { sites: usize },
+    /// A JVM or node ran: native stacks end where its JIT-compiled code begins.
+    SitesEndAtJit { runtimes: Vec<String> },
     // ---- timelines ----
     /// The torn last row was ignored.
     TornLastRow { line: u64 },
@@ -329,6 +331,11 @@ impl fmt::Display for Note {
                 f,
                 "allocation sites: frames in {} have no symbols (stripped, no debug info): shown as module+offset; install the debug symbols to see names",
                 modules.join(", ")
+            ),
+            SitesEndAtJit { runtimes } => write!(
+                f,
+                "allocation sites: {} ran; its Java/JavaScript frames are JIT-compiled code without unwind tables, so a site's stack ends at the runtime's native frames (which say where native memory was allocated, not by which script); the runtime's own heap columns and tools say more",
+                runtimes.join(" and ")
             ),
             SitesInJitCode { sites } => write!(
                 f,

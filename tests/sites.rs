@@ -367,3 +367,31 @@ fn redis_keys_without_ttl_put_the_top_site_in_redis() {
     );
     assert!(notes(&r).contains("libjemalloc"), "{}", notes(&r));
 }
+
+/// node (Debian's) keeping Buffers: their native backing stores are malloc'd by V8 for
+/// the script, so the site names node's allocator frames, and the report says the
+/// JavaScript frames above them (JIT code) cannot be walked.
+#[test]
+fn a_node_leak_names_the_native_frames_and_says_where_stacks_end() {
+    let dir = scratch("node");
+    let script = dir.join("leak.js");
+    std::fs::write(
+        &script,
+        "const keep = [];\nsetInterval(() => { for (let i = 0; i < 200; i++) keep.push(Buffer.alloc(1024, 1)); }, 50);\n",
+    )
+    .expect("write script");
+    let (code, r) = soak_sites(&dir, &["node", script.to_str().expect("utf8")]);
+    assert_eq!(code, 1, "{}", notes(&r));
+    let s = sites(&r);
+    let shown = all_frames(&r);
+    assert!(!s.is_empty(), "{}", notes(&r));
+    assert!(
+        frames(&s[0]).iter().any(|f| f.contains("node::")),
+        "site #1 is in node's native Buffer allocation:\n{shown}"
+    );
+    assert!(
+        notes(&r).contains("node ran; its Java/JavaScript frames are JIT-compiled code"),
+        "{}",
+        notes(&r)
+    );
+}

@@ -394,9 +394,14 @@ mod tests {
             cfg(&["--duration", "24h", "--", "x"]).unwrap().sites_period,
             Some(crate::config::MAX_DEFAULT_SITES_PERIOD)
         );
-        assert_eq!(cfg(&["--sites", "off", "--", "x"]).unwrap().sites_period, None);
         assert_eq!(
-            cfg(&["--sites-period", "64KiB", "--", "x"]).unwrap().sites_period,
+            cfg(&["--sites", "off", "--", "x"]).unwrap().sites_period,
+            None
+        );
+        assert_eq!(
+            cfg(&["--sites-period", "64KiB", "--", "x"])
+                .unwrap()
+                .sites_period,
             Some(65_536)
         );
         // Where the shim cannot go, the default is off, not an error.
@@ -406,7 +411,10 @@ mod tests {
         let p = dir.path().join("p.toml");
         std::fs::write(&p, "sites = \"off\"\nsites_period = \"1MiB\"\n").unwrap();
         let ps = p.to_str().unwrap();
-        assert_eq!(cfg(&["--profile", ps, "--", "x"]).unwrap().sites_period, None);
+        assert_eq!(
+            cfg(&["--profile", ps, "--", "x"]).unwrap().sites_period,
+            None
+        );
         assert_eq!(
             cfg(&["--profile", ps, "--sites", "on", "--", "x"])
                 .unwrap()

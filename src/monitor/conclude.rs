@@ -130,6 +130,19 @@ pub(super) fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         // Sites are judged after the same warm-up as the timeline, on the same clock.
         let warmup_end = tl.elapsed_s.first().copied().unwrap_or(0.0) + report.settings.warmup_s;
         let found = crate::sites::judge::judge_sites(evidence, warmup_end);
+        let jit: std::collections::BTreeSet<String> = report
+            .runtimes
+            .iter()
+            .map(|r| match r.kind.as_str() {
+                "jvm" => "a JVM".to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        if !found.sites.is_empty() && !jit.is_empty() {
+            report.notes.push(Note::SitesEndAtJit {
+                runtimes: jit.into_iter().collect(),
+            });
+        }
         report.allocation_sites = found.sites;
         report.notes.extend(found.notes);
     }
