@@ -60,10 +60,11 @@ fn judge_one(times: &[f64], bytes: Vec<f64>, blocks: f64, warmup_s: f64) -> Judg
 }
 
 impl Judged {
-    /// Grew after warm-up: a positive trend and a higher level at the end than at the
-    /// start (a site with too few points to fit counts by its growth alone).
+    /// Grew after warm-up: a higher level at the end than at the start, and no falling
+    /// trend. A site sampled a few times only is a staircase whose median slope can be
+    /// 0: it still counts by its growth, ranked after the sites with a rate.
     fn grew(&self) -> bool {
-        self.growth.is_some_and(|g| g > 0.0) && self.rate.is_none_or(|r| r > 0.0)
+        self.growth.is_some_and(|g| g > 0.0) && self.rate.is_none_or(|r| r >= 0.0)
     }
 
     fn order(&self) -> (f64, f64) {
@@ -259,6 +260,23 @@ mod tests {
             out.notes[0],
             Note::SitesSampled { samples: 99, .. }
         ));
+    }
+
+    #[test]
+    fn a_staircase_of_a_few_samples_counts_by_its_growth() {
+        let mut e = evidence();
+        // One sampled block of 512 KiB, late in the run: most pairs of points lie on
+        // one side of the step, so the median slope is 0.
+        let stairs: Vec<f64> = e
+            .times
+            .iter()
+            .map(|&t| if t > 110.0 { 524_288.0 } else { 0.0 })
+            .collect();
+        e.sites = vec![site(9, stairs)];
+        let out = judge_sites(e, 30.0);
+        assert_eq!(out.sites.len(), 1, "{:?}", out.notes);
+        assert_eq!(out.sites[0].growth_rate_per_hour, Some(0.0));
+        assert_eq!(out.sites[0].growth_bytes, Some(524_288.0));
     }
 
     #[test]
