@@ -319,7 +319,7 @@ impl fmt::Display for Note {
                 unwinder,
             } => write!(
                 f,
-                "allocation sites are estimates: the heap shim sampled one allocation per {} allocated on average (Poisson, by bytes), {samples} samples in {processes} process{}, stacks unwound {unwinder}; each site's live bytes are the sampled blocks weighted by their chance of being sampled",
+                "allocation sites are estimates: the heap shim sampled one allocation per {} allocated on average (Poisson, by bytes), {samples} samples in {processes} process{}, stacks unwound {unwinder}; each site's live bytes are the sampled blocks weighted by their chance of being sampled, so its rate carries the sampling's own error (about 1/√n for n sampled blocks) beyond its interval",
                 Bytes(*period_bytes as f64),
                 if *processes == 1 { "" } else { "es" }
             ),
