@@ -18,11 +18,13 @@ soak=target/release/soak
 out=${1:-$(mktemp -d /tmp/soak-sites-leak-XXXXXX)}
 duration=${2:-10m}
 mkdir -p "$out"
+[ ! -e "$out/run" ] || { echo "$out/run exists: choose another OUT_DIR" >&2; exit 2; }
 cc -O2 -g -o "$out/slow_leak" benches/slow_leak.c
 echo "soak $duration -- slow_leak; reports in $out/run ($(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg))"
 rc=0
 "$soak" --duration "$duration" --out "$out/run" -- "$out/slow_leak" >"$out/soak.log" 2>&1 || rc=$?
 echo "soak exited $rc ($(date -u +%H:%M:%S) UTC)"
+[ -f "$out/run/report.json" ] || { tail -5 "$out/soak.log" >&2; exit 2; }
 python3 - "$out/run" <<'EOF'
 import json, os, re, sys
 run = sys.argv[1]
@@ -41,9 +43,20 @@ sites = r.get("allocation_sites", [])
 print(f"allocation_sites: {len(sites)}")
 for i, s in enumerate(sites[:5]):
     rest = {k: v for k, v in s.items() if k != "frames"}
-    print(f"  #{i + 1} {json.dumps(rest)}")
+    rate = ""
+    if s.get("growth_rate_per_hour") is not None:
+        rate = f"grows {s['growth_rate_per_hour'] / 1e6:.2f} MB/h"
+        if s.get("growth_rate_low_per_hour") is not None:
+            rate += (f" [{s['growth_rate_low_per_hour'] / 1e6:.2f},"
+                     f" {s['growth_rate_high_per_hour'] / 1e6:.2f}]")
+        rate += "; "
+    print(f"  #{i + 1} {rate}{json.dumps(rest)}")
     for f in s.get("frames", []):
         print(f"       {f if isinstance(f, str) else json.dumps(f)}")
+for n in r.get("notes", []):
+    t = json.dumps(n)
+    if re.search(r"site|sampl|unwind", t, re.I):
+        print(f"note: {t}")
 top = json.dumps(sites[0].get("frames", [])) if sites else ""
 ok = "leak_slowly" in top
 print(f"the leaking site is #1: {'PASS' if ok else 'FAIL'}")
