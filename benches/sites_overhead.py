@@ -26,11 +26,12 @@ valgrind's callgrind for none / counting / sites / sites-64k: deterministic, so 
 the neighbours' load (--instructions-only runs just that).
 
 The shim is the libsoak_heap.so that target/release/soak embeds (found in the build's out
-dirs and checked byte for byte against the binary). The sites arms check that the shim
+dirs and checked byte for byte against the binary; --shim PATH uses another, e.g. one
+under development). The sites arms check that the shim
 wrote its PID.sites file and print how many allocations it sampled.
 
 Run: cargo build --release && python3 benches/sites_overhead.py [ROUNDS] [--pairs N]
-     [--instructions | --instructions-only] [--no-redis]       (ROUNDS default 5)
+     [--instructions | --instructions-only] [--no-redis] [--shim PATH]       (ROUNDS default 5)
 Needs cc, heaptrack, redis-server, redis-tools, valgrind (for --instructions).
 """
 
@@ -280,7 +281,7 @@ def main():
     if "--pairs" in args:
         pairs = int(args[args.index("--pairs") + 1])
     pos = [a for i, a in enumerate(args)
-           if not a.startswith("--") and (i == 0 or args[i - 1] != "--pairs")]
+           if not a.startswith("--") and (i == 0 or args[i - 1] not in ("--pairs", "--shim"))]
     rounds = int(pos[0]) if pos else 5
     tools = ["cc", "heaptrack", "redis-server", "redis-benchmark", "redis-cli"]
     if flags & {"--instructions", "--instructions-only"}:
@@ -289,6 +290,8 @@ def main():
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing")
     shim = find_shim()
+    if "--shim" in args:  # e.g. a shim under development
+        shim = os.path.abspath(args[args.index("--shim") + 1])
     with_sites = shim_has_sites(shim)
     tmp = tempfile.mkdtemp(prefix="soak-sites-overhead-")
     runner = Runner(tmp, shim, pairs)
