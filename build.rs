@@ -23,6 +23,9 @@ fn main() {
             "-O2",
             "-fno-plt",
             "-fno-semantic-interposition",
+            // The sites sampler's fallback unwinder walks frame pointers through the
+            // shim's own frames up to the program's.
+            "-fno-omit-frame-pointer",
             // operator new may throw through the shim's frames.
             "-fexceptions",
             // The shim is written into every run directory: keep the file small.

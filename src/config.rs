@@ -28,6 +28,14 @@ pub struct Limits {
 /// a 10-minute run of a quiet process to decide, tight enough to catch a real leak.
 pub const DEFAULT_MAX_GROWTH_RATE_BYTES_PER_HOUR: f64 = 10e6;
 
+/// Allocation sites are sampled by default: see BENCHMARKS.md "Allocation sites" for the
+/// cost this was decided on.
+pub const DEFAULT_SITES: bool = true;
+
+/// Mean bytes allocated between two sampled call stacks (the tcmalloc/jemalloc default,
+/// kept after measuring its cost: BENCHMARKS.md "Allocation sites").
+pub const DEFAULT_SITES_PERIOD: u64 = 512 * 1024;
+
 /// What INCONCLUSIVE exits with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InconclusivePolicy {
@@ -120,6 +128,9 @@ pub struct RunConfig {
     pub cgroup_root: PathBuf,
     /// Inject the heap shim into a command soak starts (off with `--no-heap`).
     pub heap: bool,
+    /// Sample allocation call stacks in the heap shim, one per this many bytes allocated
+    /// on average (`--sites`, `--sites-period`); `None`: off.
+    pub sites_period: Option<u64>,
     /// Request a full collection from the target's JVMs and node processes this often
     /// (`--full-gc-every`); `None` = never (the default).
     pub full_gc_every: Option<Duration>,

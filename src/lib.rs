@@ -48,6 +48,8 @@ pub mod monitor;
 #[doc(hidden)]
 pub mod sample;
 #[doc(hidden)]
+pub mod sites;
+#[doc(hidden)]
 pub mod timeline;
 #[doc(hidden)]
 pub mod workload;

@@ -96,6 +96,19 @@ pub enum Note {
     CountingAllocMissing,
     /// Why there are no allocation sites.
     NoAllocationSites { why: String },
+    /// How a command's allocation sites were sampled (`--sites on`).
+    SitesSampled {
+        period_bytes: u64,
+        processes: usize,
+        samples: u64,
+        unwinder: String,
+    },
+    /// Sampled allocations the shim could not keep: its tables were full.
+    SitesDropped { samples: u64 },
+    /// Modules whose frames have no function names (stripped, no symbols).
+    SitesUnsymbolized { modules: Vec<String> },
+    /// Sites whose program frames all lie in anonymous memory (JIT-compiled code).
+    SitesInJitCode { sites: usize },
     // ---- timelines ----
     /// The torn last row was ignored.
     TornLastRow { line: u64 },
@@ -297,6 +310,31 @@ impl fmt::Display for Note {
                 "soak::CountingAlloc is not the global allocator: heap not counted, the verdict is on RSS",
             ),
             NoAllocationSites { why } => f.write_str(why),
+            SitesSampled {
+                period_bytes,
+                processes,
+                samples,
+                unwinder,
+            } => write!(
+                f,
+                "allocation sites are estimates: the heap shim sampled one allocation per {} allocated on average (Poisson, by bytes), {samples} samples in {processes} process{}, stacks unwound {unwinder}; each site's live bytes are the sampled blocks weighted by their chance of being sampled",
+                Bytes(*period_bytes as f64),
+                if *processes == 1 { "" } else { "es" }
+            ),
+            SitesDropped { samples } => write!(
+                f,
+                "allocation sites: {samples} sampled allocations were not kept (the shim's site or live-block table was full), so some sites are undercounted"
+            ),
+            SitesUnsymbolized { modules } => write!(
+                f,
+                "allocation sites: frames in {} have no symbols (stripped, no debug info): shown as module+offset; install the debug symbols to see names",
+                modules.join(", ")
+            ),
+            SitesInJitCode { sites } => write!(
+                f,
+                "allocation sites: {sites} site{} pass through anonymous memory (JIT-compiled code of a JVM or node), shown as [anon] frames: native stacks say little there; the runtime's own heap columns and tools say more",
+                if *sites == 1 { "" } else { "s" }
+            ),
             TornLastRow { line } => write!(
                 f,
                 "the last row (line {line}) was cut off mid-write and was ignored"

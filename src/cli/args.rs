@@ -6,7 +6,7 @@ use super::prune::PruneArgs;
 use super::values::parse_percent;
 use super::verdict::VerdictArgs;
 use crate::units::{parse_duration, parse_size};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -138,6 +138,17 @@ pub struct RunArgs {
     /// heap_bytes stays empty. Use it when a target misbehaves with the shim loaded.
     #[arg(long, help_heading = help::SAMPLING)]
     pub no_heap: bool,
+    /// Sample allocation call stacks in the heap shim and report the sites that grew [default: on].
+    ///
+    /// The shim records the call stack of one allocation per --sites-period bytes on
+    /// average (Poisson, by bytes) and matches their frees; soak symbolizes the stacks
+    /// and judges each site's live bytes like a metric. Needs the heap shim (a command,
+    /// without --no-heap).
+    #[arg(long, value_enum, value_name = "SWITCH", help_heading = help::SAMPLING)]
+    pub sites: Option<Switch>,
+    /// Mean bytes allocated between two sampled call stacks, e.g. 512KiB [default: 512KiB].
+    #[arg(long, value_parser = parse_size, value_name = "SIZE", help_heading = help::SAMPLING)]
+    pub sites_period: Option<u64>,
     /// Ask the target's JVMs and node processes for a full collection this often, e.g. 5m.
     ///
     /// JVMs through the attach protocol (or jcmd GC.run), node through gc() in soak's
@@ -287,4 +298,13 @@ pub struct PrometheusArgs {
     /// Write the fleet report here: fleet.json, fleet.md, fleet.html.
     #[arg(long, value_name = "DIR", requires = "prometheus")]
     pub out: Option<PathBuf>,
+}
+
+/// An on/off switch (`--sites on|off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }

@@ -62,6 +62,10 @@ pub struct Profile {
     pub full_gc_every: Option<String>,
     /// Cap of each target log (`"16MiB"`; `"0"`: unlimited).
     pub log_cap: Option<String>,
+    /// Allocation sites of a command's heap growth: `"on"` or `"off"`.
+    pub sites: Option<String>,
+    /// Mean bytes between two sampled call stacks (`"512KiB"`).
+    pub sites_period: Option<String>,
 }
 
 impl Profile {
@@ -214,6 +218,28 @@ impl Merge {
     /// The cap of each target log.
     pub fn log_cap(&self, flag: Option<u64>) -> Result<Option<u64>> {
         self.pick(flag, "log_cap", &self.profile.log_cap, parse_size)
+    }
+
+    /// `--sites`: the flag, else the profile's; `None` when neither says.
+    pub fn sites(&self, flag: Option<super::args::Switch>) -> Result<Option<bool>> {
+        use super::args::Switch;
+        if let Some(f) = flag {
+            return Ok(Some(f == Switch::On));
+        }
+        match self.profile.sites.as_deref() {
+            None => Ok(None),
+            Some("on") => Ok(Some(true)),
+            Some("off") => Ok(Some(false)),
+            Some(other) => Err(usage(format!(
+                "profile {}: key 'sites': '{other}' is neither \"on\" nor \"off\"",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// The mean sampling period of allocation sites.
+    pub fn sites_period(&self, flag: Option<u64>) -> Result<Option<u64>> {
+        self.pick(flag, "sites_period", &self.profile.sites_period, parse_size)
     }
 
     /// The command: the one after `--`, or the profile's when no target at all was

@@ -360,8 +360,9 @@ fn soak_entries(dir: &Path) -> Result<std::result::Result<Entries, String>> {
 }
 
 /// The bytes of a counters folder when it holds only what the heap shim and the node
-/// preload write there (one file per process, named by its pid), else what else it holds:
-/// a user's file put there must not go with the run.
+/// preload write there (one file per process, named by its pid, and the shim's
+/// `PID.sites`), else what else it holds: a user's file put there must not go with the
+/// run.
 fn counter_files(dir: &Path) -> Result<std::result::Result<u64, String>> {
     let mut bytes = 0;
     let entries =
@@ -370,7 +371,9 @@ fn counter_files(dir: &Path) -> Result<std::result::Result<u64, String>> {
         let e = e.map_err(|e| Error::io("cannot list", dir.to_path_buf(), e))?;
         let name = e.file_name().to_string_lossy().into_owned();
         let is_file = e.file_type().is_ok_and(|t| t.is_file());
-        if !(is_file && !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())) {
+        let pid_named = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())
+            || crate::sample::sites::sites_pid(&name).is_some();
+        if !(is_file && pid_named) {
             return Ok(Err(format!(
                 "{name}, which soak did not write (move it out, or remove the directory by hand)"
             )));
@@ -487,8 +490,13 @@ mod tests {
         let heap = d.path().join(".soak-heap");
         std::fs::create_dir(&heap).unwrap();
         std::fs::write(heap.join("4242"), [0u8; 64]).unwrap();
+        std::fs::write(heap.join("4242.sites"), [0u8; 64]).unwrap();
         let (_, folders, bytes) = soak_entries(d.path()).unwrap().unwrap();
-        assert_eq!((folders.len(), bytes), (1, 65));
+        assert_eq!((folders.len(), bytes), (1, 129));
+        std::fs::write(heap.join("x.sites"), b"mine").unwrap();
+        let why = soak_entries(d.path()).unwrap().unwrap_err();
+        assert!(why.contains(".soak-heap holds x.sites"), "{why}");
+        std::fs::remove_file(heap.join("x.sites")).unwrap();
         std::fs::write(heap.join("precious"), b"mine").unwrap();
         let why = soak_entries(d.path()).unwrap().unwrap_err();
         assert!(why.contains(".soak-heap holds precious"), "{why}");

@@ -182,6 +182,28 @@ impl RunArgs {
                 return Err(usage("--metric heap needs heap counting: drop --no-heap"));
             }
         }
+        let sites_asked = m.sites(self.sites)?;
+        let sites_period = m.sites_period(self.sites_period)?;
+        if sites_period == Some(0) {
+            return Err(usage(
+                "--sites-period 0: give the mean bytes between two sampled stacks, e.g. 512KiB",
+            ));
+        }
+        if sites_asked == Some(true) {
+            if !matches!(target, TargetSpec::Command(_)) {
+                return Err(usage(
+                    "--sites on samples allocations in the heap shim, which soak injects into a command it starts: not available with --pid or containers",
+                ));
+            }
+            if self.no_heap {
+                return Err(usage("--sites on needs the heap shim: drop --no-heap"));
+            }
+        }
+        let sites_on = sites_asked.unwrap_or(crate::config::DEFAULT_SITES)
+            && matches!(target, TargetSpec::Command(_))
+            && !self.no_heap;
+        let sites_period =
+            sites_on.then(|| sites_period.unwrap_or(crate::config::DEFAULT_SITES_PERIOD));
         let pss = !is_container && m.pss(self.pss);
         if metric == Col::Pss.name() && !pss {
             return Err(usage("--metric pss needs --pss"));
@@ -246,6 +268,7 @@ impl RunArgs {
             metrics_addr,
             quiet: self.quiet,
             heap: !self.no_heap,
+            sites_period,
             full_gc_every,
             log_cap,
             cgroup_root: self

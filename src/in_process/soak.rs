@@ -200,6 +200,7 @@ impl InProcess {
             status_every: Duration::from_secs(3600),
             cgroup_root: PathBuf::from("/sys/fs/cgroup"),
             heap: false,
+            sites_period: None,
             full_gc_every: None,
             log_cap: 0,
         }

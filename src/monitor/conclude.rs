@@ -27,6 +27,7 @@ pub(super) fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         notes: extra_notes,
         runtimes,
         full_gc,
+        sites,
         child_oom,
         signal,
     } = facts;
@@ -125,6 +126,13 @@ pub(super) fn conclude(cfg: &RunConfig, e: Ending) -> Result<Outcome> {
         },
         outcome,
     );
+    if let Some(evidence) = sites {
+        // Sites are judged after the same warm-up as the timeline, on the same clock.
+        let warmup_end = tl.elapsed_s.first().copied().unwrap_or(0.0) + report.settings.warmup_s;
+        let found = crate::sites::judge::judge_sites(evidence, warmup_end);
+        report.allocation_sites = found.sites;
+        report.notes.extend(found.notes);
+    }
     if let Some(e) = r.sync_error {
         report.notes.push(Note::TimelineNotSynced {
             error: e.to_string(),

@@ -86,6 +86,8 @@ pub(crate) struct Facts {
     pub runtimes: Vec<RuntimeSeen>,
     /// The full collections `--full-gc-every` requested.
     pub full_gc: Option<FullGcReport>,
+    /// Each allocation site's sampled live bytes over the run (`--sites on`).
+    pub sites: Option<crate::sites::record::SiteEvidence>,
     /// Evidence that the OOM killer killed a process of the tree other than the main one.
     pub child_oom: Option<String>,
     /// Who sent the stop signal that ended the run, when one did.

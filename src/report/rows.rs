@@ -121,20 +121,55 @@ pub(super) fn metrics_table_wide(metrics: &[MetricReport]) -> Table {
 /// The allocation sites that grew: rank, live bytes, blocks, backtrace (Markdown and
 /// HTML).
 pub(super) fn sites_table(sites: &[AllocationSite]) -> Table {
-    let mut t = Table::new(&["#", "live bytes", "blocks", "where (innermost first)"]);
+    // The shim's sites carry their growth (sites are series); dhat's do not.
+    let rated = sites.iter().any(|s| s.growth_rate_per_hour.is_some());
+    let mut t = if rated {
+        Table::new(&[
+            "#",
+            "growth rate [90% interval]",
+            "growth after warm-up",
+            "live bytes",
+            "blocks",
+            "where (innermost first)",
+        ])
+    } else {
+        Table::new(&["#", "live bytes", "blocks", "where (innermost first)"])
+    };
+    let u = crate::units::Unit::Bytes;
     t.rows = sites
         .iter()
         .enumerate()
         .map(|(i, site)| {
-            vec![
-                Cell::Figure((i + 1).to_string()),
-                Cell::Figure(Bytes(site.bytes as f64).to_string()),
-                Cell::Figure(site.blocks.to_string()),
-                Cell::Frames(site.frames.clone()),
-            ]
+            let mut row = vec![Cell::Figure((i + 1).to_string())];
+            if rated {
+                let rate = match (
+                    site.growth_rate_per_hour,
+                    site.growth_rate_low_per_hour,
+                    site.growth_rate_high_per_hour,
+                ) {
+                    (Some(r), Some(lo), Some(hi)) => crate::units::fmt_rate_interval(u, r, lo, hi),
+                    (Some(r), _, _) => fmt_rate(u, r),
+                    _ => DASH.into(),
+                };
+                row.push(Cell::Text(rate));
+                row.push(Cell::Text(or_dash(site.growth_bytes, |v| fmt_value(u, v))));
+            }
+            row.push(Cell::Figure(Bytes(site.bytes as f64).to_string()));
+            row.push(Cell::Figure(site.blocks.to_string()));
+            row.push(Cell::Frames(site.frames.clone()));
+            row
         })
         .collect();
     t
+}
+
+/// What the sites table shows, in one sentence before it.
+pub(super) fn sites_intro(sites: &[AllocationSite]) -> &'static str {
+    if sites.iter().any(|s| s.growth_rate_per_hour.is_some()) {
+        "Sampled by soak's heap shim, so every figure is an estimate (see the notes): each site's live bytes were judged after warm-up like a metric; fastest growth first."
+    } else {
+        "Live at the end of the run, allocated after warm-up (dhat-rs; dhat-heap.json opens in DHAT's viewer)."
+    }
 }
 
 /// What a missing figure shows.

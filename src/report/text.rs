@@ -84,6 +84,20 @@ pub fn summary_coloured(r: &Report, run_dir: Option<&std::path::Path>, colour: b
             );
         }
     }
+    // The site that grew fastest answers "which code?" on the summary's screen; the rest
+    // are in the reports.
+    if let Some(site) = r.allocation_sites.first() {
+        let rate = site
+            .growth_rate_per_hour
+            .map(|v| format!("{} ", crate::units::fmt_rate(crate::units::Unit::Bytes, v)))
+            .unwrap_or_default();
+        let at = site.frames.first().map(String::as_str).unwrap_or("?");
+        let _ = writeln!(
+            s,
+            "  site     {rate}at {at} (#1 of {} in the reports)",
+            r.allocation_sites.len()
+        );
+    }
     for n in &r.notes {
         let _ = writeln!(s, "  note     {n}");
     }

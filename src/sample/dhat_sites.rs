@@ -5,15 +5,31 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One allocation site.
+/// One allocation site: the in-process soak's (dhat-rs, exact) or a command's (the heap
+/// shim's Poisson sampling, estimated; those carry the growth fields).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AllocationSite {
-    /// Bytes allocated here after warm-up and still live at the end.
+    /// dhat: bytes allocated here after warm-up and still live at the end. Shim: the
+    /// estimated live bytes at the end of the run.
     pub bytes: u64,
-    /// Blocks allocated here after warm-up and still live at the end.
+    /// Blocks, as `bytes` (estimated for the shim's sites).
     pub blocks: u64,
     /// The backtrace, innermost first, trimmed to the user's frames.
     pub frames: Vec<String>,
+    /// Shim sites: the estimated live bytes' growth between the end of warm-up and the
+    /// end of the run (end level minus start level, as for the timeline's metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth_bytes: Option<f64>,
+    /// Shim sites: the Theil–Sen growth rate of the site's live bytes after warm-up,
+    /// bytes per hour, from the same engine as the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth_rate_per_hour: Option<f64>,
+    /// Its 90% interval's lower end, bytes per hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth_rate_low_per_hour: Option<f64>,
+    /// Its 90% interval's upper end, bytes per hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth_rate_high_per_hour: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -31,35 +47,27 @@ struct Pp {
     fs: Vec<usize>,
 }
 
-/// Frames of the allocator, the runtime and soak itself: not the user's.
+/// Frames of the allocator, the runtime and soak itself: not the user's. The Rust
+/// runtime and start-up rules are the native sites' (`sites::trim`); the rest is what
+/// an in-process soak adds around the user's code (dhat, soak, the test harness).
 fn is_plumbing(symbol: &str) -> bool {
-    const PREFIXES: [&str; 14] = [
+    const PREFIXES: [&str; 8] = [
         "[root]",
-        "std::",
-        "core::",
-        "alloc::",
         "dhat::",
         "soak::",
         "test::",
         "backtrace::",
-        "__rust",
-        "<std::",
-        "<core::",
-        "<alloc::",
         "<soak::",
         "<F as ",
+        "clone",
     ];
-    // Trait impls of the standard library's traits (`<u8 as alloc::vec::…>::from_elem`).
-    let std_trait = [" as alloc::", " as core::", " as std::"]
-        .iter()
-        .any(|t| symbol.contains(t));
     PREFIXES.iter().any(|p| symbol.starts_with(p))
-        || std_trait
+        || crate::sites::trim::is_rust_runtime(symbol)
+        || crate::sites::trim::is_startup(symbol)
         || symbol.starts_with("__libc")
-        || symbol == "main"
         || symbol.starts_with("_start")
-        || symbol.starts_with("clone")
         || symbol.starts_with("start_thread")
+        || symbol == "main"
 }
 
 /// "0x55d0c1a2b3c4: crate::f (src/lib.rs:10:5)" → "crate::f (src/lib.rs:10:5)".
@@ -102,6 +110,10 @@ pub fn top_sites(
                 bytes: p.eb,
                 blocks: p.ebk,
                 frames,
+                growth_bytes: None,
+                growth_rate_per_hour: None,
+                growth_rate_low_per_hour: None,
+                growth_rate_high_per_hour: None,
             }
         })
         .collect();

@@ -170,6 +170,16 @@ impl HeapFiles {
         ]
     }
 
+    /// [`HeapFiles::env`], plus `SOAK_SITES_PERIOD` when `period` asks the shim to sample
+    /// allocation sites (mean bytes between samples; `None` or 0: off).
+    pub fn env_with_sites(&self, period: Option<u64>) -> Vec<(String, String)> {
+        let mut env = self.env();
+        if let Some(p) = period.filter(|p| *p > 0) {
+            env.push((super::sites::SITES_ENV.into(), p.to_string()));
+        }
+        env
+    }
+
     /// What to delete if soak dies without dropping this (handed to the guard).
     pub fn paths(&self) -> [&Path; 2] {
         [&self.dir, &self.shim]
@@ -320,9 +330,10 @@ impl HeapReader {
         }
     }
 
-    /// Deletes the segments of processes that no longer exist, so a long soak of a
-    /// target that starts many short-lived processes does not fill /dev/shm. Only dead
-    /// pids go: a process forked a moment ago may not be in the tree yet.
+    /// Deletes the segments (and sites files) of processes that no longer exist, so a
+    /// long soak of a target that starts many short-lived processes does not fill
+    /// /dev/shm. Only dead pids go: a process forked a moment ago may not be in the tree
+    /// yet.
     pub fn sweep(&mut self) -> usize {
         self.last_sweep = std::time::Instant::now();
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
@@ -330,7 +341,11 @@ impl HeapReader {
         };
         let mut removed = 0;
         for e in entries.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(pid) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok().or_else(|| super::sites::sites_pid(n)))
+            else {
                 continue;
             };
             if !self.open.contains_key(&pid)
@@ -528,14 +543,32 @@ mod tests {
         let me = std::process::id();
         for pid in [dead, me] {
             std::fs::write(dir.path().join(pid.to_string()), segment(pid, 1, 1)).unwrap();
+            std::fs::write(dir.path().join(format!("{pid}.sites")), b"x").unwrap();
         }
         let mut r = HeapReader::new(dir.path());
-        assert_eq!(r.sweep(), 1);
+        assert_eq!(r.sweep(), 2, "the segment and the sites file");
         assert!(!dir.path().join(dead.to_string()).exists());
+        assert!(!dir.path().join(format!("{dead}.sites")).exists());
+        assert!(dir.path().join(format!("{me}.sites")).exists());
         assert!(
             dir.path().join(me.to_string()).exists(),
             "a live process keeps its segment"
         );
+    }
+
+    #[test]
+    fn sites_period_is_added_to_the_environment_only_when_asked() {
+        let f = HeapFiles::plan(Path::new("/nonexistent-run-dir"));
+        let has = |env: &[(String, String)]| {
+            env.iter()
+                .find(|(k, _)| k == crate::sample::sites::SITES_ENV)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(has(&f.env_with_sites(None)), None);
+        assert_eq!(has(&f.env_with_sites(Some(0))), None);
+        let on = f.env_with_sites(Some(524_288));
+        assert_eq!(has(&on).as_deref(), Some("524288"));
+        assert_eq!(on.len(), f.env().len() + 1, "the shim's own variables stay");
     }
 
     #[test]

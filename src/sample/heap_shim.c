@@ -22,9 +22,12 @@
  *   figures at the fork, since its heap is a copy of the parent's; the sampler sums the
  *   tree. exec: the new image starts a fresh segment (the constructor truncates it).
  * Without SOAK_HEAP_DIR in the environment it only counts, publishing nothing.
+ * With SOAK_SITES_PERIOD too it samples allocation call stacks by bytes and publishes
+ * per-site live estimates in DIR/PID.sites ("Allocation sites" below).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,8 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <unwind.h>
 
 /* The published layout: a 64-byte header, then one 64-byte slot per thread (its own
  * cache line: threads never contend). Keep in sync with heap.rs. */
@@ -363,16 +368,143 @@ static inline size_t sized(size_t (*size)(void *), void *p) {
     return n;
 }
 
+/* ---- Allocation sites (SOAK_SITES_PERIOD): a Poisson sample by bytes of the
+ * allocations' call stacks, with per-site live-bytes estimates published in DIR/PID.sites
+ * (src/sample/sites.rs reads the same layout). Off, it costs one predictable branch per
+ * counted call: `sites_on` is never set. ---- */
+
+#define SITES_CAP 4096
+#define MAX_FRAMES 32
+#define SITE_INDEX (SITES_CAP * 2) /* private open-addressed index: hash -> record */
+#define LIVE_CAP (1u << 15)        /* sampled blocks live at once */
+#define FILTER_LEN (64 * 1024)     /* counting filter in front of the live table */
+
+struct site_rec {
+    uint64_t hash;
+    uint32_t nframes;
+    uint32_t ready;             /* 1 once frames are written (release store, last) */
+    int64_t live_bytes;         /* sum of bytes weights of sampled blocks still live */
+    int64_t live_blocks_milli;  /* sum of blocks weights * 1000 */
+    uint64_t allocs, frees;
+    uint64_t reserved[2];
+    uint64_t frames[MAX_FRAMES]; /* return addresses, innermost first */
+};
+
+struct sites_file {
+    uint64_t magic;   /* "SOAKSITE" */
+    uint32_t version; /* 1 */
+    uint32_t pid;
+    uint64_t period;
+    uint32_t capacity;
+    uint32_t used;    /* records [0, used) were claimed */
+    uint32_t max_frames;
+    uint32_t flags;   /* SITES_* */
+    uint64_t samples;
+    uint64_t dropped;
+    uint64_t created_ns;
+    struct site_rec rec[SITES_CAP];
+};
+
+_Static_assert(sizeof(struct site_rec) == 320, "site record layout");
+_Static_assert(offsetof(struct sites_file, rec) == 64, "sites header layout");
+
+#define SITES_MAGIC 0x455449534b414f53ULL /* "SOAKSITE" read as little-endian */
+#define SITES_EH 1u
+#define SITES_FP 2u
+#define SITES_FULL 4u
+#define SITES_LIVE_FULL 8u
+
+/* A sampled block still live: what its free must take back from its site. */
+struct live {
+    uintptr_t p; /* 0: empty, 1: deleted */
+    uint32_t site;
+    uint32_t pad;
+    int64_t bytes, milli;
+};
+
+static int sites_on;          /* read by every counted call */
+static uint64_t sites_period; /* mean bytes between samples */
+static struct sites_file *sites;
+static uint32_t *site_index;           /* record + 1; 0 = empty */
+static struct live *live_tab, *live_scratch;
+static uint32_t live_count, live_dead; /* under live_lock */
+static uint8_t *live_filter;           /* nonzero: a sampled block may hash here */
+static int site_lock, live_lock;
+
+/* Per thread: bytes left until the next sample, and the sampler's own state. */
+struct sampler {
+    int64_t until;
+    uint64_t rng;
+    uintptr_t stack_lo, stack_hi; /* the mapping holding this thread's stack (fp walk) */
+    int in_sampler;               /* allocations made while sampling are never sampled */
+    int seeded;
+};
+static __thread struct sampler st __attribute__((tls_model("initial-exec")));
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static inline void spin_lock(int *l) {
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(l, __ATOMIC_RELAXED)) cpu_relax();
+}
+static inline void spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+static inline uint64_t ptr_hash(uintptr_t p) { return (uint64_t)p * 0x9e3779b97f4a7c15ULL; }
+static inline uint32_t filter_slot(uintptr_t p) { return (uint32_t)(ptr_hash(p) >> 48); }
+
+static void site_sample(void *p, size_t n);
+static int live_take(uintptr_t p, struct live *out);
+static void site_release(const struct live *e);
+
+/* After a counted allocation of usable size n (the real allocator has returned). */
+static inline void site_alloc(void *p, size_t n) {
+    if (__builtin_expect(sites_on, 0)) {
+        st.until -= (int64_t)n;
+        if (__builtin_expect(st.until < 0, 0)) site_sample(p, n);
+    }
+}
+
+/* Before a counted free: only a block whose filter byte is set can have been sampled,
+ * so frees of unsampled blocks never take the lock. */
+static inline void site_free(void *p) {
+    if (__builtin_expect(sites_on, 0) &&
+        __atomic_load_n(&live_filter[filter_slot((uintptr_t)p)], __ATOMIC_RELAXED)) {
+        struct live e;
+        if (live_take((uintptr_t)p, &e)) site_release(&e);
+    }
+}
+
+/* A resize: the old block's sample (if any) is taken out first and given back to its
+ * site once the resize succeeded (or put back when it failed: the old block lives on). */
+static inline int site_take(void *old, struct live *e) {
+    return __builtin_expect(sites_on, 0) && old &&
+           __atomic_load_n(&live_filter[filter_slot((uintptr_t)old)], __ATOMIC_RELAXED) &&
+           live_take((uintptr_t)old, e);
+}
+
 /* Whether this call is counted: the allocator can be sized, and it is not a call that
  * an allocator makes from inside its own size function. */
 static inline int counts(void) { return counting && (!reenters || !busy); }
 
 static inline void counted_with(void *p, size_t (*size)(void *)) {
-    if (p && counts()) add((int64_t)sized(size, p), 1);
+    if (p && counts()) {
+        size_t n = sized(size, p);
+        add((int64_t)n, 1);
+        site_alloc(p, n);
+    }
 }
 
 static inline void uncounted_with(void *p, size_t (*size)(void *)) {
-    if (p && counts()) add(-(int64_t)sized(size, p), -1);
+    if (p && counts()) {
+        site_free(p);
+        add(-(int64_t)sized(size, p), -1);
+    }
 }
 
 static size_t mi_size(void *p) { return real.mi_usable_size(p); }
@@ -474,12 +606,469 @@ static void publish(int64_t bytes, int64_t blocks) {
     __atomic_fetch_add(&epoch, 1, __ATOMIC_RELEASE);
 }
 
+/* ---- Allocation sites: the slow side (samples are rare). ---- */
+
+/* Self-contained ln and 1 - e^-x (no libm): accurate to ~1e-10, far below the
+ * sampler's own noise. */
+static double ln_pos(double x) {
+    union { double d; uint64_t u; } v = {x};
+    int e = (int)((v.u >> 52) & 0x7ff) - 1023;
+    v.u = (v.u & ((1ULL << 52) - 1)) | (1023ULL << 52);
+    double m = v.d; /* [1, 2) */
+    if (m > 1.4142135623730951) { m *= 0.5; e++; }
+    double s = (m - 1) / (m + 1), s2 = s * s, t = s2, sum = 1;
+    for (int k = 3; k <= 21; k += 2) { sum += t / k; t *= s2; }
+    return e * 0.6931471805599453 + 2 * s * sum;
+}
+
+static double one_minus_exp_neg(double x) {
+    if (x <= 0) return 0;
+    if (x < 0.25) { /* the series, without the cancellation of 1 - e^-x */
+        double term = x, sum = x;
+        for (int k = 2; k <= 14; k++) { term *= -x / k; sum += term; }
+        return sum;
+    }
+    if (x > 60) return 1;
+    int k = (int)(x / 0.6931471805599453);
+    double r = x - k * 0.6931471805599453, term = 1, sum = 1;
+    for (int i = 1; i <= 18; i++) { term *= -r / i; sum += term; }
+    union { double d; uint64_t u; } scale = {.u = (uint64_t)(1023 - k) << 52};
+    return 1 - sum * scale.d;
+}
+
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void sampler_seed(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t s = (uint64_t)syscall(SYS_gettid) * 0x2545f4914f6cdd1dULL ^
+                 ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^
+                 (uint64_t)(uintptr_t)&st;
+    st.rng = splitmix(&s) | 1;
+    st.seeded = 1;
+}
+
+/* Bytes until the next sample: exponential with mean `sites_period` (xorshift64*). */
+static int64_t sampler_draw(void) {
+    uint64_t x = st.rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    st.rng = x;
+    double u = ((double)((x * 0x2545f4914f6cdd1dULL) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    double d = -ln_pos(u) * (double)sites_period;
+    return d > 4e18 ? (int64_t)4e18 : (int64_t)d;
+}
+
+/* The shim's own text: its frames are dropped from every stack. */
+static uintptr_t shim_lo, shim_hi;
+
+static int find_shim_text(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    uintptr_t me_ = (uintptr_t)arg, lo = UINTPTR_MAX, hi = 0;
+    int mine = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr, b = a + ph->p_memsz;
+        if (me_ >= a && me_ < b) mine = 1;
+        if (ph->p_flags & PF_X) {
+            if (a < lo) lo = a;
+            if (b > hi) hi = b;
+        }
+    }
+    if (!mine || hi == 0) return 0;
+    shim_lo = lo;
+    shim_hi = hi;
+    return 1;
+}
+
+static inline int in_shim(uintptr_t ip) { return ip >= shim_lo && ip < shim_hi; }
+
+/* The default unwinder: libgcc's, which reads .eh_frame (no frame pointers needed)
+ * and, on glibc 2.35+ with GCC 12+, finds it through the lock-free _dl_find_object. */
+static _Unwind_Reason_Code (*uw_backtrace)(_Unwind_Trace_Fn, void *);
+static uintptr_t (*uw_getip)(struct _Unwind_Context *);
+
+struct frames {
+    uint64_t *pc;
+    uint32_t n;
+};
+
+static _Unwind_Reason_Code eh_frame(struct _Unwind_Context *ctx, void *arg) {
+    struct frames *f = arg;
+    uintptr_t ip = uw_getip(ctx);
+    if (!ip) return _URC_END_OF_STACK;
+    if (in_shim(ip)) return _URC_NO_REASON;
+    f->pc[f->n++] = ip;
+    return f->n >= MAX_FRAMES ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+__attribute__((noinline)) static uint32_t capture_eh(uint64_t *pc) {
+    struct frames f = {pc, 0};
+    uw_backtrace(eh_frame, &f);
+    return f.n;
+}
+
+/* The mapping of /proc/self/maps that holds `sp`, read with open/read (no stdio, no
+ * malloc); 0 when none does. */
+static void find_stack(uintptr_t sp, uintptr_t *lo, uintptr_t *hi) {
+    *lo = *hi = 0;
+    int saved = errno;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { errno = saved; return; }
+    char buf[1024];
+    /* Per line: 0 reading the start, 1 reading the end, 2 skipping to the newline. */
+    int state = 0;
+    uintptr_t a = 0, b = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            char c = buf[i];
+            if (state == 2) {
+                if (c == '\n') { state = 0; a = b = 0; }
+                continue;
+            }
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d >= 0) {
+                if (state == 0) a = a << 4 | (uintptr_t)d; else b = b << 4 | (uintptr_t)d;
+            } else if (state == 0 && c == '-') {
+                state = 1;
+            } else {
+                if (state == 1 && sp >= a && sp < b) {
+                    *lo = a;
+                    *hi = b;
+                    close(fd);
+                    errno = saved;
+                    return;
+                }
+                state = c == '\n' ? 0 : 2;
+                if (state == 0) a = b = 0;
+            }
+        }
+    }
+    close(fd);
+    errno = saved;
+}
+
+/* The fallback: a frame-pointer walk that cannot fault, since it reads only inside
+ * this thread's stack mapping, upwards, 16-aligned. */
+__attribute__((noinline)) static uint32_t capture_fp(uint64_t *pc) {
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    if (fp < st.stack_lo || fp >= st.stack_hi) find_stack(fp, &st.stack_lo, &st.stack_hi);
+    uintptr_t hi = st.stack_hi;
+    uint32_t n = 0;
+    while (n < MAX_FRAMES && (fp & 15) == 0 && fp >= st.stack_lo && fp + 16 <= hi) {
+        uintptr_t next = ((const uintptr_t *)fp)[0], ret = ((const uintptr_t *)fp)[1];
+        if (!ret) break;
+        if (!in_shim(ret)) pc[n++] = ret;
+        if (next <= fp) break;
+        fp = next;
+    }
+    return n;
+}
+
+static uint64_t frames_hash(const uint64_t *pc, uint32_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL ^ n;
+    for (uint32_t i = 0; i < n; i++) {
+        h ^= pc[i];
+        h *= 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+/* The record of a stack, claimed on its first sample; -1 when the table is full. */
+static int site_find(const uint64_t *pc, uint32_t n) {
+    uint64_t h = frames_hash(pc, n);
+    spin_lock(&site_lock);
+    uint32_t i = (uint32_t)h & (SITE_INDEX - 1);
+    for (;;) {
+        uint32_t v = site_index[i];
+        if (!v) break;
+        struct site_rec *r = &sites->rec[v - 1];
+        if (r->hash == h && r->nframes == n && memcmp(r->frames, pc, n * sizeof *pc) == 0) {
+            spin_unlock(&site_lock);
+            return (int)(v - 1);
+        }
+        i = (i + 1) & (SITE_INDEX - 1);
+    }
+    uint32_t used = __atomic_load_n(&sites->used, __ATOMIC_RELAXED);
+    if (used >= SITES_CAP) {
+        spin_unlock(&site_lock);
+        __atomic_fetch_or(&sites->flags, SITES_FULL, __ATOMIC_RELAXED);
+        return -1;
+    }
+    struct site_rec *r = &sites->rec[used];
+    __atomic_store_n(&sites->used, used + 1, __ATOMIC_RELEASE);
+    r->hash = h;
+    r->nframes = n;
+    memcpy(r->frames, pc, n * sizeof *pc);
+    __atomic_store_n(&r->ready, 1, __ATOMIC_RELEASE);
+    site_index[i] = used + 1;
+    spin_unlock(&site_lock);
+    return (int)used;
+}
+
+/* Moves the live entries to the scratch table and back, dropping the deleted ones. */
+static void live_rebuild(void) {
+    memcpy(live_scratch, live_tab, LIVE_CAP * sizeof *live_tab);
+    memset(live_tab, 0, LIVE_CAP * sizeof *live_tab);
+    for (uint32_t j = 0; j < LIVE_CAP; j++) {
+        if (live_scratch[j].p <= 1) continue;
+        uint32_t i = (uint32_t)(ptr_hash(live_scratch[j].p) >> 49);
+        while (live_tab[i].p) i = (i + 1) & (LIVE_CAP - 1);
+        live_tab[i] = live_scratch[j];
+    }
+    live_dead = 0;
+}
+
+/* Records a sampled block; 0 when the table is full. A stale entry for the same
+ * address (a free the shim did not see) is replaced, its weights given back. */
+static int live_put(const struct live *e) {
+    struct live stale = {0};
+    spin_lock(&live_lock);
+    if (live_count + live_dead + 1 > LIVE_CAP / 4 * 3) {
+        if (live_dead) live_rebuild();
+        if (live_count + 1 > LIVE_CAP / 4 * 3) {
+            spin_unlock(&live_lock);
+            return 0;
+        }
+    }
+    uint32_t i = (uint32_t)(ptr_hash(e->p) >> 49), slot = UINT32_MAX;
+    for (;; i = (i + 1) & (LIVE_CAP - 1)) {
+        uintptr_t q = live_tab[i].p;
+        if (q == e->p) {
+            stale = live_tab[i];
+            slot = i;
+            break;
+        }
+        if (q == 1 && slot == UINT32_MAX) slot = i;
+        if (q == 0) {
+            if (slot == UINT32_MAX) slot = i;
+            break;
+        }
+    }
+    if (stale.p) {
+        live_tab[slot] = *e;
+    } else {
+        if (live_tab[slot].p == 1) live_dead--;
+        live_tab[slot] = *e;
+        live_count++;
+        uint8_t *f = &live_filter[filter_slot(e->p)];
+        uint8_t c = __atomic_load_n(f, __ATOMIC_RELAXED);
+        /* Saturated slots stay set: only a false positive, never a missed free. */
+        if (c != 255) __atomic_store_n(f, (uint8_t)(c + 1), __ATOMIC_RELAXED);
+    }
+    spin_unlock(&live_lock);
+    if (stale.p) site_release(&stale);
+    return 1;
+}
+
+static int live_take(uintptr_t p, struct live *out) {
+    int found = 0;
+    spin_lock(&live_lock);
+    for (uint32_t i = (uint32_t)(ptr_hash(p) >> 49);; i = (i + 1) & (LIVE_CAP - 1)) {
+        uintptr_t q = live_tab[i].p;
+        if (!q) break;
+        if (q == p) {
+            *out = live_tab[i];
+            live_tab[i].p = 1;
+            live_count--;
+            live_dead++;
+            uint8_t *f = &live_filter[filter_slot(p)];
+            uint8_t c = __atomic_load_n(f, __ATOMIC_RELAXED);
+            if (c != 255) __atomic_store_n(f, (uint8_t)(c - 1), __ATOMIC_RELAXED);
+            found = 1;
+            break;
+        }
+    }
+    spin_unlock(&live_lock);
+    return found;
+}
+
+static void site_release(const struct live *e) {
+    struct site_rec *r = &sites->rec[e->site];
+    __atomic_fetch_sub(&r->live_bytes, e->bytes, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&r->live_blocks_milli, e->milli, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->frees, 1, __ATOMIC_RELAXED);
+}
+
+/* 0: unwind with libgcc, 1: walk frame pointers. */
+static int unwind_fp;
+
+__attribute__((noinline, cold)) static void site_sample(void *p, size_t n) {
+    if (st.in_sampler) return;
+    st.in_sampler = 1;
+    if (!st.seeded) {
+        /* A thread's first draw: this allocation is still in play. */
+        sampler_seed();
+        st.until = sampler_draw() - (int64_t)n;
+        if (st.until >= 0) { st.in_sampler = 0; return; }
+    }
+    st.until = sampler_draw();
+    int saved = errno;
+    __atomic_fetch_add(&sites->samples, 1, __ATOMIC_RELAXED);
+    uint64_t pc[MAX_FRAMES];
+    uint32_t nf = unwind_fp ? capture_fp(pc) : capture_eh(pc);
+    int site = site_find(pc, nf);
+    if (site < 0) {
+        __atomic_fetch_add(&sites->dropped, 1, __ATOMIC_RELAXED);
+    } else {
+        double q = one_minus_exp_neg((double)n / (double)sites_period);
+        struct live e = {(uintptr_t)p, (uint32_t)site, 0, (int64_t)((double)n / q + 0.5),
+                         (int64_t)(1000.0 / q + 0.5)};
+        if (live_put(&e)) {
+            struct site_rec *r = &sites->rec[site];
+            __atomic_fetch_add(&r->live_bytes, e.bytes, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&r->live_blocks_milli, e.milli, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&r->allocs, 1, __ATOMIC_RELAXED);
+        } else {
+            __atomic_fetch_or(&sites->flags, SITES_LIVE_FULL, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&sites->dropped, 1, __ATOMIC_RELAXED);
+        }
+    }
+    errno = saved;
+    st.in_sampler = 0;
+}
+
+/* After a resize of a counted block: the old block's sample goes back to its site (or
+ * is put back when the resize failed), and the new block is a new allocation. */
+static inline void site_resized(int had, struct live *old, void *p, size_t n, int ok) {
+    if (had) {
+        if (ok) site_release(old); else live_put(old);
+    }
+    if (ok && p) site_alloc(p, n);
+}
+
+/* Writes DIR/PID.sites. */
+static int sites_path(char *buf, size_t cap, const char *dir, pid_t pid) {
+    if (segment_path(buf, cap - 7, dir, pid) < 0) return -1;
+    memcpy(buf + strlen(buf), ".sites", 7);
+    return 0;
+}
+
+/* DIR/PID.sites, mapped shared; a fork child's starts as a copy of `from`. */
+static struct sites_file *sites_publish(const char *dir, const struct sites_file *from) {
+    char path[4096];
+    pid_t pid = getpid();
+    if (sites_path(path, sizeof path, dir, pid) < 0) return NULL;
+    int saved = errno;
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) { errno = saved; return NULL; }
+    if (ftruncate(fd, sizeof(struct sites_file)) < 0) { close(fd); errno = saved; return NULL; }
+    void *m = mmap(NULL, sizeof(struct sites_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    errno = saved;
+    if (m == MAP_FAILED) return NULL;
+    struct sites_file *s = m;
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    if (from) {
+        uint32_t used = from->used < SITES_CAP ? from->used : SITES_CAP;
+        memcpy(s->rec, from->rec, used * sizeof *s->rec);
+        s->used = used;
+        s->samples = from->samples;
+        s->dropped = from->dropped;
+        s->flags = from->flags;
+        /* The live figures are this process's: its own copy of the live table (taken
+         * while no thread could change it) says exactly which samples it holds. */
+        for (uint32_t i = 0; i < used; i++) s->rec[i].live_bytes = s->rec[i].live_blocks_milli = 0;
+        for (uint32_t j = 0; j < LIVE_CAP; j++) {
+            const struct live *e = &live_tab[j];
+            if (e->p <= 1 || e->site >= used) continue;
+            s->rec[e->site].live_bytes += e->bytes;
+            s->rec[e->site].live_blocks_milli += e->milli;
+        }
+    } else {
+        s->flags = unwind_fp ? SITES_FP : SITES_EH;
+    }
+    s->version = 1;
+    s->pid = (uint32_t)pid;
+    s->period = sites_period;
+    s->capacity = SITES_CAP;
+    s->max_frames = MAX_FRAMES;
+    s->created_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    __atomic_store_n(&s->magic, SITES_MAGIC, __ATOMIC_RELEASE);
+    return s;
+}
+
+/* Turns sampling on when SOAK_SITES_PERIOD asks for it; whether it did. */
+static int sites_start(const char *dir) {
+    const char *env = getenv("SOAK_SITES_PERIOD");
+    if (!counting || !env || !*env) return 0;
+    uint64_t period = 0;
+    for (const char *c = env; *c; c++) {
+        if (*c < '0' || *c > '9' || period > (UINT64_MAX - 9) / 10) return 0;
+        period = period * 10 + (uint64_t)(*c - '0');
+    }
+    if (!period) return 0;
+    sites_period = period;
+    dl_iterate_phdr(find_shim_text, (void *)(uintptr_t)&sites_start);
+    const char *how = getenv("SOAK_SITES_UNWIND");
+    unwind_fp = how && strcmp(how, "fp") == 0;
+    if (!unwind_fp) {
+        void *h = dlopen("libgcc_s.so.1", RTLD_NOW);
+        if (h) {
+            uw_backtrace = (__typeof__(uw_backtrace))dlsym(h, "_Unwind_Backtrace");
+            uw_getip = (__typeof__(uw_getip))dlsym(h, "_Unwind_GetIP");
+        }
+        unwind_fp = !uw_backtrace || !uw_getip;
+    }
+    size_t tables = LIVE_CAP * sizeof(struct live) * 2 + FILTER_LEN + SITE_INDEX * sizeof(uint32_t);
+    char *m = mmap(NULL, tables, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return 0;
+    live_tab = (struct live *)m;
+    live_scratch = live_tab + LIVE_CAP;
+    live_filter = (uint8_t *)(live_scratch + LIVE_CAP);
+    site_index = (uint32_t *)(live_filter + FILTER_LEN);
+    sites = sites_publish(dir, NULL);
+    if (!sites) { munmap(m, tables); return 0; }
+    /* Warm the unwinder up here, outside any malloc call. */
+    uint64_t pc[MAX_FRAMES];
+    st.in_sampler = 1;
+    if (unwind_fp) capture_fp(pc); else capture_eh(pc);
+    st.in_sampler = 0;
+    __atomic_store_n(&sites_on, 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* Called once the segment is published. Without sampling, a sites file of this pid is
+ * the image's before an exec (or an earlier process's): it goes, so that a file there
+ * always belongs to the image that publishes the segment. */
+static void sites_init(void) {
+    const char *dir = getenv("SOAK_HEAP_DIR");
+    if (!dir || !*dir || sites_start(dir)) return;
+    char path[4096];
+    int saved = errno;
+    if (sites_path(path, sizeof path, dir, getpid()) == 0) unlink(path);
+    errno = saved;
+}
+
 /* The parent's figures at the fork, taken before it: the parent's segment is shared
  * memory that the parent goes on changing while the child starts. */
 static int64_t fork_bytes, fork_blocks;
 
 static void before_fork(void) {
     totals(seg, &fork_bytes, &fork_blocks);
+    /* Held across the fork, so the child's copies of the site index and the live table
+     * are whole. */
+    if (sites_on) {
+        spin_lock(&site_lock);
+        spin_lock(&live_lock);
+    }
+}
+
+static void after_fork_in_parent(void) {
+    if (sites_on) {
+        spin_unlock(&live_lock);
+        spin_unlock(&site_lock);
+    }
 }
 
 static void after_fork_in_child(void) {
@@ -493,6 +1082,18 @@ static void after_fork_in_child(void) {
     me.slot = NULL;
     publish(fork_bytes, fork_blocks);
     if (parent != &local && seg != parent) munmap(parent, sizeof(struct segment));
+    if (sites_on) {
+        /* The child's own file, holding the parent's sites at the fork; its sampler
+         * must not repeat the parent thread's draws. */
+        struct sites_file *from = sites;
+        const char *dir = getenv("SOAK_HEAP_DIR");
+        struct sites_file *mine = dir && *dir ? sites_publish(dir, from) : NULL;
+        if (mine) sites = mine; else sites_on = 0;
+        munmap(from, sizeof(struct sites_file));
+        st.seeded = 0;
+        st.until = 0;
+        site_lock = live_lock = 0;
+    }
 }
 
 __attribute__((constructor)) static void soak_heap_init(void) {
@@ -501,7 +1102,8 @@ __attribute__((constructor)) static void soak_heap_init(void) {
     int64_t bytes, blocks;
     totals(&local, &bytes, &blocks);
     publish(bytes, blocks);
-    pthread_atfork(before_fork, NULL, after_fork_in_child);
+    if (seg != &local) sites_init();
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
 }
 
 /* ---- The malloc family. Each forwards to the real function, then counts. ---- */
@@ -543,13 +1145,20 @@ void *realloc(void *old, size_t n) {
     }
     int c = counts();
     size_t before = (old && c) ? sized(real.usable, old) : 0;
+    struct live was;
+    int had = c && site_take(old, &was);
     void *p = real.realloc(old, n);
     if (!c) return p;
     if (p) {
-        add((int64_t)sized(real.usable, p) - (int64_t)before, old ? 0 : 1);
+        size_t after = sized(real.usable, p);
+        add((int64_t)after - (int64_t)before, old ? 0 : 1);
+        site_resized(had, &was, p, after, 1);
     } else if (old && n == 0) {
         /* realloc(p, 0) freed p (glibc); others return a minimal block instead. */
         add(-(int64_t)before, -1);
+        site_resized(had, &was, NULL, 0, 1);
+    } else {
+        site_resized(had, &was, NULL, 0, 0);
     }
     return p;
 }
@@ -634,8 +1243,13 @@ void *rallocx(void *old, size_t n, int flags) {
     if (!jx() || !real.rallocx) return NULL;
     int c = counts();
     size_t before = c ? sized(jx_size, old) : 0;
+    struct live was;
+    int had = c && site_take(old, &was);
     void *p = real.rallocx(old, n, flags);
-    if (p && c) add((int64_t)sized(jx_size, p) - (int64_t)before, 0);
+    if (!c) return p;
+    size_t after = p ? sized(jx_size, p) : 0;
+    if (p) add((int64_t)after - (int64_t)before, 0);
+    site_resized(had, &was, p, after, p != NULL);
     return p;
 }
 
@@ -643,8 +1257,13 @@ size_t xallocx(void *p, size_t n, size_t extra, int flags) {
     if (!jx() || !real.xallocx) return 0;
     int c = counts();
     size_t before = c ? sized(jx_size, p) : 0;
+    struct live was;
+    int had = c && site_take(p, &was);
     size_t after = real.xallocx(p, n, extra, flags);
-    if (c) add((int64_t)after - (int64_t)before, 0);
+    if (c) {
+        add((int64_t)after - (int64_t)before, 0);
+        site_resized(had, &was, p, after, 1);
+    }
     return after;
 }
 
@@ -682,8 +1301,13 @@ void *tc_realloc(void *old, size_t n) {
     if (!tc() || !real.tc_realloc) return NULL;
     int c = counts();
     size_t before = (old && c) ? sized(tc_size, old) : 0;
+    struct live was;
+    int had = c && site_take(old, &was);
     void *p = real.tc_realloc(old, n);
-    if (p && c) add((int64_t)sized(tc_size, p) - (int64_t)before, old ? 0 : 1);
+    if (!c) return p;
+    size_t after = p ? sized(tc_size, p) : 0;
+    if (p) add((int64_t)after - (int64_t)before, old ? 0 : 1);
+    site_resized(had, &was, p, after, p != NULL);
     return p;
 }
 
@@ -720,8 +1344,13 @@ void *mi_realloc(void *old, size_t n) {
     if (!mi() || !real.mi_realloc) return NULL;
     int c = counts();
     size_t before = (old && c) ? sized(mi_size, old) : 0;
+    struct live was;
+    int had = c && site_take(old, &was);
     void *p = real.mi_realloc(old, n);
-    if (p && c) add((int64_t)sized(mi_size, p) - (int64_t)before, old ? 0 : 1);
+    if (!c) return p;
+    size_t after = p ? sized(mi_size, p) : 0;
+    if (p) add((int64_t)after - (int64_t)before, old ? 0 : 1);
+    site_resized(had, &was, p, after, p != NULL);
     return p;
 }
 

@@ -15,6 +15,7 @@ pub mod node;
 pub mod procfs;
 pub mod runtime;
 pub mod runtime_notes;
+pub mod sites;
 mod source;
 pub mod this_process;
 pub mod tree;

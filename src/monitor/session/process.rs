@@ -16,6 +16,7 @@ use crate::sample::runtime::{FullGc, RuntimeReader};
 use crate::sample::runtime_notes::{runs_node, runtime_report, runtime_sources};
 use crate::sample::tree::{live_members, TreeSource};
 use crate::sample::{Col, Sample, Source};
+use crate::sites::record::SiteRecorder;
 use crate::timeline::Extra;
 use crate::workload::command::{Command, Launch};
 use crate::workload::tree::{ProcId, ProcessTree};
@@ -33,6 +34,8 @@ pub(in crate::monitor) struct ProcessRun<'a> {
     node: Option<NodeFiles>,
     source: TreeSource,
     full_gc: Option<FullGc>,
+    /// Each allocation site's sampled live bytes (`--sites on`).
+    sites: Option<SiteRecorder>,
     /// Ticks with any heap figure, and the most processes seen at once without one.
     heap_ticks: u64,
     heap_missing_max: u64,
@@ -62,7 +65,7 @@ impl<'a> ProcessRun<'a> {
         let node = command.then(|| NodeFiles::plan(&cfg.out_dir, cfg.full_gc_every));
         let mut launch = Launch::default();
         if let Some(h) = &heap {
-            launch.env.extend(h.env());
+            launch.env.extend(h.env_with_sites(cfg.sites_period));
             launch
                 .guard_paths
                 .extend(h.paths().into_iter().map(Into::into));
@@ -103,6 +106,15 @@ impl<'a> ProcessRun<'a> {
             vec![std::process::id()]
         };
         let tree = ProcessTree::new(workload.root(), adopters, workload.excluded());
+        if heap.is_none() && cfg.heap && cfg.sites_period.is_some() && command {
+            notes.push(Note::NoAllocationSites {
+                why: "allocation sites: the heap shim that samples them cannot load into this program (see the note on heap_bytes)".into(),
+            });
+        }
+        let sites = match (&heap, cfg.sites_period) {
+            (Some(h), Some(_)) => Some(SiteRecorder::new(h.paths()[0], cfg.interval.as_secs_f64())),
+            _ => None,
+        };
         Ok(ProcessRun {
             cfg,
             workload,
@@ -112,6 +124,7 @@ impl<'a> ProcessRun<'a> {
             node,
             source: TreeSource::new(tree, reader),
             full_gc,
+            sites,
             heap_ticks: 0,
             heap_missing_max: 0,
             last: None,
@@ -170,6 +183,9 @@ impl Session for ProcessRun<'_> {
             return Step::Gone;
         };
         self.heap_ticks += u64::from(sample.heap_bytes.is_some());
+        if let Some(r) = &mut self.sites {
+            r.record(elapsed, self.source.tree.members().map(|p| p.pid));
+        }
         self.last = Some(sample);
         // A process counts as missing only at its second sample without counters
         // (ProcReader), which also covers the first tick before the exec.
@@ -270,6 +286,7 @@ impl Session for ProcessRun<'_> {
             notes,
             runtimes,
             full_gc,
+            sites: self.sites.take().map(SiteRecorder::finish),
             child_oom: extra.child_oom,
             signal: sender.map(|(detail, from_target)| SignalEnd {
                 detail: if extra.cut_short {

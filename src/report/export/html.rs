@@ -9,7 +9,9 @@
 
 use super::{Exporter, Input};
 use crate::report::markup::Markup;
-use crate::report::rows::{checks_table, metrics_table_wide, run_facts, sites_table};
+use crate::report::rows::{
+    checks_table, metrics_table_wide, run_facts, sites_intro, sites_table,
+};
 use crate::units::fmt_rate;
 use crate::units::Secs;
 pub(crate) use chart::{css as chart_css, overlay_chart, Overlay};
@@ -139,7 +141,11 @@ impl Exporter for Html {
             }
         }
         if !r.allocation_sites.is_empty() {
-            h.push_str("<h2>Allocation sites that grew after warm-up</h2><p>Live at the end of the run, allocated after warm-up (dhat-rs; dhat-heap.json opens in DHAT's viewer).</p>");
+            let _ = write!(
+                h,
+                "<h2>Allocation sites that grew after warm-up</h2><p>{}</p>",
+                esc(sites_intro(&r.allocation_sites))
+            );
             h.push_str(&sites_table(&r.allocation_sites).render(Markup::Html));
         }
         h.push_str("<h2>Run</h2><table>");

@@ -2,7 +2,7 @@
 
 use super::{Exporter, Input};
 use crate::report::markup::Markup;
-use crate::report::rows::{checks_table, metrics_table, run_facts, sites_table};
+use crate::report::rows::{checks_table, metrics_table, run_facts, sites_intro, sites_table};
 use crate::report::Report;
 use crate::units::{fmt_value, Secs};
 use std::fmt::Write;
@@ -139,7 +139,8 @@ pub(crate) fn render(r: &Report, layout: Layout) -> String {
     );
     if !r.allocation_sites.is_empty() {
         let body = format!(
-            "Live at the end of the run, allocated after warm-up (dhat-rs; `dhat-heap.json` opens in DHAT's viewer).\n\n{}",
+            "{}\n\n{}",
+            sites_intro(&r.allocation_sites),
             sites_table(&r.allocation_sites).render(Markup::Markdown)
         );
         section(
