@@ -21,9 +21,11 @@ throughput loss is 1 − t_none / t_arm. The goals (issue #18): ≤ 5% throughpu
 default period, and ≥ 10× less overhead than heaptrack; met / not met is printed from the
 figures of this run.
 
-With --instructions, also the instructions executed by malloc_loop (1 M pairs) under
-valgrind's callgrind for none / counting / sites / sites-64k: deterministic, so immune to
-the neighbours' load (--instructions-only runs just that).
+With --instructions, also the instructions executed under valgrind's callgrind by malloc_loop
+(1 M pairs; none / counting / sites / sites-64k) and by redis-server serving 20k SET + 20k GET
+from one client (none / counting / sites): deterministic, so immune to the neighbours' load
+(--instructions-only runs just that). heaptrack is not in it: its preload library records
+nothing under valgrind (and this VM has no hardware counters for perf).
 
 The shim is the libsoak_heap.so that target/release/soak embeds (found in the build's out
 dirs and checked byte for byte against the binary; --shim PATH uses another, e.g. one
@@ -248,26 +250,75 @@ def report(title, unit, got, higher_better, samples):
               f" (not above none: within noise) → met, ratio not defined")
 
 
-def instructions(runner, arms):
-    """Instructions of malloc_loop 1 M pairs under callgrind, per arm."""
-    print("\nmalloc_loop 1,000,000 pairs, 1 thread: instructions (valgrind --tool=callgrind)")
-    print(f"{'arm':<11} {'instructions':>16} {'vs none':>9} {'extra per pair':>15} {'samples':>9}")
-    base = None
-    for arm in arms:
-        seg = runner.fresh_seg()
-        out = os.path.join(runner.tmp, f"cg.{arm}")
-        env = dict(os.environ, **arm_env(arm, runner.shim, seg))
-        r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                            runner.exe, "1000000", "1"], env=env, capture_output=True, text=True)
-        m = re.search(r"refs:\s*([\d,]+)", r.stderr)
-        if r.returncode != 0 or not m:
-            raise SystemExit(f"callgrind ({arm}) failed: {r.stderr[-2000:]}")
-        n = int(m.group(1).replace(",", ""))
-        s = sites_samples(seg)
-        runner.note_samples(arm, seg)
-        base = base or n
-        print(f"{arm:<11} {n:>16,} {n / base:>9.3f} {(n - base) / 1e6:>15.1f}"
-              f" {'' if s is None else format(s, ','):>9}")
+def callgrind_refs(log, what):
+    m = re.search(r"refs:\s*([\d,]+)", log)
+    if not m:
+        raise SystemExit(f"callgrind ({what}) printed no instruction count: {log[-2000:]}")
+    return int(m.group(1).replace(",", ""))
+
+
+def cg_malloc_loop(runner, arm, seg):
+    out = os.path.join(runner.tmp, f"cg.loop.{arm}")
+    env = dict(os.environ, **arm_env(arm, runner.shim, seg))
+    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                        runner.exe, "1000000", "1"], env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"callgrind malloc_loop ({arm}) failed: {r.stderr[-2000:]}")
+    return callgrind_refs(r.stderr, f"malloc_loop {arm}")
+
+
+def cg_redis(runner, arm, seg):
+    """The server's instructions for 20k SET + 20k GET from one client (so the work is the
+    same in every arm), as benches/shim_instructions.sh measures it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = os.path.join(runner.tmp, f"cg.redis.{arm}.log")
+    env = dict(os.environ, **arm_env(arm, runner.shim, seg))
+    with open(log, "w") as err:
+        p = subprocess.Popen(["valgrind", "--tool=callgrind",
+                              f"--callgrind-out-file={runner.tmp}/cg.redis.{arm}",
+                              "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        for _ in range(600):
+            r = subprocess.run(["redis-cli", "-p", str(port), "ping"],
+                               capture_output=True, text=True)
+            if r.stdout.strip() == "PONG":
+                break
+            time.sleep(0.1)
+        subprocess.run(["redis-benchmark", "-p", str(port), "-q", "-n", "20000", "-c", "1",
+                        "-d", "100", "-r", "10000", "-t", "set,get"],
+                       capture_output=True, check=True)
+    finally:
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"],
+                       capture_output=True)
+        p.wait(timeout=300)
+    return callgrind_refs(open(log).read(), f"redis {arm}")
+
+
+def instructions(runner, arms, with_redis):
+    """Instructions executed per arm under callgrind: deterministic, unlike wall time."""
+    rows = [("malloc_loop 1,000,000 pairs, 1 thread", cg_malloc_loop, arms)]
+    if with_redis:
+        rows.append(("redis-server: 20k SET + 20k GET, 1 client", cg_redis,
+                     [a for a in arms if a != "sites-64k"]))
+    print("\ninstructions executed (valgrind --tool=callgrind); heaptrack cannot be counted"
+          " this way\n(its preload library records nothing under valgrind)")
+    print(f"{'workload':<42} {'arm':<10} {'instructions':>15} {'vs none':>8} {'vs counting':>12}"
+          f" {'samples':>8}")
+    for title, f, row_arms in rows:
+        got = {}
+        for arm in row_arms:
+            seg = runner.fresh_seg()
+            got[arm] = f(runner, arm, seg)
+            s = sites_samples(seg)
+            runner.note_samples(arm, seg)
+            vc = f"{got[arm] / got['counting']:.3f}" if "counting" in got else ""
+            print(f"{title:<42} {arm:<10} {got[arm]:>15,} {got[arm] / got['none']:>8.3f} {vc:>12}"
+                  f" {'' if s is None else format(s, ','):>8}")
+            title = ""
 
 
 def loadavg():
@@ -313,7 +364,7 @@ def main():
                    "-d 100 -r 100000 — mean SET/GET throughput", "req/s", got, True,
                    runner.samples)
     if flags & {"--instructions", "--instructions-only"}:
-        instructions(runner, ["none", "counting"] + sites_arms)
+        instructions(runner, ["none", "counting"] + sites_arms, "--no-redis" not in flags)
     print(f"\nload average after: {' '.join(loadavg())}")
     shutil.rmtree(tmp, ignore_errors=True)
 
