@@ -28,9 +28,9 @@ from one client (none / counting / sites): deterministic, so immune to the neigh
 nothing under valgrind (and this VM has no hardware counters for perf).
 
 The shim is the libsoak_heap.so that target/release/soak embeds (found in the build's out
-dirs and checked byte for byte against the binary; --shim PATH uses another, e.g. one
-under development). The sites arms check that the shim
-wrote its PID.sites file and print how many allocations it sampled.
+dirs and checked byte for byte against the binary; --shim PATH uses another, e.g. one under
+development). The sites arms check that the shim wrote its PID.sites file and print how
+many allocations it sampled per run.
 
 Run: cargo build --release && python3 benches/sites_overhead.py [ROUNDS] [--pairs N]
      [--instructions | --instructions-only] [--no-redis] [--shim PATH]       (ROUNDS default 5)
