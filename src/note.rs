@@ -109,6 +109,8 @@ pub enum Note {
     SitesUnsymbolized { modules: Vec<String> },
     /// Sites whose program frames all lie in anonymous memory (JIT-compiled code).
     SitesInJitCode { sites: usize },
+    /// The fastest-growing site rests on few sampled blocks.
+    SitesFewSamples { sampled: u64 },
     /// A JVM or node ran: native stacks end where its JIT-compiled code begins.
     SitesEndAtJit { runtimes: Vec<String> },
     // ---- timelines ----
@@ -331,6 +333,11 @@ impl fmt::Display for Note {
                 f,
                 "allocation sites: frames in {} have no symbols (stripped, no debug info): shown as module+offset; install the debug symbols to see names",
                 modules.join(", ")
+            ),
+            SitesFewSamples { sampled } => write!(
+                f,
+                "allocation sites: site #1 rests on {sampled} sampled block{} only, so its rate is rough (its interval includes the sampling's error); a longer run or a smaller --sites-period samples more",
+                if *sampled == 1 { "" } else { "s" }
             ),
             SitesEndAtJit { runtimes } => write!(
                 f,

@@ -319,6 +319,7 @@ fn fixture_with_sites() -> Report {
         growth_rate_per_hour: Some(rate),
         growth_rate_low_per_hour: Some(rate * 0.8),
         growth_rate_high_per_hour: Some(rate * 1.2),
+        sampled_blocks: Some(92),
     };
     r.allocation_sites = vec![
         site(

@@ -30,6 +30,10 @@ pub struct AllocationSite {
     /// Its 90% interval's upper end, bytes per hour.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub growth_rate_high_per_hour: Option<f64>,
+    /// Shim sites: the sampled blocks still live at the end, which the estimates rest on
+    /// (the interval is widened by their Poisson error, about 1/√n).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled_blocks: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +118,7 @@ pub fn top_sites(
                 growth_rate_per_hour: None,
                 growth_rate_low_per_hour: None,
                 growth_rate_high_per_hour: None,
+                sampled_blocks: None,
             }
         })
         .collect();

@@ -7,7 +7,7 @@ use super::maps::Location;
 use super::record::SiteEvidence;
 use super::symbolize::{Frame, Symbolizer};
 use super::trim::program_frames;
-use crate::analysis::{analyze_series, SeriesOptions};
+use crate::analysis::{analyze_series, trend, SeriesOptions};
 use crate::note::Note;
 use crate::sample::dhat_sites::AllocationSite;
 use crate::sample::sites::Unwinder;
@@ -31,6 +31,7 @@ pub struct SitesOutcome {
 struct Judged {
     bytes: Vec<f64>,
     blocks: f64,
+    sampled: f64,
     rate: Option<f64>,
     low: Option<f64>,
     high: Option<f64>,
@@ -38,7 +39,14 @@ struct Judged {
     last: f64,
 }
 
-fn judge_one(times: &[f64], bytes: Vec<f64>, blocks: f64, warmup_s: f64) -> Judged {
+/// Below this many sampled blocks, the top site's rate is called rough in a note.
+const FEW_SAMPLES: f64 = 10.0;
+
+/// Judges one site's series. The fit's interval sees only the series' wobble; the
+/// sampling itself adds a Poisson error of about 1/√n of the level for the n sampled
+/// blocks it rests on, which is added in quadrature (a site of 3 samples is a staircase
+/// whose fitted interval is far too narrow).
+fn judge_one(times: &[f64], bytes: Vec<f64>, blocks: f64, sampled: f64, warmup_s: f64) -> Judged {
     let a = analyze_series(
         "heap_bytes",
         times,
@@ -48,13 +56,20 @@ fn judge_one(times: &[f64], bytes: Vec<f64>, blocks: f64, warmup_s: f64) -> Judg
             ..SeriesOptions::default()
         },
     );
+    let rate = a.slope_per_hour;
+    let spread = rate.map(|r| trend::Z_ONE_SIDED_5 * r.abs() / sampled.max(1.0).sqrt());
+    let widen = |end: Option<f64>, sign: f64| match (rate, end, spread) {
+        (Some(r), Some(e), Some(s)) => Some(r + sign * ((e - r).powi(2) + s * s).sqrt()),
+        _ => end,
+    };
     Judged {
         last: bytes.last().copied().unwrap_or(0.0),
         bytes,
         blocks,
-        rate: a.slope_per_hour,
-        low: a.slope_low_per_hour,
-        high: a.slope_high_per_hour,
+        sampled,
+        rate,
+        low: widen(a.slope_low_per_hour, -1.0),
+        high: widen(a.slope_high_per_hour, 1.0),
         growth: a.total_growth,
     }
 }
@@ -88,7 +103,7 @@ pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
         .sites
         .into_iter()
         .map(|s| {
-            let j = judge_one(&e.times, s.bytes, s.blocks_last, warmup_s);
+            let j = judge_one(&e.times, s.bytes, s.blocks_last, s.sampled_last, warmup_s);
             (s.locations, j)
         })
         .filter(|(_, j)| j.grew())
@@ -108,7 +123,7 @@ pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
     // function reached through two return addresses), and merge.
     candidates.truncate(3 * TOP_SITES);
     let mut symbolizer = Symbolizer::new();
-    let mut merged: Vec<(Vec<Frame>, Vec<f64>, f64)> = Vec::new();
+    let mut merged: Vec<(Vec<Frame>, Vec<f64>, f64, f64)> = Vec::new();
     let mut index: HashMap<Vec<String>, usize> = HashMap::new();
     let mut unsymbolized: BTreeSet<String> = BTreeSet::new();
     let mut in_jit = 0usize;
@@ -135,16 +150,22 @@ pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
                     *a += b;
                 }
                 m.2 += j.blocks;
+                m.3 += j.sampled;
             }
             None => {
                 index.insert(key, merged.len());
-                merged.push((kept, j.bytes, j.blocks));
+                merged.push((kept, j.bytes, j.blocks, j.sampled));
             }
         }
     }
     let mut judged: Vec<(Vec<Frame>, Judged)> = merged
         .into_iter()
-        .map(|(frames, bytes, blocks)| (frames, judge_one(&e.times, bytes, blocks, warmup_s)))
+        .map(|(frames, bytes, blocks, sampled)| {
+            (
+                frames,
+                judge_one(&e.times, bytes, blocks, sampled, warmup_s),
+            )
+        })
         .collect();
     judged.sort_by(|a, b| {
         b.1.order()
@@ -152,6 +173,13 @@ pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     judged.truncate(TOP_SITES);
+    if let Some((_, top)) = judged.first() {
+        if top.sampled < FEW_SAMPLES {
+            out.notes.push(Note::SitesFewSamples {
+                sampled: top.sampled.max(0.0).round() as u64,
+            });
+        }
+    }
     out.sites = judged
         .into_iter()
         .map(|(frames, j)| AllocationSite {
@@ -162,6 +190,7 @@ pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
             growth_rate_per_hour: j.rate,
             growth_rate_low_per_hour: j.low,
             growth_rate_high_per_hour: j.high,
+            sampled_blocks: Some(j.sampled.max(0.0).round() as u64),
         })
         .collect();
     if !unsymbolized.is_empty() {
@@ -220,6 +249,7 @@ mod tests {
             }],
             bytes,
             blocks_last: 1.0,
+            sampled_last: 100.0,
         }
     }
 
@@ -277,6 +307,31 @@ mod tests {
         assert_eq!(out.sites.len(), 1, "{:?}", out.notes);
         assert_eq!(out.sites[0].growth_rate_per_hour, Some(0.0));
         assert_eq!(out.sites[0].growth_bytes, Some(524_288.0));
+    }
+
+    #[test]
+    fn few_samples_widen_the_interval_and_say_so() {
+        let mut e = evidence();
+        let many = judge_sites(e.clone(), 30.0).sites[0].clone();
+        for s in &mut e.sites {
+            s.sampled_last = 3.0;
+        }
+        let out = judge_sites(e, 30.0);
+        let few = &out.sites[0];
+        assert_eq!(few.growth_rate_per_hour, many.growth_rate_per_hour);
+        let r = few.growth_rate_per_hour.unwrap();
+        let (lo, hi) = (
+            few.growth_rate_low_per_hour.unwrap(),
+            few.growth_rate_high_per_hour.unwrap(),
+        );
+        // 1.645 / √3 ≈ 0.95 of the rate on each side, on top of the fit's own interval.
+        assert!(lo < 0.1 * r && hi > 1.9 * r, "[{lo}, {hi}] around {r}");
+        assert!(many.growth_rate_low_per_hour.unwrap() > 0.5 * r);
+        assert_eq!(few.sampled_blocks, Some(3));
+        assert!(out
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::SitesFewSamples { sampled: 3 })));
     }
 
     #[test]

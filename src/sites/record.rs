@@ -38,6 +38,17 @@ pub struct SiteSeries {
     pub bytes: Vec<f64>,
     /// Estimated live blocks at the last snapshot.
     pub blocks_last: f64,
+    /// Sampled blocks still live at the last snapshot (not weighted): how many samples
+    /// the site's figures rest on.
+    pub sampled_last: f64,
+}
+
+/// One site's sums over the tree at one snapshot.
+#[derive(Debug, Clone, Copy, Default)]
+struct Snapshot {
+    bytes: f64,
+    blocks: f64,
+    sampled: f64,
 }
 
 /// Everything recorded, for the judge.
@@ -91,7 +102,7 @@ impl SiteRecorder {
         if !(self.calls - 1).is_multiple_of(self.stride) {
             return;
         }
-        let mut now: HashMap<usize, (f64, f64)> = HashMap::new();
+        let mut now: HashMap<usize, Snapshot> = HashMap::new();
         for pid in pids {
             // A process without a table (not yet published, exec'd into a static
             // program, gone since the listing) has no sampled blocks to add.
@@ -103,10 +114,11 @@ impl SiteRecorder {
         let n = self.evidence.times.len();
         self.evidence.times.push(elapsed_s);
         for (id, site) in self.evidence.sites.iter_mut().enumerate() {
-            let (bytes, blocks) = now.get(&id).copied().unwrap_or((0.0, 0.0));
+            let got = now.get(&id).copied().unwrap_or_default();
             site.bytes.resize(n, 0.0);
-            site.bytes.push(bytes);
-            site.blocks_last = blocks;
+            site.bytes.push(got.bytes);
+            site.blocks_last = got.blocks;
+            site.sampled_last = got.sampled;
         }
         if self.evidence.times.len() >= 2 * MAX_POINTS {
             self.thin();
@@ -114,7 +126,7 @@ impl SiteRecorder {
     }
 
     /// Adds one process's table to this snapshot's sums, locating its new sites.
-    fn take(&mut self, pid: u32, table: &SiteTable, now: &mut HashMap<usize, (f64, f64)>) {
+    fn take(&mut self, pid: u32, table: &SiteTable, now: &mut HashMap<usize, Snapshot>) {
         self.evidence.tables.insert(
             pid,
             TableFacts {
@@ -151,9 +163,10 @@ impl SiteRecorder {
                     id
                 }
             };
-            let e = now.entry(id).or_insert((0.0, 0.0));
-            e.0 += site.live_bytes as f64;
-            e.1 += site.live_blocks;
+            let e = now.entry(id).or_default();
+            e.bytes += site.live_bytes as f64;
+            e.blocks += site.live_blocks;
+            e.sampled += site.allocs.saturating_sub(site.frees) as f64;
         }
     }
 
@@ -166,6 +179,7 @@ impl SiteRecorder {
             locations: locations.clone(),
             bytes: Vec::new(),
             blocks_last: 0.0,
+            sampled_last: 0.0,
         });
         self.ids.insert(locations, id);
         id
@@ -254,6 +268,7 @@ mod tests {
             locations: vec![],
             bytes: vec![],
             blocks_last: 0.0,
+            sampled_last: 0.0,
         });
         for i in 0..(2 * MAX_POINTS) {
             r.record(i as f64, std::iter::empty());
