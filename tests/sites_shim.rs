@@ -440,3 +440,55 @@ fn every_allocator_is_unharmed_with_sites_on() {
         }
     }
 }
+
+/// Fork handlers registered before the shim's (a library's constructor runs first) run
+/// while the shim holds its sampler's locks: their allocations and frees must not wait
+/// for them. Before the fix, this program hung in its first fork.
+#[test]
+fn fork_handlers_that_allocate_do_not_deadlock() {
+    let dir = build_dir();
+    let lib_src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/heap/sites_fork_handlers_lib.c");
+    let lib = dir.join("libsites_fork_handlers.so");
+    let o = Command::new("cc")
+        .args(["-O2", "-shared", "-fPIC", "-pthread", "-o"])
+        .arg(&lib)
+        .arg(&lib_src)
+        .output()
+        .expect("run cc");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rpath = format!("-Wl,-rpath,{}", dir.display());
+    let ldir = format!("-L{}", dir.display());
+    let exe = compile(
+        "cc",
+        "sites_fork_handlers.c",
+        "sites_fork_handlers",
+        &[&ldir, "-lsites_fork_handlers", &rpath],
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut child = shimmed(&exe, out.path(), "eh")
+        .env("SOAK_SITES_PERIOD", "4096")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run");
+    // A hang guard, not a time limit: the program takes well under a second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let status = status.expect("the program hung in fork (deadlock in the shim's sampler)");
+    let mut stdout = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        std::io::Read::read_to_string(&mut s, &mut stdout).expect("read stdout");
+    }
+    assert!(status.success(), "{status:?}");
+    assert_eq!(stdout.trim(), "forked 200");
+}

@@ -471,10 +471,13 @@ static inline void site_alloc(void *p, size_t n) {
 }
 
 /* Before a counted free: only a block whose filter byte is set can have been sampled,
- * so frees of unsampled blocks never take the lock. */
+ * so frees of unsampled blocks never take the lock. Not while this thread is sampling or
+ * forking (`in_sampler`): it may hold the locks itself (a fork handler registered before
+ * the shim's runs with them held); the block's sample then stays, a missed free. */
 static inline void site_free(void *p) {
     if (__builtin_expect(sites_on, 0) &&
-        __atomic_load_n(&live_filter[filter_slot((uintptr_t)p)], __ATOMIC_RELAXED)) {
+        __atomic_load_n(&live_filter[filter_slot((uintptr_t)p)], __ATOMIC_RELAXED) &&
+        !st.in_sampler) {
         struct live e;
         if (live_take((uintptr_t)p, &e)) site_release(&e);
     }
@@ -485,7 +488,7 @@ static inline void site_free(void *p) {
 static inline int site_take(void *old, struct live *e) {
     return __builtin_expect(sites_on, 0) && old &&
            __atomic_load_n(&live_filter[filter_slot((uintptr_t)old)], __ATOMIC_RELAXED) &&
-           live_take((uintptr_t)old, e);
+           !st.in_sampler && live_take((uintptr_t)old, e);
 }
 
 /* Whether this call is counted: the allocator can be sized, and it is not a call that
@@ -1059,6 +1062,10 @@ static void before_fork(void) {
     /* Held across the fork, so the child's copies of the site index and the live table
      * are whole. */
     if (sites_on) {
+        /* Handlers registered before the shim's run after this one (and their parent
+         * and child handlers before ours): their allocations must not wait for the locks
+         * this thread holds. */
+        st.in_sampler = 1;
         spin_lock(&site_lock);
         spin_lock(&live_lock);
     }
@@ -1068,6 +1075,7 @@ static void after_fork_in_parent(void) {
     if (sites_on) {
         spin_unlock(&live_lock);
         spin_unlock(&site_lock);
+        st.in_sampler = 0;
     }
 }
 
@@ -1093,6 +1101,7 @@ static void after_fork_in_child(void) {
         st.seeded = 0;
         st.until = 0;
         site_lock = live_lock = 0;
+        st.in_sampler = 0;
     }
 }
 
