@@ -103,7 +103,9 @@ impl SiteRecorder {
             return;
         }
         let mut now: HashMap<usize, Snapshot> = HashMap::new();
+        let mut live = std::collections::HashSet::new();
         for pid in pids {
+            live.insert(pid);
             // A process without a table (not yet published, exec'd into a static
             // program, gone since the listing) has no sampled blocks to add.
             let Ok(Some(table)) = read_sites(&self.dir, pid) else {
@@ -111,6 +113,9 @@ impl SiteRecorder {
             };
             self.take(pid, &table, &mut now);
         }
+        // The records of processes gone from the tree are never read again: without
+        // this, a target that starts processes all day grows this map without bound.
+        self.known.retain(|(pid, _, _), _| live.contains(pid));
         let n = self.evidence.times.len();
         self.evidence.times.push(elapsed_s);
         for (id, site) in self.evidence.sites.iter_mut().enumerate() {
@@ -287,6 +292,42 @@ mod tests {
             r.record(i as f64 / 10.0, std::iter::empty());
         }
         assert_eq!(r.finish().times.len(), 10);
+    }
+
+    #[test]
+    fn records_of_processes_gone_from_the_tree_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        // A table of this process with one ready site.
+        let mut b = Vec::new();
+        b.extend(0x4554_4953_4b41_4f53u64.to_ne_bytes());
+        b.extend(1u32.to_ne_bytes());
+        b.extend(me.to_ne_bytes());
+        b.extend(65_536u64.to_ne_bytes());
+        b.extend(4096u32.to_ne_bytes());
+        b.extend(1u32.to_ne_bytes()); // used
+        b.extend(32u32.to_ne_bytes());
+        b.extend(1u32.to_ne_bytes()); // flags: eh
+        b.extend([0u8; 24]);
+        let mut r = Vec::new();
+        r.extend(7u64.to_ne_bytes());
+        r.extend(1u32.to_ne_bytes()); // nframes
+        r.extend(1u32.to_ne_bytes()); // ready
+        r.extend(4096i64.to_ne_bytes());
+        r.extend(1000i64.to_ne_bytes());
+        r.resize(64, 0);
+        r.extend(0x1000u64.to_ne_bytes()); // a frame outside every mapping: still a site
+        r.resize(320, 0);
+        b.extend(r);
+        std::fs::write(crate::sample::sites::sites_path(dir.path(), me), &b).unwrap();
+        let mut rec = SiteRecorder::new(dir.path(), 1.0);
+        rec.record(0.0, [me]);
+        assert_eq!(rec.known.len(), 1);
+        rec.record(1.0, std::iter::empty());
+        assert!(rec.known.is_empty(), "a process gone from the tree");
+        let e = rec.finish();
+        assert_eq!(e.sites.len(), 1, "its series stays");
+        assert_eq!(e.sites[0].bytes, vec![4096.0, 0.0]);
     }
 
     fn tempfile_dir() -> PathBuf {
