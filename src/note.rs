@@ -109,6 +109,8 @@ pub enum Note {
     SitesUnsymbolized { modules: Vec<String> },
     /// Sites whose program frames all lie in anonymous memory (JIT-compiled code).
     SitesInJitCode { sites: usize },
+    /// No site grew beyond its error: the few that grew most are listed.
+    SitesNotSignificant,
     /// The fastest-growing site rests on few sampled blocks.
     SitesFewSamples { sampled: u64 },
     /// A JVM or node ran: native stacks end where its JIT-compiled code begins.
@@ -327,12 +329,15 @@ impl fmt::Display for Note {
             ),
             SitesDropped { samples } => write!(
                 f,
-                "allocation sites: {samples} sampled allocations were not kept (the shim's site or live-block table was full), so some sites are undercounted"
+                "allocation sites: {samples} sampled allocations were not kept (the shim's site or live-block table was full): growth after the table filled is not seen, and some sites are undercounted"
             ),
             SitesUnsymbolized { modules } => write!(
                 f,
                 "allocation sites: frames in {} have no symbols (stripped, no debug info): shown as module+offset; install the debug symbols to see names",
                 modules.join(", ")
+            ),
+            SitesNotSignificant => f.write_str(
+                "allocation sites: no site grew beyond its error (every interval reaches below zero), so the sites listed may be noise; a longer run or a smaller --sites-period samples more",
             ),
             SitesFewSamples { sampled } => write!(
                 f,

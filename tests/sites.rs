@@ -395,3 +395,33 @@ fn a_node_leak_names_the_native_frames_and_says_where_stacks_end() {
         notes(&r)
     );
 }
+
+/// A process that grew, then exec'd a static program (which cannot load the shim), has
+/// no sites of its own afterwards: the table its earlier image left is not its.
+#[test]
+fn an_exec_into_a_static_program_drops_the_earlier_images_sites() {
+    let dir = scratch("exec-static");
+    let dynamic = dir.join("exec_static");
+    let fixed = dir.join("exec_static_static");
+    compile("cc", "exec_static.c", &dynamic, &["-O2", "-g"]);
+    compile("cc", "exec_static.c", &fixed, &["-O2", "-static"]);
+    let out = dir.join("run");
+    let o = run_on(
+        &out,
+        "--duration 9s --interval 250ms --warmup 1s --sites-period 64KiB -q",
+        &[
+            dynamic.to_str().expect("utf8"),
+            "grow",
+            fixed.to_str().expect("utf8"),
+        ],
+    );
+    assert!(out.join("report.json").exists(), "{}", common::show(&o));
+    let r = report(&out);
+    assert!(
+        !sites(&r)
+            .iter()
+            .any(|s| frames(s).iter().any(|f| f.contains("grow_before_exec"))),
+        "the image before the exec is gone:\n{}",
+        all_frames(&r)
+    );
+}

@@ -242,6 +242,9 @@ pub struct HeapReader {
     buf: Vec<u8>,
     boot_ticks_per_second: f64,
     last_sweep: std::time::Instant,
+    /// Pids whose segment was this process's and image's at its last read: only their
+    /// other files in the folder (PID.sites) are theirs too.
+    current: std::collections::HashSet<u32>,
 }
 
 /// How often the segment folder is swept for processes that lived and died between two
@@ -261,6 +264,7 @@ impl HeapReader {
             buf: vec![0; SLOTS_AT + HEADER_LEN * SLOTS],
             boot_ticks_per_second: if tps > 0 { tps as f64 } else { 100.0 },
             last_sweep: std::time::Instant::now(),
+            current: std::collections::HashSet::new(),
         }
     }
 
@@ -269,6 +273,7 @@ impl HeapReader {
     /// segment older than the process belongs to an earlier process with the same pid.
     pub fn live_bytes(&mut self, pid: u32, starttime: u64, image: (u64, u64)) -> Option<u64> {
         use std::os::unix::fs::FileExt;
+        self.current.remove(&pid);
         let new = !self.open.contains_key(&pid);
         if new {
             let f = File::open(self.dir.join(pid.to_string())).ok()?;
@@ -298,7 +303,15 @@ impl HeapReader {
         if self.named.insert((pid, s.image.0)) {
             self.allocators.insert(s.allocator_name(), s.counting);
         }
+        self.current.insert(pid);
         s.counting.then(|| s.live_bytes.max(0) as u64)
+    }
+
+    /// Whether `pid`'s segment, at its last read, was published by that very process and
+    /// its current image (not a stale file of a process that exited, nor the fork's copy
+    /// of a process that exec'd a program without the shim).
+    pub fn is_current(&self, pid: u32) -> bool {
+        self.current.contains(&pid)
     }
 
     /// The allocators seen in the tree's processes, each with whether the shim could
@@ -317,6 +330,7 @@ impl HeapReader {
     /// Forgets (and deletes the segments of) processes no longer in the tree.
     pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
         self.named.retain(|(pid, _)| keep(*pid));
+        self.current.retain(|pid| keep(*pid));
         let dir = &self.dir;
         self.open.retain(|pid, _| {
             let k = keep(*pid);

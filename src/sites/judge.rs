@@ -17,6 +17,8 @@ use std::collections::{BTreeSet, HashMap};
 pub const TOP_SITES: usize = 10;
 /// Frames kept per site.
 pub const MAX_FRAMES: usize = 8;
+/// Sites listed when none grew significantly.
+pub const NOT_SIGNIFICANT_SHOWN: usize = 3;
 
 /// The sites and the notes about them.
 #[derive(Debug, Default)]
@@ -80,6 +82,11 @@ impl Judged {
     /// 0: it still counts by its growth, ranked after the sites with a rate.
     fn grew(&self) -> bool {
         self.growth.is_some_and(|g| g > 0.0) && self.rate.is_none_or(|r| r >= 0.0)
+    }
+
+    /// Grew beyond the fit's and the sampling's error: the interval is above zero.
+    fn significant(&self) -> bool {
+        self.low.is_some_and(|l| l > 0.0)
     }
 
     fn order(&self) -> (f64, f64) {
@@ -172,7 +179,16 @@ pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
             .partial_cmp(&a.1.order())
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    judged.truncate(TOP_SITES);
+    // A site whose interval reaches below zero may be noise (a cache's sampled blocks
+    // coming and going): when any site grew significantly, only those are listed; when
+    // none did, the few that grew most are, and a note says none is significant.
+    if judged.iter().any(|(_, j)| j.significant()) {
+        judged.retain(|(_, j)| j.significant());
+        judged.truncate(TOP_SITES);
+    } else {
+        judged.truncate(NOT_SIGNIFICANT_SHOWN);
+        out.notes.push(Note::SitesNotSignificant);
+    }
     if let Some((_, top)) = judged.first() {
         if top.sampled < FEW_SAMPLES {
             out.notes.push(Note::SitesFewSamples {
@@ -314,7 +330,7 @@ mod tests {
         let mut e = evidence();
         let many = judge_sites(e.clone(), 30.0).sites[0].clone();
         for s in &mut e.sites {
-            s.sampled_last = 3.0;
+            s.sampled_last = 2.0;
         }
         let out = judge_sites(e, 30.0);
         let few = &out.sites[0];
@@ -324,14 +340,45 @@ mod tests {
             few.growth_rate_low_per_hour.unwrap(),
             few.growth_rate_high_per_hour.unwrap(),
         );
-        // 1.645 / √3 ≈ 0.95 of the rate on each side, on top of the fit's own interval.
-        assert!(lo < 0.1 * r && hi > 1.9 * r, "[{lo}, {hi}] around {r}");
+        // 1.645 / √2 ≈ 1.16 of the rate on each side, on top of the fit's own interval.
+        assert!(lo < 0.0 && hi > 2.1 * r, "[{lo}, {hi}] around {r}");
         assert!(many.growth_rate_low_per_hour.unwrap() > 0.5 * r);
-        assert_eq!(few.sampled_blocks, Some(3));
+        assert_eq!(few.sampled_blocks, Some(2));
         assert!(out
             .notes
             .iter()
-            .any(|n| matches!(n, Note::SitesFewSamples { sampled: 3 })));
+            .any(|n| matches!(n, Note::SitesFewSamples { sampled: 2 })));
+        // Every interval now reaches below zero: none is significant, and it says so.
+        assert!(out
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::SitesNotSignificant)));
+        assert!(out.sites.len() <= NOT_SIGNIFICANT_SHOWN);
+    }
+
+    #[test]
+    fn noise_beside_a_significant_site_is_left_out() {
+        let mut e = evidence();
+        // A cache's sampled blocks coming and going: up and down by a block or two.
+        let wobble: Vec<f64> = e
+            .times
+            .iter()
+            .map(|&t| 65_536.0 * (((t as u64 * 7919) % 13) as f64 / 6.0).floor() + t * 5.0)
+            .collect();
+        e.sites.push(SiteSeries {
+            sampled_last: 2.0,
+            ..site(5, wobble)
+        });
+        let out = judge_sites(e, 30.0);
+        assert_eq!(out.sites.len(), 2, "{:#?}", out.sites);
+        assert!(out
+            .sites
+            .iter()
+            .all(|s| s.growth_rate_low_per_hour.unwrap() > 0.0));
+        assert!(!out
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::SitesNotSignificant)));
     }
 
     #[test]

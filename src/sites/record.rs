@@ -111,6 +111,9 @@ impl SiteRecorder {
             let Ok(Some(table)) = read_sites(&self.dir, pid) else {
                 continue;
             };
+            if table.pid != pid {
+                continue;
+            }
             self.take(pid, &table, &mut now);
         }
         // The records of processes gone from the tree are never read again: without

@@ -184,7 +184,18 @@ impl Session for ProcessRun<'_> {
         };
         self.heap_ticks += u64::from(sample.heap_bytes.is_some());
         if let Some(r) = &mut self.sites {
-            r.record(elapsed, self.source.tree.members().map(|p| p.pid));
+            // Only a process whose heap segment is its own has sites of its own: a stale
+            // file, or a fork's copy left by an exec into a program without the shim,
+            // would count an image that no longer exists.
+            let heap = self.source.reader.heap();
+            r.record(
+                elapsed,
+                self.source
+                    .tree
+                    .members()
+                    .map(|p| p.pid)
+                    .filter(|&pid| heap.is_some_and(|h| h.is_current(pid))),
+            );
         }
         self.last = Some(sample);
         // A process counts as missing only at its second sample without counters
