@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The heap shim's cost on real programs, in one run (issue #12): each workload runs under
-soak alternately with the shim (soak's default) and without it (--no-heap), so both arms
-pay the same sampling; prints each arm's median and the loss.
+soak alternately with the shim (soak's default: counting, and sampling allocation sites at
+the default period of these 5- and 10-minute runs, 64 KiB) and without it (--no-heap), so
+both arms pay the same sampling; prints each arm's median and the loss.
 
 - redis-server (jemalloc) under redis-benchmark: requests per second (SET, GET, LPUSH,
   LPOP; 100,000 requests each, 50 clients, 100-byte values).
@@ -112,7 +113,8 @@ def main():
     js = os.path.join(tmp, "churn.js")
     open(py, "w").write(PY_CHURN)
     open(js, "w").write(NODE_CHURN)
-    print(f"{ROUNDS} alternating rounds per arm (shim on = soak's default, off = --no-heap); medians")
+    print(f"{ROUNDS} alternating rounds per arm (shim on = soak's default: counting and sites, "
+          "off = --no-heap); medians")
     print(f"{'workload':<34} {'no shim':>12} {'shim':>12} {'loss':>7}")
     rows = [
         ("redis-benchmark (req/s, higher=better)", True,

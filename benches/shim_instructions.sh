@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The heap shim's cost on real programs in instructions (valgrind's callgrind), which,
 # unlike wall time, does not move with the other work on a shared machine: each workload
-# runs once without and once with the shim exactly as soak injects it (LD_PRELOAD +
-# SOAK_HEAP_DIR), and the ratio of instructions executed is printed.
+# runs without the shim, with it counting only (LD_PRELOAD + SOAK_HEAP_DIR: `--sites off`),
+# and with it as soak injects it by default into a 10-minute run (also sampling allocation
+# sites: SOAK_SITES_PERIOD=65536), and the ratios of instructions executed are printed.
 #   - python3: a dict/list/str churn loop (150,000 iterations)
 #   - redis-server (jemalloc): the server's instructions for 20,000 SET and 20,000 GET
 #     requests from redis-benchmark (one client, so the work is the same in both arms)
@@ -37,8 +38,8 @@ EOF
 # Instructions of `$@` under callgrind, with the shim when $WITH is 1.
 count() {
   local out="$tmp/cg.$RANDOM"
-  if [ "$WITH" = 1 ]; then
-    env LD_PRELOAD="$shim" SOAK_HEAP_DIR="$tmp/seg" valgrind --tool=callgrind --trace-children=no \
+  if [ "$WITH" != 0 ]; then
+    env "${shim_env[@]}" valgrind --tool=callgrind --trace-children=no \
       --callgrind-out-file="$out" "$@" >/dev/null 2>"$out.log"
   else
     valgrind --tool=callgrind --trace-children=no --callgrind-out-file="$out" "$@" >/dev/null 2>"$out.log"
@@ -49,7 +50,7 @@ count() {
 redis() {
   local port=$((20000 + RANDOM % 20000)) out="$tmp/redis.$RANDOM"
   local pre=()
-  [ "$WITH" = 1 ] && pre=(env LD_PRELOAD="$shim" SOAK_HEAP_DIR="$tmp/seg")
+  [ "$WITH" != 0 ] && pre=(env "${shim_env[@]}")
   "${pre[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
     redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>"$out.log" &
   local pid=$!
@@ -60,15 +61,23 @@ redis() {
   grep -o 'refs: *[0-9,]*' "$out.log" | tr -dc '0-9'
 }
 
-row() {
-  local name=$1; shift
-  local a b
-  WITH=0 a=$("$@")
-  WITH=1 b=$("$@")
-  python3 -c "a,b=$a,$b; print(f'{\"$name\":<44} {a:>15,} {b:>15,} {100*(b/a-1):>+7.2f}%')"
+# The shim's environment for arm $WITH: 1 counting only, 2 counting and sampling sites.
+shim_arm() {
+  shim_env=(LD_PRELOAD="$shim" SOAK_HEAP_DIR="$tmp/seg")
+  [ "$WITH" = 2 ] && shim_env+=(SOAK_SITES_PERIOD=65536)
+  return 0
 }
 
-printf '%-44s %15s %15s %8s\n' workload "no shim" "shim" "extra"
+row() {
+  local name=$1; shift
+  local a b c
+  WITH=0 a=$("$@")
+  WITH=1; shim_arm; b=$("$@")
+  WITH=2; shim_arm; c=$("$@")
+  python3 -c "a,b,c=$a,$b,$c; print(f'{\"$name\":<44} {a:>15,} {b:>15,} {100*(b/a-1):>+7.2f}% {c:>15,} {100*(c/a-1):>+7.2f}%')"
+}
+
+printf '%-44s %15s %15s %8s %15s %8s\n' workload "no shim" "counting" "extra" "+sites 64KiB" "extra"
 # The interpreter itself, not a wrapper script (pyenv's shims exec it: callgrind would
 # follow only the wrapper).
 py=$(python3 -c 'import sys; print(sys.executable)')

@@ -253,7 +253,7 @@ def report(title, unit, got, higher_better, samples):
                   f"{arm} {pct(o_sn)} = {ratio:.1f}× → {verdict}")
         else:
             print(f"  goal ≥ 10× less overhead than heaptrack ({arm}): heaptrack {pct(o_h)}, "
-                  f"{arm} {pct(o_sn)} (not above none: within noise) → met, ratio not defined")
+                  f"{arm} {pct(o_sn)}: not measurable here ({arm} not above none, within noise)")
 
 
 def callgrind_refs(log, what):
