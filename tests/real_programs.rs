@@ -11,10 +11,11 @@
 
 mod common;
 
+use common::redis::{redis_cli, soak_redis};
 use common::report;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Whether `program` is on PATH; under CI its absence fails the test.
 fn have(program: &str, package: &str) -> bool {
@@ -314,15 +315,6 @@ fn runtimes_and_a_static_binary_are_unharmed() {
     }
 }
 
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let o = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("run redis-cli");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 fn used_memory(port: u16) -> f64 {
     redis_cli(port, &["info", "memory"])
         .lines()
@@ -351,43 +343,13 @@ fn redis_under_benchmark_is_unharmed_and_its_heap_matches_used_memory() {
     // A port of this test's own, away from redis's default.
     let port = 20_000 + (std::process::id() % 20_000) as u16;
     let port_s = port.to_string();
-    let mut soak = Command::new(common::soak())
-        .args([
-            "--duration",
-            "40s",
-            "--interval",
-            "250ms",
-            "--warmup",
-            "5s",
-            "-q",
-            "--out",
-            out.to_str().expect("utf8"),
-            "--",
-            "redis-server",
-            "--port",
-            &port_s,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--enable-debug-command",
-            "yes",
-        ])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start soak");
-    let t0 = Instant::now();
-    while redis_cli(port, &["ping"]).trim() != "PONG" {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "redis did not start under soak"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut soak = soak_redis(
+        &dir,
+        &out,
+        &["--duration", "40s", "--interval", "250ms", "--warmup", "5s"],
+        port,
+        &["--enable-debug-command", "yes"],
+    );
     // About 150 MB of keys (jemalloc serves them), then real traffic.
     redis_cli(port, &["debug", "populate", "500000", "key", "200"]);
     let bench = Command::new("redis-benchmark")

@@ -7,11 +7,11 @@
 
 mod common;
 
+use common::redis::soak_redis;
 use common::{report, run_on};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 fn scratch(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -257,15 +257,6 @@ fn sites_on_where_the_shim_cannot_go_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("not available with --pid"));
 }
 
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let o = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("run redis-cli (apt-get install redis-tools)");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// redis-server (Debian's, on jemalloc) under redis-benchmark writing keys that never
 /// expire: the keyspace grows, and the top site must lie in redis's own code.
 #[test]
@@ -274,8 +265,10 @@ fn redis_keys_without_ttl_put_the_top_site_in_redis() {
     let out = dir.join("run");
     let port = 40_000 + (std::process::id() % 20_000) as u16;
     let port_s = port.to_string();
-    let mut soak = Command::new(common::soak())
-        .args([
+    let mut soak = soak_redis(
+        &dir,
+        &out,
+        &[
             "--duration",
             "30s",
             "--interval",
@@ -284,33 +277,10 @@ fn redis_keys_without_ttl_put_the_top_site_in_redis() {
             "5s",
             "--sites-period",
             "64KiB",
-            "-q",
-            "--out",
-            out.to_str().expect("utf8"),
-            "--",
-            "redis-server",
-            "--port",
-            &port_s,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start soak");
-    let t0 = Instant::now();
-    while redis_cli(port, &["ping"]).trim() != "PONG" {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "redis did not start under soak (apt-get install redis-server)"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        ],
+        port,
+        &[],
+    );
     // SETs of random keys out of a space far larger than the requests: almost every one
     // is a new key, kept (no TTL), until soak stops redis.
     let mut bench = Command::new("redis-benchmark")

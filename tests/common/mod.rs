@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod prometheus;
+pub mod redis;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
