@@ -109,6 +109,8 @@ pub enum Note {
     SitesUnsymbolized { modules: Vec<String> },
     /// Sites whose program frames all lie in anonymous memory (JIT-compiled code).
     SitesInJitCode { sites: usize },
+    /// The shim coarsened a fast-allocating thread's sampling period for a while.
+    SitesThrottled,
     /// No site grew beyond its error: the few that grew most are listed.
     SitesNotSignificant,
     /// The fastest-growing site rests on few sampled blocks.
@@ -335,6 +337,9 @@ impl fmt::Display for Note {
                 f,
                 "allocation sites: frames in {} have no symbols (stripped, no debug info): shown as module+offset; install the debug symbols to see names",
                 modules.join(", ")
+            ),
+            SitesThrottled => f.write_str(
+                "allocation sites: a thread allocated so fast that sampling at this period would have cost more than about 1% of a core, so the shim coarsened its period while it did (at most 10,000 samples a second per thread); the estimates are weighted for it, with fewer samples behind them",
             ),
             SitesNotSignificant => f.write_str(
                 "allocation sites: no site grew beyond its error (every interval reaches below zero), so the sites listed may be noise; a longer run or a smaller --sites-period samples more",

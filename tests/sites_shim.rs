@@ -492,3 +492,48 @@ fn fork_handlers_that_allocate_do_not_deadlock() {
     assert!(status.success(), "{status:?}");
     assert_eq!(stdout.trim(), "forked 200");
 }
+
+/// A thread that allocates far faster than the sampler may follow (a period of 4 KiB
+/// against a malloc/free loop) has its period coarsened, the table says so, and the
+/// estimates, weighted by the period each sample ran under, stay right: within four
+/// standard deviations of the Poisson error of the samples behind them (a weight taken
+/// from the base period instead would be off by the coarsening factor, 2^shift).
+#[test]
+fn a_thread_that_samples_too_often_is_throttled_and_stays_unbiased() {
+    let exe = compile("cc", "sites_fast.c", "sites_fast", &["-O2", "-g"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = shimmed(&exe, dir.path(), "eh")
+        .env("SOAK_SITES_PERIOD", "4096")
+        .output()
+        .expect("run sites_fast");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{out}");
+    let kept = printed(&out, "kept_usable") as f64;
+    let pid = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .min()
+        .expect("a segment");
+    let t = read_sites(dir.path(), pid)
+        .expect("read")
+        .expect("a sites file");
+    assert!(
+        t.throttled,
+        "a 4 KiB period against a malloc loop is throttled"
+    );
+    // The kept blocks are the only live ones at the end: the whole table's live bytes
+    // are theirs.
+    let live: Vec<&RawSite> = t.sites.iter().filter(|s| s.live_bytes > 0).collect();
+    let estimate: f64 = live.iter().map(|s| s.live_bytes as f64).sum();
+    let n: f64 = live
+        .iter()
+        .map(|s| s.allocs.saturating_sub(s.frees) as f64)
+        .sum();
+    assert!(n >= 16.0, "{n} samples of the kept blocks");
+    let err = (estimate - kept).abs() / kept;
+    assert!(
+        err < 4.0 / n.sqrt(),
+        "estimate {estimate} vs kept {kept}: {:.1}% off on {n} samples",
+        err * 100.0
+    );
+}

@@ -34,6 +34,7 @@ const FLAG_EH: u32 = 1;
 const FLAG_FP: u32 = 2;
 const FLAG_SITES_FULL: u32 = 4;
 const FLAG_LIVE_FULL: u32 = 8;
+const FLAG_THROTTLED: u32 = 16;
 
 /// How the shim captured stacks in that process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,9 @@ pub struct SiteTable {
     pub sites_full: bool,
     /// The table of live sampled blocks was full: samples were dropped.
     pub live_full: bool,
+    /// Some thread sampled so often that its period was coarsened for a while (the
+    /// shim's rate cap; the weights account for it).
+    pub throttled: bool,
     /// CLOCK_BOOTTIME (ns) when this process (or exec'd image) began publishing.
     pub created_ns: u64,
     /// The sites whose record is complete, in record order.
@@ -127,6 +131,7 @@ fn parse_header(b: &[u8]) -> Option<(usize, SiteTable)> {
             dropped: u64_at(b, 48)?,
             sites_full: flags & FLAG_SITES_FULL != 0,
             live_full: flags & FLAG_LIVE_FULL != 0,
+            throttled: flags & FLAG_THROTTLED != 0,
             created_ns: u64_at(b, 56)?,
             sites: Vec::new(),
         },

@@ -244,6 +244,9 @@ fn coverage_notes(e: &SiteEvidence) -> Vec<Note> {
         samples: e.tables.values().map(|t| t.samples).sum(),
         unwinder: unwinders.into_iter().collect::<Vec<_>>().join(", "),
     });
+    if e.tables.values().any(|t| t.throttled) {
+        notes.push(Note::SitesThrottled);
+    }
     let dropped: u64 = e.tables.values().map(|t| t.dropped).sum();
     if dropped > 0 {
         notes.push(Note::SitesDropped { samples: dropped });
@@ -283,6 +286,7 @@ mod tests {
                 unwinder: Unwinder::EhFrame,
                 samples: 99,
                 dropped: 0,
+                throttled: false,
             },
         );
         SiteEvidence {

@@ -27,6 +27,8 @@ pub struct TableFacts {
     pub samples: u64,
     /// Samples the shim could not keep (its tables were full).
     pub dropped: u64,
+    /// Some thread's period was coarsened by the shim's rate cap.
+    pub throttled: bool,
 }
 
 /// One site's series, aligned with [`SiteEvidence::times`].
@@ -142,6 +144,7 @@ impl SiteRecorder {
                 unwinder: table.unwinder,
                 samples: table.samples,
                 dropped: table.dropped,
+                throttled: table.throttled,
             },
         );
         // The maps are read at most once per process per snapshot, and only when a new
