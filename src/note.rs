@@ -339,7 +339,7 @@ impl fmt::Display for Note {
                 modules.join(", ")
             ),
             SitesThrottled => f.write_str(
-                "allocation sites: a thread allocated so fast that sampling at this period would have cost more than about 1% of a core, so the shim coarsened its period while it did (at most 10,000 samples a second per thread); the estimates are weighted for it, with fewer samples behind them",
+                "allocation sites: a thread allocated so fast that sampling at this period would have taken more than 1% of its time, so the shim coarsened its period while it did; the estimates are weighted for it, with fewer samples behind them",
             ),
             SitesNotSignificant => f.write_str(
                 "allocation sites: no site grew beyond its error (every interval reaches below zero), so the sites listed may be noise; a longer run or a smaller --sites-period samples more",

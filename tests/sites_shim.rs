@@ -418,8 +418,10 @@ fn every_allocator_is_unharmed_with_sites_on() {
                 Unwinder::FramePointer
             };
             assert_eq!(t.unwinder, unwinder, "{what}");
+            // A burst of allocations may take the sampler past its time budget: then the
+            // period was coarsened (and the estimate above still held).
             assert!(
-                t.samples as f64 > held / 16384.0 / 2.0,
+                t.samples as f64 > held / 16384.0 / 2.0 || t.throttled,
                 "{what}: {} samples",
                 t.samples
             );

@@ -415,16 +415,16 @@ _Static_assert(offsetof(struct sites_file, rec) == 64, "sites header layout");
 #define SITES_LIVE_FULL 8u
 #define SITES_THROTTLED 16u /* some thread's period was coarsened (see site_sample) */
 
-/* A thread that samples more than SAMPLES_PER_WINDOW times in a WINDOW_NS window has its
- * period doubled (up to 2^MAX_SHIFT times the base) until it samples at most that often,
- * and halved again after a calm window (under a quarter of it). One sample costs
- * 0.5-0.8 us with libgcc's unwinder: this caps the sampler at about 1% of a core per
- * thread, however fast a thread allocates (a loop of nothing but malloc and free at
- * 33 GB/s sampled 82,000 times a second at 64 KiB). Each sample is weighted by the period
- * its countdown ran under, which was set before the bytes it covers were allocated, so
- * the estimates stay unbiased. */
-#define SAMPLES_PER_WINDOW 1000
-#define WINDOW_NS 100000000ULL
+/* A thread that spent more than 1/BUDGET of its time in the sampler over its last BURST
+ * samples has its period doubled (up to 2^MAX_SHIFT times the base), and halved again
+ * when it spent under a quarter of that. One sample costs 0.5-0.8 us with libgcc's
+ * unwinder on a shallow stack, several on a deep one (node's): this caps the sampler at
+ * about 1% of each thread's time, however fast it allocates (a loop of nothing but
+ * malloc and free at 33 GB/s sampled 82,000 times a second at 64 KiB), within a few
+ * hundred samples. Each sample is weighted by the period its countdown ran under, which
+ * was set before the bytes it covers were allocated, so the estimates stay unbiased. */
+#define BURST 64
+#define BUDGET 100
 #define MAX_SHIFT 20
 
 /* A sampled block still live: what its free must take back from its site. */
@@ -452,8 +452,9 @@ struct sampler {
     int in_sampler;               /* allocations made while sampling are never sampled */
     int seeded;
     uint64_t period;              /* mean of the countdown now running */
-    uint64_t window_ns;           /* CLOCK_MONOTONIC_COARSE start of the rate window */
-    uint32_t window_samples;      /* samples in it */
+    uint64_t burst_ns;            /* CLOCK_MONOTONIC at the start of this burst */
+    uint64_t spent_ns;            /* time spent sampling in it */
+    uint32_t burst_samples;       /* samples in it */
     uint32_t shift;               /* period = sites_period << shift */
 };
 static __thread struct sampler st __attribute__((tls_model("initial-exec")));
@@ -922,6 +923,12 @@ static void site_release(const struct live *e) {
 /* 0: unwind with libgcc, 1: walk frame pointers. */
 static int unwind_fp;
 
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 __attribute__((noinline, cold)) static void site_sample(void *p, size_t n) {
     if (st.in_sampler) return;
     st.in_sampler = 1;
@@ -936,21 +943,7 @@ __attribute__((noinline, cold)) static void site_sample(void *p, size_t n) {
      * run under another (the rate cap above). */
     uint64_t period = st.period ? st.period : sites_period;
     int saved = errno;
-    struct timespec now_ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &now_ts);
-    uint64_t now = (uint64_t)now_ts.tv_sec * 1000000000ULL + (uint64_t)now_ts.tv_nsec;
-    if (now - st.window_ns >= WINDOW_NS) {
-        if (st.window_samples < SAMPLES_PER_WINDOW / 4 && st.shift > 0) st.shift--;
-        st.window_ns = now;
-        st.window_samples = 0;
-    }
-    if (++st.window_samples > SAMPLES_PER_WINDOW && st.shift < MAX_SHIFT) {
-        st.shift++;
-        st.window_samples = 0;
-        __atomic_fetch_or(&sites->flags, SITES_THROTTLED, __ATOMIC_RELAXED);
-    }
-    st.period = sites_period << st.shift;
-    st.until = sampler_draw(st.period);
+    uint64_t started = now_ns();
     __atomic_fetch_add(&sites->samples, 1, __ATOMIC_RELAXED);
     uint64_t pc[MAX_FRAMES];
     uint32_t nf = unwind_fp ? capture_fp(pc) : capture_eh(pc);
@@ -971,6 +964,24 @@ __attribute__((noinline, cold)) static void site_sample(void *p, size_t n) {
             __atomic_fetch_add(&sites->dropped, 1, __ATOMIC_RELAXED);
         }
     }
+    /* The rate cap: the next countdown's period, from the time this burst of samples
+     * took against the time the thread ran. */
+    uint64_t ended = now_ns();
+    st.spent_ns += ended - started;
+    if (++st.burst_samples >= BURST) {
+        uint64_t wall = ended - st.burst_ns;
+        if (st.spent_ns * BUDGET > wall && st.shift < MAX_SHIFT) {
+            st.shift++;
+            __atomic_fetch_or(&sites->flags, SITES_THROTTLED, __ATOMIC_RELAXED);
+        } else if (st.spent_ns * BUDGET * 4 < wall && st.shift > 0) {
+            st.shift--;
+        }
+        st.burst_ns = ended;
+        st.spent_ns = 0;
+        st.burst_samples = 0;
+    }
+    st.period = sites_period << st.shift;
+    st.until = sampler_draw(st.period);
     errno = saved;
     st.in_sampler = 0;
 }
