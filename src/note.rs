@@ -342,7 +342,7 @@ impl fmt::Display for Note {
                 "allocation sites: a thread allocated so fast that sampling at this period would have taken more than 1% of its time, so the shim coarsened its period while it did; the estimates are weighted for it, with fewer samples behind them",
             ),
             SitesNotSignificant => f.write_str(
-                "allocation sites: no site grew beyond its error (every interval reaches below zero), so the sites listed may be noise; a longer run or a smaller --sites-period samples more",
+                "allocation sites: no site grew beyond its error (no interval lies above zero), so the sites listed may be noise; a longer run or a smaller --sites-period samples more",
             ),
             SitesFewSamples { sampled } => write!(
                 f,
