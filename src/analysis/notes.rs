@@ -14,15 +14,16 @@ pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<Note> {
             .find(|a| a.metric == m && a.slope_per_hour.is_some())
     };
     let rss = find(Col::Rss.name())?;
+    let malloc = find(Col::Heap.name());
     // The heap that holds the program's objects: a runtime's own when one was read (the
     // JVM's and V8's heaps do not come from malloc, so a flat heap_bytes says nothing
     // about them), else malloc's.
-    let (heap, what) = if let Some(h) = find(Col::RuntimeHeapAfterGc.name()) {
-        (h, "the runtime's heap after collections")
+    let (heap, what, runtime) = if let Some(h) = find(Col::RuntimeHeapAfterGc.name()) {
+        (h, "the runtime's heap after collections", true)
     } else if let Some(h) = find(Col::RuntimeHeap.name()) {
-        (h, "the runtime's heap")
+        (h, "the runtime's heap", true)
     } else {
-        (find(Col::Heap.name())?, "the heap")
+        (malloc?, "the heap", false)
     };
     let (hs, hl, hh) = (
         heap.slope_per_hour?,
@@ -30,7 +31,20 @@ pub fn heap_vs_rss(metrics: &[SeriesAnalysis]) -> Option<Note> {
         heap.slope_high_per_hour?,
     );
     let (rs, rl) = (rss.slope_per_hour?, rss.slope_low_per_hour?);
-    if rl > 0.0 && hl <= 0.0 && hh < rl {
+    // A runtime's heap is flat but malloc's grows: native memory the program holds
+    // outside the runtime's heap (a node Buffer's backing store, a JNI library's data) —
+    // live, not memory the allocator keeps.
+    let native = malloc
+        .filter(|_| runtime)
+        .and_then(|m| Some((m.slope_per_hour?, m.slope_low_per_hour?)))
+        .filter(|&(_, low)| low > 0.0);
+    if let (true, Some((ms, _))) = (rl > 0.0 && hl <= 0.0, native) {
+        Some(Note::LiveObjectsGrow {
+            heap: "malloc's heap (native memory outside the runtime's heap)",
+            heap_per_hour: ms,
+            rss_per_hour: rs,
+        })
+    } else if rl > 0.0 && hl <= 0.0 && hh < rl {
         Some(Note::RetentionNotLeak {
             rss_per_hour: rs,
             heap: what,
@@ -111,5 +125,31 @@ mod tests {
             "{n:?}"
         );
         assert!(!n.iter().any(|n| n.contains("retention")), "{n:?}");
+
+        // A runtime's heap that is flat while malloc's grows (node keeping Buffers, whose
+        // backing stores V8 mallocs): native memory that lives, not retention.
+        let native = |heap: &[f64]| {
+            let cols = vec![
+                (Col::Rss.name().to_string(), growing.clone()),
+                (Col::Heap.name().to_string(), heap.to_vec()),
+                (Col::RuntimeHeapAfterGc.name().into(), flat.clone()),
+            ];
+            let opts = EvaluateOptions {
+                metric: Col::Rss.name().into(),
+                warmup_s: Some(60.0),
+                limits: crate::config::Limits::default(),
+            };
+            evaluate(&t, &cols, &opts).notes
+        };
+        let n = native(&growing);
+        assert!(
+            n.iter().any(|n| n.contains("malloc's heap (native memory")
+                && n.contains("live objects accumulate")),
+            "{n:?}"
+        );
+        assert!(!n.iter().any(|n| n.contains("retention")), "{n:?}");
+        // Both heaps flat: the runtime's rule stands.
+        let n = native(&flat);
+        assert!(n.iter().any(|n| n.contains("retention")), "{n:?}");
     }
 }
