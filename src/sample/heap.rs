@@ -64,12 +64,21 @@ impl Segment {
     }
 }
 
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    b.get(o..o + 8)?.try_into().ok().map(u64::from_ne_bytes)
+/// The native-endian u64 at `o` of a shim-published file (segment or sites table), if
+/// the bytes are there.
+pub(super) fn u64_at(b: &[u8], o: usize) -> Option<u64> {
+    b.get(o..o.checked_add(8)?)?
+        .try_into()
+        .ok()
+        .map(u64::from_ne_bytes)
 }
 
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    b.get(o..o + 4)?.try_into().ok().map(u32::from_ne_bytes)
+/// The native-endian u32 at `o`, as [`u64_at`].
+pub(super) fn u32_at(b: &[u8], o: usize) -> Option<u32> {
+    b.get(o..o.checked_add(4)?)?
+        .try_into()
+        .ok()
+        .map(u32::from_ne_bytes)
 }
 
 /// How many thread slots of a segment whose header is `b` may hold figures; `None`

@@ -9,6 +9,7 @@
 //! shim's own frames already dropped: a symbolizer looks up `frame - 1` (the call
 //! instruction) in the process's maps.
 
+use super::heap::{u32_at, u64_at};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -92,21 +93,6 @@ pub struct RawSite {
     pub frees: u64,
 }
 
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    b.get(o..o.checked_add(8)?)?
-        .try_into()
-        .ok()
-        .map(u64::from_ne_bytes)
-}
-
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    b.get(o..o.checked_add(4)?)?
-        .try_into()
-        .ok()
-        .map(u32::from_ne_bytes)
-}
-
-/// The header's figures: (used records, everything else in a table without sites).
 fn parse_header(b: &[u8]) -> Option<(usize, SiteTable)> {
     if u64_at(b, 0)? != MAGIC || u32_at(b, 8)? != VERSION {
         return None;

@@ -94,6 +94,13 @@ impl Judged {
     }
 }
 
+/// Fastest growth first, then the most growth.
+fn fastest_first(a: &Judged, b: &Judged) -> std::cmp::Ordering {
+    b.order()
+        .partial_cmp(&a.order())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 /// Judges the recorded sites. `warmup_end_s` is when the run's warm-up ended, in the
 /// same seconds-since-start as the snapshots.
 pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
@@ -121,11 +128,7 @@ pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
         });
         return out;
     }
-    candidates.sort_by(|a, b| {
-        b.1.order()
-            .partial_cmp(&a.1.order())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    candidates.sort_by(|a, b| fastest_first(&a.1, &b.1));
     // Symbolize more than are shown: two raw stacks may trim to the same frames (one
     // function reached through two return addresses), and merge.
     candidates.truncate(3 * TOP_SITES);
@@ -174,11 +177,7 @@ pub fn judge_sites(e: SiteEvidence, warmup_end_s: f64) -> SitesOutcome {
             )
         })
         .collect();
-    judged.sort_by(|a, b| {
-        b.1.order()
-            .partial_cmp(&a.1.order())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    judged.sort_by(|a, b| fastest_first(&a.1, &b.1));
     // A site whose interval reaches below zero may be noise (a cache's sampled blocks
     // coming and going): when any site grew significantly, only those are listed; when
     // none did, the few that grew most are, and a note says none is significant.
